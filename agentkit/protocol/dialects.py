@@ -1,19 +1,225 @@
-"""The two wire dialects of the Realtime API and the pure mappings between them."""
+"""The two wire dialects of the Realtime API and the pure mappings between them.
+
+Everything here is a pure function: event-name aliases applied on decode, and the session /
+response / item shapes applied on encode. The rest of agentkit speaks GA names only.
+"""
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-__all__ = ["Dialect"]
+from pydantic import ValidationError
+
+from agentkit.protocol.config import ResponseOptions, SessionConfig
+
+__all__ = [
+    "PREVIEW_EVENT_ALIASES",
+    "Dialect",
+    "item_to_wire",
+    "response_options_to_wire",
+    "session_from_wire",
+    "session_to_wire",
+]
 
 
 class Dialect(str, enum.Enum):
     """Which protocol vocabulary a socket speaks; chosen by the endpoint.
 
     ``GA`` is the generally available protocol (``/openai/v1/realtime``, OpenAI ``/v1/realtime``);
-    ``PREVIEW`` is the beta/preview protocol (Azure ``/openai/realtime?api-version=``, or OpenAI with
+    ``PREVIEW`` is the beta protocol (Azure ``/openai/realtime?api-version=``, or OpenAI with
     the ``OpenAI-Beta: realtime=v1`` header).
     """
 
     GA = "ga"
     PREVIEW = "preview"
+
+
+PREVIEW_EVENT_ALIASES: dict[str, str] = {
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "conversation.item.created": "conversation.item.added",
+}
+"""Preview server event names and their GA equivalents. Applied whatever the dialect, since GA
+servers still send ``conversation.item.created`` in places."""
+
+_GA_FORMATS: dict[str, dict[str, Any]] = {
+    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+}
+_FORMAT_FROM_GA = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+# Sent as null when set to None: null switches the feature off.
+_NULLABLE = ("turn_detection", "input_audio_transcription", "input_audio_noise_reduction")
+_ASSISTANT_PART_TO_PREVIEW = {"output_text": "text", "output_audio": "audio"}
+
+
+def _dump(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(exclude_none=True)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _ga_modalities(modalities: tuple[str, ...]) -> list[str]:
+    # GA allows exactly one output modality; audio always carries a transcript.
+    return ["audio"] if "audio" in modalities else ["text"]
+
+
+def _preview_modalities(modalities: tuple[str, ...]) -> list[str]:
+    return ["text", "audio"] if "audio" in modalities else ["text"]
+
+
+def session_to_wire(config: SessionConfig, dialect: Dialect) -> dict[str, Any]:
+    """The ``session`` object of ``session.update`` for ``dialect``; only set fields appear."""
+    if dialect is Dialect.GA:
+        wire = _session_to_ga(config)
+    else:
+        wire = _session_to_preview(config)
+    wire.update(config.extra)
+    return wire
+
+
+def _session_to_ga(config: SessionConfig) -> dict[str, Any]:
+    given = config.set_fields()
+    wire: dict[str, Any] = {"type": "realtime"}
+    audio_in: dict[str, Any] = {}
+    audio_out: dict[str, Any] = {}
+    for name in given:
+        value = getattr(config, name)
+        if name == "output_modalities" and value is not None:
+            wire["output_modalities"] = _ga_modalities(value)
+        elif name == "input_audio_format" and value is not None:
+            audio_in["format"] = dict(_GA_FORMATS[value])
+        elif name == "output_audio_format" and value is not None:
+            audio_out["format"] = dict(_GA_FORMATS[value])
+        elif name in ("turn_detection", "input_audio_transcription", "input_audio_noise_reduction"):
+            key = {"input_audio_transcription": "transcription"}.get(name, name)
+            audio_in[key.replace("input_audio_", "")] = _dump(value)
+        elif name in ("voice", "speed"):
+            audio_out[name] = value
+        elif name != "temperature" and value is not None:
+            wire[name] = _dump(value)
+    if audio_in:
+        wire.setdefault("audio", {})["input"] = audio_in
+    if audio_out:
+        wire.setdefault("audio", {})["output"] = audio_out
+    return wire
+
+
+def _session_to_preview(config: SessionConfig) -> dict[str, Any]:
+    wire: dict[str, Any] = {}
+    for name in config.set_fields():
+        value = getattr(config, name)
+        if name == "output_modalities" and value is not None:
+            wire["modalities"] = _preview_modalities(value)
+        elif name == "max_output_tokens":
+            wire["max_response_output_tokens"] = value
+        elif name == "turn_detection" and value is not None:
+            wire[name] = value.model_dump(exclude_none=True, exclude={"idle_timeout_ms"})
+        elif value is not None or name in _NULLABLE:
+            wire[name] = _dump(value)
+    return wire
+
+
+def session_from_wire(session: dict[str, Any], dialect: Dialect) -> SessionConfig:
+    """The dialect-neutral view of a ``session.created`` / ``session.updated`` session object.
+
+    Fields agentkit does not model are kept in ``extra``; a value it cannot read keeps the whole
+    object in ``extra`` rather than failing, since the server is the authority here.
+    """
+    fields = _ga_session_fields(session) if dialect is Dialect.GA else _preview_fields(session)
+    try:
+        return SessionConfig.model_validate(fields)
+    except ValidationError:
+        return SessionConfig(extra=dict(session))
+
+
+_MODELLED = set(SessionConfig.model_fields) - {"extra"}
+
+
+def _split_extra(source: dict[str, Any], fields: dict[str, Any], used: set[str]) -> None:
+    extra = {k: v for k, v in source.items() if k not in used}
+    if extra:
+        fields["extra"] = extra
+
+
+def _ga_session_fields(session: dict[str, Any]) -> dict[str, Any]:
+    audio = session.get("audio") or {}
+    audio_in = audio.get("input") or {}
+    audio_out = audio.get("output") or {}
+    fields: dict[str, Any] = {
+        k: session[k] for k in ("instructions", "tools", "tool_choice") if k in session
+    }
+    if "max_output_tokens" in session:
+        fields["max_output_tokens"] = session["max_output_tokens"]
+    if "output_modalities" in session:
+        fields["output_modalities"] = tuple(session["output_modalities"] or ())
+    if isinstance(audio_in.get("format"), dict):
+        fields["input_audio_format"] = _FORMAT_FROM_GA.get(audio_in["format"].get("type"))
+    if isinstance(audio_out.get("format"), dict):
+        fields["output_audio_format"] = _FORMAT_FROM_GA.get(audio_out["format"].get("type"))
+    for key, name in (
+        ("turn_detection", "turn_detection"),
+        ("transcription", "input_audio_transcription"),
+        ("noise_reduction", "input_audio_noise_reduction"),
+    ):
+        if key in audio_in:
+            fields[name] = audio_in[key]
+    for key in ("voice", "speed"):
+        if key in audio_out:
+            fields[key] = audio_out[key]
+    used = {"instructions", "tools", "tool_choice", "max_output_tokens", "output_modalities"}
+    _split_extra(session, fields, used | {"audio"})
+    return fields
+
+
+def _preview_fields(session: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in session.items() if k in _MODELLED}
+    if "modalities" in session:
+        fields["output_modalities"] = _ga_modalities(tuple(session["modalities"] or ()))
+    if "max_response_output_tokens" in session:
+        fields["max_output_tokens"] = session["max_response_output_tokens"]
+    _split_extra(session, fields, _MODELLED | {"modalities", "max_response_output_tokens"})
+    return fields
+
+
+def response_options_to_wire(options: ResponseOptions, dialect: Dialect) -> dict[str, Any]:
+    """The ``response`` object of ``response.create`` for ``dialect``."""
+    wire: dict[str, Any] = {}
+    given = options.model_fields_set
+    for name in (name for name in ResponseOptions.model_fields if name in given):
+        value = getattr(options, name)
+        if value is None:
+            continue
+        if name == "output_modalities":
+            key = "output_modalities" if dialect is Dialect.GA else "modalities"
+            wire[key] = (_ga_modalities if dialect is Dialect.GA else _preview_modalities)(value)
+        elif name == "input":
+            wire["input"] = [item_to_wire(item, dialect) for item in value]
+        elif name in ("voice", "output_audio_format") and dialect is Dialect.GA:
+            out = wire.setdefault("audio", {}).setdefault("output", {})
+            out["voice" if name == "voice" else "format"] = (
+                value if name == "voice" else dict(_GA_FORMATS[value])
+            )
+        elif name == "max_output_tokens" and dialect is Dialect.PREVIEW:
+            wire["max_response_output_tokens"] = value
+        elif name == "temperature" and dialect is Dialect.GA:
+            continue
+        else:
+            wire[name] = _dump(value)
+    return wire
+
+
+def item_to_wire(item: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
+    """A conversation item in the dialect's shape (preview names assistant parts ``text``)."""
+    if dialect is Dialect.GA or item.get("role") != "assistant":
+        return item
+    content = [
+        {**part, "type": _ASSISTANT_PART_TO_PREVIEW.get(part.get("type", ""), part.get("type"))}
+        for part in item.get("content", ())
+    ]
+    return {**item, "content": content}

@@ -1,0 +1,188 @@
+"""Client events agentkit sends, as frozen models, and builders for them.
+
+Each event carries an ``event_id`` so that an ``error`` from the server can be matched back to the
+event that caused it. Models hold GA shapes; :func:`agentkit.protocol.codec.encode` turns them
+into the socket's dialect.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentkit.protocol.config import ResponseOptions, SessionConfig
+
+__all__ = [
+    "ClientEvent",
+    "ConversationItemCreate",
+    "ConversationItemDelete",
+    "ConversationItemRetrieve",
+    "ConversationItemTruncate",
+    "InputAudioBufferAppend",
+    "InputAudioBufferClear",
+    "InputAudioBufferCommit",
+    "ResponseCancel",
+    "ResponseCreate",
+    "SessionUpdate",
+    "assistant_message",
+    "audio_append",
+    "function_call",
+    "function_call_output",
+    "new_event_id",
+    "system_message",
+    "user_audio",
+    "user_message",
+]
+
+_EVENT_PREFIX = "ak_" + os.urandom(4).hex() + "_"
+_event_counter = itertools.count(1)
+
+
+def new_event_id() -> str:
+    """A process-unique client event id; cheap enough for every audio chunk."""
+    return _EVENT_PREFIX + str(next(_event_counter))
+
+
+class _ClientEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_id: str = Field(default_factory=new_event_id)
+
+
+class SessionUpdate(_ClientEvent):
+    type: Literal["session.update"] = "session.update"
+    session: SessionConfig
+
+
+class ConversationItemCreate(_ClientEvent):
+    """Add an item. ``previous_item_id``: omit to append, ``"root"`` to prepend."""
+
+    type: Literal["conversation.item.create"] = "conversation.item.create"
+    item: dict[str, Any]
+    previous_item_id: str | None = None
+
+
+class ConversationItemTruncate(_ClientEvent):
+    """Cut an assistant audio item to what the user actually heard (barge-in)."""
+
+    type: Literal["conversation.item.truncate"] = "conversation.item.truncate"
+    item_id: str
+    content_index: int = 0
+    audio_end_ms: int = Field(ge=0)
+
+
+class ConversationItemDelete(_ClientEvent):
+    type: Literal["conversation.item.delete"] = "conversation.item.delete"
+    item_id: str
+
+
+class ConversationItemRetrieve(_ClientEvent):
+    type: Literal["conversation.item.retrieve"] = "conversation.item.retrieve"
+    item_id: str
+
+
+class ResponseCreate(_ClientEvent):
+    type: Literal["response.create"] = "response.create"
+    response: ResponseOptions | None = None
+
+
+class ResponseCancel(_ClientEvent):
+    type: Literal["response.cancel"] = "response.cancel"
+    response_id: str | None = None
+
+
+class InputAudioBufferAppend(_ClientEvent):
+    """A chunk of input audio, base64 in the session's input format."""
+
+    type: Literal["input_audio_buffer.append"] = "input_audio_buffer.append"
+    audio: str
+
+
+class InputAudioBufferCommit(_ClientEvent):
+    type: Literal["input_audio_buffer.commit"] = "input_audio_buffer.commit"
+
+
+class InputAudioBufferClear(_ClientEvent):
+    type: Literal["input_audio_buffer.clear"] = "input_audio_buffer.clear"
+
+
+ClientEvent = (
+    SessionUpdate
+    | ConversationItemCreate
+    | ConversationItemTruncate
+    | ConversationItemDelete
+    | ConversationItemRetrieve
+    | ResponseCreate
+    | ResponseCancel
+    | InputAudioBufferAppend
+    | InputAudioBufferCommit
+    | InputAudioBufferClear
+)
+
+
+def _message(role: str, parts: list[dict[str, Any]], item_id: str | None) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "message", "role": role, "content": parts}
+    if item_id is not None:
+        item["id"] = item_id
+    return item
+
+
+def user_message(text: str, *, item_id: str | None = None) -> ConversationItemCreate:
+    """A user's typed message."""
+    return ConversationItemCreate(
+        item=_message("user", [{"type": "input_text", "text": text}], item_id)
+    )
+
+
+def user_audio(
+    audio: bytes, *, transcript: str | None = None, item_id: str | None = None
+) -> ConversationItemCreate:
+    """A whole user utterance as one item (instead of streaming it through the buffer)."""
+    part: dict[str, Any] = {"type": "input_audio", "audio": base64.b64encode(audio).decode("ascii")}
+    if transcript is not None:
+        part["transcript"] = transcript
+    return ConversationItemCreate(item=_message("user", [part], item_id))
+
+
+def system_message(text: str, *, item_id: str | None = None) -> ConversationItemCreate:
+    """Context added mid-session without replacing the instructions."""
+    return ConversationItemCreate(
+        item=_message("system", [{"type": "input_text", "text": text}], item_id)
+    )
+
+
+def assistant_message(text: str, *, item_id: str | None = None) -> ConversationItemCreate:
+    """An assistant turn replayed as text (assistant audio cannot be injected)."""
+    return ConversationItemCreate(
+        item=_message("assistant", [{"type": "output_text", "text": text}], item_id)
+    )
+
+
+def function_call(
+    call_id: str, name: str, arguments: str, *, item_id: str | None = None
+) -> ConversationItemCreate:
+    """A past function call, replayed into a new session's history."""
+    item: dict[str, Any] = {
+        "type": "function_call",
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+    }
+    if item_id is not None:
+        item["id"] = item_id
+    return ConversationItemCreate(item=item)
+
+
+def function_call_output(call_id: str, output: str) -> ConversationItemCreate:
+    """The result of a call; the server checks that the call exists."""
+    return ConversationItemCreate(
+        item={"type": "function_call_output", "call_id": call_id, "output": output}
+    )
+
+
+def audio_append(audio: bytes) -> InputAudioBufferAppend:
+    """A chunk of input audio from raw bytes."""
+    return InputAudioBufferAppend(audio=base64.b64encode(audio).decode("ascii"))

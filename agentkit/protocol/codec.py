@@ -1,0 +1,168 @@
+"""Frames to events and back: the pure edge between the socket and the typed world.
+
+Decoding accepts the names of both dialects and returns GA-named models; unknown event types pass
+through as :class:`UnknownEvent`. High-rate deltas skip validation when their shape is right, so an
+audio chunk costs a ``json.loads`` and an object, not a schema walk or a base64 decode.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from pydantic import BaseModel, ValidationError
+
+from agentkit.errors import ProtocolError
+from agentkit.protocol import events as ev
+from agentkit.protocol.client_events import (
+    ClientEvent,
+    ConversationItemCreate,
+    InputAudioBufferAppend,
+    ResponseCreate,
+    SessionUpdate,
+)
+from agentkit.protocol.dialects import (
+    PREVIEW_EVENT_ALIASES,
+    Dialect,
+    item_to_wire,
+    response_options_to_wire,
+    session_to_wire,
+)
+
+__all__ = ["decode", "decode_object", "encode", "event_to_wire"]
+
+_KNOWN: tuple[type[BaseModel], ...] = (
+    ev.SessionCreated,
+    ev.SessionUpdated,
+    ev.ConversationCreated,
+    ev.ConversationItemAdded,
+    ev.ConversationItemDone,
+    ev.ConversationItemRetrieved,
+    ev.ConversationItemTruncated,
+    ev.ConversationItemDeleted,
+    ev.InputAudioTranscriptionDelta,
+    ev.InputAudioTranscriptionCompleted,
+    ev.InputAudioTranscriptionFailed,
+    ev.InputAudioBufferCommitted,
+    ev.InputAudioBufferCleared,
+    ev.InputAudioBufferSpeechStarted,
+    ev.InputAudioBufferSpeechStopped,
+    ev.InputAudioBufferTimeoutTriggered,
+    ev.ResponseCreated,
+    ev.ResponseDone,
+    ev.ResponseOutputItemAdded,
+    ev.ResponseOutputItemDone,
+    ev.ResponseContentPartAdded,
+    ev.ResponseContentPartDone,
+    ev.ResponseTextDelta,
+    ev.ResponseTextDone,
+    ev.ResponseAudioTranscriptDelta,
+    ev.ResponseAudioTranscriptDone,
+    ev.ResponseAudioDelta,
+    ev.ResponseAudioDone,
+    ev.FunctionCallArgumentsDelta,
+    ev.FunctionCallArgumentsDone,
+    ev.RateLimitsUpdated,
+    ev.ErrorEvent,
+)
+_MODELS: dict[str, type[BaseModel]] = {
+    cast(str, model.model_fields["type"].default): model for model in _KNOWN
+}
+_FAST_TYPES: tuple[type[BaseModel], ...] = (
+    ev.ResponseAudioDelta,
+    ev.ResponseAudioTranscriptDelta,
+    ev.ResponseTextDelta,
+    ev.FunctionCallArgumentsDelta,
+)
+_FAST = frozenset(_FAST_TYPES)
+_MAX_ERROR_DETAIL = 200
+
+
+def decode(frame: str | bytes) -> ev.ServerEvent:
+    """Decode one WebSocket frame into a server event.
+
+    Raises:
+        ProtocolError: the frame is binary, not JSON, not an object, has no string ``type``, or a
+            known event type lacks a required field. The session reports it and goes on.
+    """
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        raise ProtocolError(f"unexpected binary frame of {len(frame)} bytes")
+    try:
+        data = json.loads(frame)
+    except ValueError as exc:
+        raise ProtocolError(f"frame is not JSON ({len(frame)} chars): {exc}") from exc
+    return decode_object(data)
+
+
+def decode_object(data: Any) -> ev.ServerEvent:
+    """Decode an already-parsed JSON value; see :func:`decode`."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"event is a JSON {type(data).__name__}, not an object")
+    name = data.get("type")
+    if not isinstance(name, str):
+        raise ProtocolError("event has no string 'type'")
+    name = PREVIEW_EVENT_ALIASES.get(name, name)
+    model = _MODELS.get(name)
+    if model is None:
+        event_id = data.get("event_id")
+        return ev.UnknownEvent(
+            type=name, data=data, event_id=event_id if isinstance(event_id, str) else None
+        )
+    if model in _FAST and type(data.get("delta")) is str:
+        data["type"] = name
+        return cast(ev.ServerEvent, model.model_construct(**data))
+    if data["type"] != name:
+        data = {**data, "type": name}
+    try:
+        return cast(ev.ServerEvent, model.model_validate(data))
+    except ValidationError as exc:
+        raise ProtocolError(f"malformed {name} event: {_first_error(exc)}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "event"
+    return f"{where}: {first['msg']}"[:_MAX_ERROR_DETAIL]
+
+
+def event_to_wire(event: ClientEvent, dialect: Dialect) -> dict[str, Any]:
+    """The JSON object for ``event`` in ``dialect``'s shape."""
+    if isinstance(event, SessionUpdate):
+        return {
+            "type": event.type,
+            "event_id": event.event_id,
+            "session": session_to_wire(event.session, dialect),
+        }
+    if isinstance(event, ResponseCreate):
+        wire: dict[str, Any] = {"type": event.type, "event_id": event.event_id}
+        if event.response is not None:
+            wire["response"] = response_options_to_wire(event.response, dialect)
+        return wire
+    if isinstance(event, ConversationItemCreate):
+        wire = {"type": event.type, "event_id": event.event_id}
+        if event.previous_item_id is not None:
+            wire["previous_item_id"] = event.previous_item_id
+        wire["item"] = item_to_wire(event.item, dialect)
+        return wire
+    return event.model_dump(exclude_none=True)
+
+
+def _needs_no_escape(*texts: str) -> bool:
+    return all(
+        text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+        for text in texts
+    )
+
+
+def encode(event: ClientEvent, dialect: Dialect) -> str:
+    """Serialise a client event for a socket speaking ``dialect``."""
+    if type(event) is InputAudioBufferAppend and _needs_no_escape(event.audio, event.event_id):
+        # Hot path: json.dumps scans a long base64 string far slower than a concatenation.
+        return (
+            '{"type":"input_audio_buffer.append","event_id":"'
+            + event.event_id
+            + '","audio":"'
+            + event.audio
+            + '"}'
+        )
+    return json.dumps(event_to_wire(event, dialect), separators=(",", ":"))

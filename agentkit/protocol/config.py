@@ -1,0 +1,108 @@
+"""The session and response configuration, in one dialect-neutral shape.
+
+Applications and agents describe a session once with :class:`SessionConfig`; the dialect module
+turns it into the GA nested ``session`` object or the preview flat one. Only the fields that were
+set explicitly go on the wire, so ``turn_detection=None`` (turn detection off) differs from leaving
+it out (keep the server's value).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AudioFormat",
+    "InputTranscription",
+    "Modality",
+    "NoiseReduction",
+    "ResponseOptions",
+    "SessionConfig",
+    "TurnDetection",
+]
+
+AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
+"""Audio encodings: ``pcm16`` is 24 kHz mono 16-bit little-endian; the G.711 ones are 8 kHz."""
+
+Modality = Literal["text", "audio"]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TurnDetection(_Config):
+    """Voice activity detection: ``server_vad`` hears silence; ``semantic_vad`` hears meaning."""
+
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    prefix_padding_ms: int | None = Field(default=None, ge=0)
+    silence_duration_ms: int | None = Field(default=None, ge=0)
+    eagerness: Literal["low", "medium", "high", "auto"] | None = None
+    create_response: bool | None = None
+    interrupt_response: bool | None = None
+    idle_timeout_ms: int | None = Field(default=None, ge=0)
+
+
+class InputTranscription(_Config):
+    """Transcription of user audio. On Azure ``model`` is a transcription *deployment* name."""
+
+    model: str
+    language: str | None = None
+    prompt: str | None = None
+
+
+class NoiseReduction(_Config):
+    type: Literal["near_field", "far_field"]
+
+
+class SessionConfig(_Config):
+    """What ``session.update`` sends, in dialect-neutral names.
+
+    Attributes:
+        output_modalities: ``("audio",)`` (audio with a transcript) or ``("text",)``.
+        temperature: preview dialect only; the GA protocol has no temperature and drops it.
+        extra: raw fields merged into the wire ``session`` object as they are, for settings
+            agentkit does not model yet.
+    """
+
+    instructions: str | None = None
+    output_modalities: tuple[Modality, ...] | None = None
+    voice: str | None = None
+    input_audio_format: AudioFormat | None = None
+    output_audio_format: AudioFormat | None = None
+    turn_detection: TurnDetection | None = None
+    input_audio_transcription: InputTranscription | None = None
+    input_audio_noise_reduction: NoiseReduction | None = None
+    tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    temperature: float | None = None
+    max_output_tokens: int | Literal["inf"] | None = None
+    speed: float | None = Field(default=None, ge=0.25, le=1.5)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def set_fields(self) -> list[str]:
+        """Names of the fields given explicitly, in declaration order; only these go on the wire."""
+        given = self.model_fields_set
+        return [name for name in type(self).model_fields if name in given and name != "extra"]
+
+
+class ResponseOptions(_Config):
+    """Per-response overrides for ``response.create``; they apply to that response only.
+
+    ``conversation="none"`` makes an out-of-band response that does not write to the
+    conversation; give it ``metadata`` to recognise its ``response.done``.
+    """
+
+    instructions: str | None = None
+    tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    output_modalities: tuple[Modality, ...] | None = None
+    voice: str | None = None
+    output_audio_format: AudioFormat | None = None
+    max_output_tokens: int | Literal["inf"] | None = None
+    metadata: dict[str, str] | None = None
+    conversation: Literal["auto", "none"] | None = None
+    input: tuple[dict[str, Any], ...] | None = None
+    temperature: float | None = None

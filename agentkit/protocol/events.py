@@ -1,0 +1,409 @@
+"""Server events as frozen pydantic models, under their GA names.
+
+Both dialects decode into these models (see :mod:`agentkit.protocol.codec`), so code above the
+codec reads one vocabulary. Unknown event types become :class:`UnknownEvent` instead of failing.
+Models accept extra fields so that a service adding a field never breaks decoding.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+__all__ = [
+    "ContentPart",
+    "ConversationCreated",
+    "ConversationItemAdded",
+    "ConversationItemDeleted",
+    "ConversationItemDone",
+    "ConversationItemRetrieved",
+    "ConversationItemTruncated",
+    "ErrorDetail",
+    "ErrorEvent",
+    "FunctionCallArgumentsDelta",
+    "FunctionCallArgumentsDone",
+    "InputAudioBufferCleared",
+    "InputAudioBufferCommitted",
+    "InputAudioBufferSpeechStarted",
+    "InputAudioBufferSpeechStopped",
+    "InputAudioBufferTimeoutTriggered",
+    "InputAudioTranscriptionCompleted",
+    "InputAudioTranscriptionDelta",
+    "InputAudioTranscriptionFailed",
+    "Item",
+    "RateLimit",
+    "RateLimitsUpdated",
+    "Response",
+    "ResponseAudioDelta",
+    "ResponseAudioDone",
+    "ResponseAudioTranscriptDelta",
+    "ResponseAudioTranscriptDone",
+    "ResponseContentPartAdded",
+    "ResponseContentPartDone",
+    "ResponseCreated",
+    "ResponseDone",
+    "ResponseOutputItemAdded",
+    "ResponseOutputItemDone",
+    "ResponseTextDelta",
+    "ResponseTextDone",
+    "ServerEvent",
+    "SessionCreated",
+    "SessionUpdated",
+    "UnknownEvent",
+    "Usage",
+]
+
+# Preview names assistant content parts "text"/"audio"; GA says "output_text"/"output_audio".
+_CONTENT_TYPE_ALIASES = {"text": "output_text", "audio": "output_audio"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class ContentPart(_Model):
+    """One content part of a message item (``input_text``, ``output_audio``...)."""
+
+    type: str
+    text: str | None = None
+    transcript: str | None = None
+    audio: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _ga_name(cls, value: str) -> str:
+        return _CONTENT_TYPE_ALIASES.get(value, value)
+
+    @property
+    def as_text(self) -> str | None:
+        """The part's words: its text, or the transcript of its audio."""
+        return self.text if self.text is not None else self.transcript
+
+
+class Item(_Model):
+    """A conversation item: a message, a function call or a function call output."""
+
+    type: str
+    id: str | None = None
+    status: str | None = None
+    role: str | None = None
+    content: tuple[ContentPart, ...] = ()
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    output: str | None = None
+
+    @property
+    def text(self) -> str:
+        """All the words of a message item joined (audio parts by their transcript)."""
+        return "".join(part.as_text or "" for part in self.content)
+
+
+class Usage(_Model):
+    """Token usage of one response; details keep the service's shape."""
+
+    total_tokens: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    input_token_details: dict[str, Any] | None = None
+    output_token_details: dict[str, Any] | None = None
+
+
+class Response(_Model):
+    """The ``response`` object of ``response.created`` / ``response.done``."""
+
+    id: str | None = None
+    status: str | None = None
+    status_details: dict[str, Any] | None = None
+    output: tuple[Item, ...] = ()
+    usage: Usage | None = None
+    metadata: dict[str, Any] | None = None
+    conversation_id: str | None = None
+
+    @property
+    def status_reason(self) -> str | None:
+        """``turn_detected``, ``client_cancelled``, ``max_output_tokens``... if given."""
+        reason = (self.status_details or {}).get("reason")
+        return reason if isinstance(reason, str) else None
+
+
+class ErrorDetail(_Model):
+    """The ``error`` object of an ``error`` event."""
+
+    message: str = ""
+    type: str | None = None
+    code: str | None = None
+    param: str | None = None
+    event_id: str | None = None
+
+
+class RateLimit(_Model):
+    name: str | None = None
+    limit: int | None = None
+    remaining: int | None = None
+    reset_seconds: float | None = None
+
+
+class _ServerEvent(_Model):
+    event_id: str | None = None
+
+
+class SessionCreated(_ServerEvent):
+    type: Literal["session.created"] = "session.created"
+    session: dict[str, Any]
+
+
+class SessionUpdated(_ServerEvent):
+    type: Literal["session.updated"] = "session.updated"
+    session: dict[str, Any]
+
+
+class ConversationCreated(_ServerEvent):
+    type: Literal["conversation.created"] = "conversation.created"
+    conversation: dict[str, Any] = {}
+
+
+class ConversationItemAdded(_ServerEvent):
+    """GA ``conversation.item.added``; preview ``conversation.item.created`` decodes to this."""
+
+    type: Literal["conversation.item.added"] = "conversation.item.added"
+    item: Item
+    previous_item_id: str | None = None
+
+
+class ConversationItemDone(_ServerEvent):
+    type: Literal["conversation.item.done"] = "conversation.item.done"
+    item: Item
+    previous_item_id: str | None = None
+
+
+class ConversationItemRetrieved(_ServerEvent):
+    type: Literal["conversation.item.retrieved"] = "conversation.item.retrieved"
+    item: Item
+
+
+class ConversationItemTruncated(_ServerEvent):
+    type: Literal["conversation.item.truncated"] = "conversation.item.truncated"
+    item_id: str
+    content_index: int = 0
+    audio_end_ms: int = 0
+
+
+class ConversationItemDeleted(_ServerEvent):
+    type: Literal["conversation.item.deleted"] = "conversation.item.deleted"
+    item_id: str
+
+
+class InputAudioTranscriptionDelta(_ServerEvent):
+    type: Literal["conversation.item.input_audio_transcription.delta"] = (
+        "conversation.item.input_audio_transcription.delta"
+    )
+    item_id: str
+    content_index: int = 0
+    delta: str = ""
+
+
+class InputAudioTranscriptionCompleted(_ServerEvent):
+    type: Literal["conversation.item.input_audio_transcription.completed"] = (
+        "conversation.item.input_audio_transcription.completed"
+    )
+    item_id: str
+    content_index: int = 0
+    transcript: str = ""
+    usage: dict[str, Any] | None = None
+
+
+class InputAudioTranscriptionFailed(_ServerEvent):
+    type: Literal["conversation.item.input_audio_transcription.failed"] = (
+        "conversation.item.input_audio_transcription.failed"
+    )
+    item_id: str
+    content_index: int = 0
+    error: ErrorDetail
+
+
+class InputAudioBufferCommitted(_ServerEvent):
+    type: Literal["input_audio_buffer.committed"] = "input_audio_buffer.committed"
+    item_id: str
+    previous_item_id: str | None = None
+
+
+class InputAudioBufferCleared(_ServerEvent):
+    type: Literal["input_audio_buffer.cleared"] = "input_audio_buffer.cleared"
+
+
+class InputAudioBufferSpeechStarted(_ServerEvent):
+    type: Literal["input_audio_buffer.speech_started"] = "input_audio_buffer.speech_started"
+    audio_start_ms: int = 0
+    item_id: str | None = None
+
+
+class InputAudioBufferSpeechStopped(_ServerEvent):
+    type: Literal["input_audio_buffer.speech_stopped"] = "input_audio_buffer.speech_stopped"
+    audio_end_ms: int = 0
+    item_id: str | None = None
+
+
+class InputAudioBufferTimeoutTriggered(_ServerEvent):
+    type: Literal["input_audio_buffer.timeout_triggered"] = "input_audio_buffer.timeout_triggered"
+    audio_start_ms: int = 0
+    audio_end_ms: int = 0
+    item_id: str | None = None
+
+
+class ResponseCreated(_ServerEvent):
+    type: Literal["response.created"] = "response.created"
+    response: Response
+
+
+class ResponseDone(_ServerEvent):
+    type: Literal["response.done"] = "response.done"
+    response: Response
+
+
+class ResponseOutputItemAdded(_ServerEvent):
+    type: Literal["response.output_item.added"] = "response.output_item.added"
+    response_id: str | None = None
+    output_index: int = 0
+    item: Item
+
+
+class ResponseOutputItemDone(_ServerEvent):
+    type: Literal["response.output_item.done"] = "response.output_item.done"
+    response_id: str | None = None
+    output_index: int = 0
+    item: Item
+
+
+class _ContentEvent(_ServerEvent):
+    response_id: str | None = None
+    item_id: str | None = None
+    output_index: int = 0
+    content_index: int = 0
+
+
+class ResponseContentPartAdded(_ContentEvent):
+    type: Literal["response.content_part.added"] = "response.content_part.added"
+    part: ContentPart
+
+
+class ResponseContentPartDone(_ContentEvent):
+    type: Literal["response.content_part.done"] = "response.content_part.done"
+    part: ContentPart
+
+
+class ResponseTextDelta(_ContentEvent):
+    type: Literal["response.output_text.delta"] = "response.output_text.delta"
+    delta: str
+
+
+class ResponseTextDone(_ContentEvent):
+    type: Literal["response.output_text.done"] = "response.output_text.done"
+    text: str = ""
+
+
+class ResponseAudioTranscriptDelta(_ContentEvent):
+    type: Literal["response.output_audio_transcript.delta"] = (
+        "response.output_audio_transcript.delta"
+    )
+    delta: str
+
+
+class ResponseAudioTranscriptDone(_ContentEvent):
+    type: Literal["response.output_audio_transcript.done"] = "response.output_audio_transcript.done"
+    transcript: str = ""
+
+
+class ResponseAudioDelta(_ContentEvent):
+    """A chunk of output audio. ``delta`` stays base64 until :meth:`audio` is called."""
+
+    type: Literal["response.output_audio.delta"] = "response.output_audio.delta"
+    delta: str
+
+    def audio(self) -> bytes:
+        """The chunk's raw bytes (PCM16 or G.711, as the session's output format says)."""
+        return base64.b64decode(self.delta)
+
+
+class ResponseAudioDone(_ContentEvent):
+    type: Literal["response.output_audio.done"] = "response.output_audio.done"
+
+
+class FunctionCallArgumentsDelta(_ServerEvent):
+    type: Literal["response.function_call_arguments.delta"] = (
+        "response.function_call_arguments.delta"
+    )
+    response_id: str | None = None
+    item_id: str | None = None
+    output_index: int = 0
+    call_id: str | None = None
+    delta: str = ""
+
+
+class FunctionCallArgumentsDone(_ServerEvent):
+    """Arguments complete. ``name`` is absent in the preview dialect (read it from the item)."""
+
+    type: Literal["response.function_call_arguments.done"] = "response.function_call_arguments.done"
+    response_id: str | None = None
+    item_id: str | None = None
+    output_index: int = 0
+    call_id: str
+    name: str | None = None
+    arguments: str = ""
+
+
+class RateLimitsUpdated(_ServerEvent):
+    type: Literal["rate_limits.updated"] = "rate_limits.updated"
+    rate_limits: tuple[RateLimit, ...] = ()
+
+
+class ErrorEvent(_ServerEvent):
+    type: Literal["error"] = "error"
+    error: ErrorDetail
+
+
+class UnknownEvent(_ServerEvent):
+    """An event type agentkit does not model; ``data`` holds the whole decoded object."""
+
+    type: str
+    data: dict[str, Any]
+
+
+ServerEvent = (
+    SessionCreated
+    | SessionUpdated
+    | ConversationCreated
+    | ConversationItemAdded
+    | ConversationItemDone
+    | ConversationItemRetrieved
+    | ConversationItemTruncated
+    | ConversationItemDeleted
+    | InputAudioTranscriptionDelta
+    | InputAudioTranscriptionCompleted
+    | InputAudioTranscriptionFailed
+    | InputAudioBufferCommitted
+    | InputAudioBufferCleared
+    | InputAudioBufferSpeechStarted
+    | InputAudioBufferSpeechStopped
+    | InputAudioBufferTimeoutTriggered
+    | ResponseCreated
+    | ResponseDone
+    | ResponseOutputItemAdded
+    | ResponseOutputItemDone
+    | ResponseContentPartAdded
+    | ResponseContentPartDone
+    | ResponseTextDelta
+    | ResponseTextDone
+    | ResponseAudioTranscriptDelta
+    | ResponseAudioTranscriptDone
+    | ResponseAudioDelta
+    | ResponseAudioDone
+    | FunctionCallArgumentsDelta
+    | FunctionCallArgumentsDone
+    | RateLimitsUpdated
+    | ErrorEvent
+    | UnknownEvent
+)
+"""Every server event agentkit decodes, under GA names."""
