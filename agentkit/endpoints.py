@@ -1,0 +1,408 @@
+"""Where to connect: Azure GA, Azure preview, OpenAI, or any URL (simulator, proxy).
+
+An :class:`Endpoint` is a value: a base URL without secrets, the :class:`Dialect` that URL
+speaks, fixed extra headers and a :class:`~agentkit.auth.Credential`. At each connect and
+reconnect :meth:`Endpoint.handshake` asks the credential for fresh authentication and returns
+the exact URL and headers to use. Nothing here does network I/O except that credential call.
+
+URLs built (realtime-protocol.md §0, §1.1):
+
+* Azure GA:       ``wss://RES.openai.azure.com/openai/v1/realtime?model=DEPLOYMENT``
+* Azure preview:  ``wss://RES.openai.azure.com/openai/realtime?api-version=V&deployment=DEPLOYMENT``
+* OpenAI:         ``wss://api.openai.com/v1/realtime?model=MODEL`` (+ ``OpenAI-Beta: realtime=v1``
+  for the beta dialect)
+* custom:         the URL as given.
+
+Environment variables read by :meth:`Endpoint.from_env` are listed there and in docs/azure.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from agentkit._redact import MASK, redact, redact_headers
+from agentkit.auth import ApiKey, BearerKey, Credential, CredentialLike, as_credential
+from agentkit.errors import ConfigurationError, MissingSettingError
+from agentkit.protocol.dialects import Dialect
+
+__all__ = ["DEFAULT_OPENAI_MODEL", "ENV_VARS", "Endpoint", "EndpointKind", "Handshake"]
+
+logger = logging.getLogger(__name__)
+
+EndpointKind = Literal["azure", "openai", "custom"]
+
+DEFAULT_OPENAI_MODEL = "gpt-realtime"
+OPENAI_BASE_URL = "wss://api.openai.com/v1"
+
+ENV_VARS: Mapping[str, str] = {
+    "AGENTKIT_REALTIME_URL": "a full ws(s):// URL; wins over everything (simulator, proxy)",
+    "AZURE_OPENAI_ENDPOINT": "https://RESOURCE.openai.azure.com; selects Azure",
+    "AZURE_OPENAI_DEPLOYMENT": "the realtime deployment name (alias AZURE_OPENAI_DEPLOYMENT_NAME)",
+    "AZURE_OPENAI_API_KEY": "the resource key; without it, DefaultAzureCredential is used",
+    "AZURE_OPENAI_REALTIME_API_VERSION": "an api-version: selects the preview protocol",
+    "AZURE_OPENAI_API_VERSION": "used like the above only if it ends in -preview",
+    "OPENAI_API_KEY": "selects OpenAI when AZURE_OPENAI_ENDPOINT is unset",
+    "OPENAI_REALTIME_MODEL": f"the OpenAI model (default {DEFAULT_OPENAI_MODEL})",
+    "OPENAI_BASE_URL": f"the OpenAI API base URL (default {OPENAI_BASE_URL})",
+}
+"""Every environment variable :meth:`Endpoint.from_env` reads, with what it means."""
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """The URL and headers for one WebSocket upgrade; both may hold secrets.
+
+    Its ``repr`` is redacted, so it is safe in tracebacks and debug logs.
+    """
+
+    url: str
+    headers: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"Handshake(url={redact(self.url)!r}, headers={redact_headers(self.headers)!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class Endpoint:
+    """A realtime endpoint: URL, dialect, credential. Build it with a classmethod.
+
+    Attributes:
+        url: the ``ws://``/``wss://`` URL without any credential agentkit adds.
+        dialect: the protocol vocabulary this URL speaks.
+        kind: ``"azure"``, ``"openai"`` or ``"custom"``.
+        credential: produces the authentication for each handshake, or ``None``.
+        headers: extra fixed headers (``OpenAI-Beta`` for the beta dialect, proxy headers...).
+        allow_insecure: whether plain ``ws://`` to a non-loopback host was explicitly allowed.
+    """
+
+    url: str
+    dialect: Dialect
+    kind: EndpointKind = "custom"
+    credential: Credential | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    allow_insecure: bool = False
+
+    def __post_init__(self) -> None:
+        _check_url(self.url, allow_insecure=self.allow_insecure)
+
+    @classmethod
+    def azure(
+        cls,
+        endpoint: str,
+        deployment: str,
+        credential: CredentialLike = None,
+        api_version: str | None = None,
+        *,
+        allow_insecure: bool = False,
+    ) -> Endpoint:
+        """An Azure OpenAI (or Azure AI Foundry) realtime deployment.
+
+        Args:
+            endpoint: the resource URL, e.g. ``https://RES.openai.azure.com`` (``wss://``,
+                a trailing ``/openai`` or ``/openai/v1`` are accepted; other paths are kept,
+                for API Management front ends).
+            deployment: the deployment name (not the model name).
+            credential: an API key string (sent as ``api-key``), :class:`~agentkit.auth.ApiKey`
+                (``in_query=True`` for the browser style), an azure-identity credential such as
+                ``DefaultAzureCredential()``, or any :class:`~agentkit.auth.Credential`.
+            api_version: ``None`` for the GA protocol (``/openai/v1/realtime``, no api-version:
+                Azure refuses GA with one); a version such as ``"2025-04-01-preview"`` for the
+                deprecated preview protocol.
+            allow_insecure: allow ``ws://``/``http://`` to a non-loopback host.
+
+        Raises:
+            MissingSettingError: ``endpoint``, ``deployment`` or ``credential`` is empty.
+            ConfigurationError: the URL is not usable.
+        """
+        _require(endpoint, "endpoint (AZURE_OPENAI_ENDPOINT)", "https://RESOURCE.openai.azure.com")
+        _require(deployment, "deployment (AZURE_OPENAI_DEPLOYMENT)", "the deployment name")
+        if credential is None:
+            raise MissingSettingError(
+                "credential (AZURE_OPENAI_API_KEY)",
+                "pass an API key or an azure-identity credential such as DefaultAzureCredential()",
+            )
+        base = _azure_base(endpoint)
+        if api_version:
+            query = urlencode({"api-version": api_version, "deployment": deployment})
+            url, dialect = f"{base}/openai/realtime?{query}", Dialect.PREVIEW
+        else:
+            url, dialect = f"{base}/openai/v1/realtime?model={quote(deployment)}", Dialect.GA
+        return cls(
+            url=url,
+            dialect=dialect,
+            kind="azure",
+            credential=as_credential(credential, from_string=ApiKey),
+            allow_insecure=allow_insecure,
+        )
+
+    @classmethod
+    def openai(
+        cls,
+        model: str = DEFAULT_OPENAI_MODEL,
+        api_key: CredentialLike = None,
+        beta: bool = False,
+        *,
+        base_url: str = OPENAI_BASE_URL,
+        allow_insecure: bool = False,
+    ) -> Endpoint:
+        """The OpenAI platform.
+
+        Args:
+            model: the realtime model, e.g. ``gpt-realtime``.
+            api_key: the API key or an ephemeral ``ek_`` key (sent as a bearer token), or any
+                :class:`~agentkit.auth.Credential`. Not read from the environment here: use
+                :meth:`from_env` for that.
+            beta: speak the beta protocol (sends ``OpenAI-Beta: realtime=v1``).
+            base_url: the API base (``https://`` is turned into ``wss://``).
+            allow_insecure: allow ``ws://`` to a non-loopback host.
+
+        Raises:
+            MissingSettingError: no ``api_key``.
+        """
+        _require(model, "model (OPENAI_REALTIME_MODEL)", "e.g. gpt-realtime")
+        if api_key is None:
+            raise MissingSettingError("api_key (OPENAI_API_KEY)", "your OpenAI API key")
+        url = f"{_ws_url(base_url).rstrip('/')}/realtime?model={quote(model)}"
+        return cls(
+            url=url,
+            dialect=Dialect.PREVIEW if beta else Dialect.GA,
+            kind="openai",
+            credential=as_credential(api_key, from_string=BearerKey),
+            headers={"OpenAI-Beta": "realtime=v1"} if beta else {},
+            allow_insecure=allow_insecure,
+        )
+
+    @classmethod
+    def custom(
+        cls,
+        url: str,
+        credential: CredentialLike = None,
+        dialect: Dialect | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        allow_insecure: bool = False,
+    ) -> Endpoint:
+        """Any realtime-compatible URL: the agentkit simulator, a proxy, a gateway.
+
+        Args:
+            url: the full ``ws://``/``wss://`` URL (``http(s)://`` is converted).
+            credential: as for :meth:`azure`; a bare string is sent as an ``api-key`` header
+                when the path looks like Azure's (contains ``/openai/``), else as a bearer key.
+            dialect: the protocol; inferred when ``None``: ``PREVIEW`` if the query has an
+                ``api-version`` or the path ends in ``/openai/realtime``, else ``GA``.
+            headers: extra headers sent on every handshake.
+            allow_insecure: allow ``ws://`` to a non-loopback host.
+        """
+        _require(url, "url (AGENTKIT_REALTIME_URL)", "ws://127.0.0.1:PORT/v1/realtime?model=M")
+        ws_url = _ws_url(url)
+        path = urlsplit(ws_url).path
+        from_string = ApiKey if "/openai/" in f"{path}/" else BearerKey
+        return cls(
+            url=ws_url,
+            dialect=dialect or infer_dialect(ws_url),
+            kind="custom",
+            credential=as_credential(credential, from_string=from_string),
+            headers=dict(headers or {}),
+            allow_insecure=allow_insecure,
+        )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, allow_insecure: bool = False
+    ) -> Endpoint:
+        """Build an endpoint from environment variables (see :data:`ENV_VARS`).
+
+        Precedence: ``AGENTKIT_REALTIME_URL`` (custom), then ``AZURE_OPENAI_ENDPOINT`` (Azure),
+        then ``OPENAI_API_KEY`` (OpenAI). Empty values count as unset. On Azure without
+        ``AZURE_OPENAI_API_KEY``, ``azure.identity.DefaultAzureCredential`` is used, so
+        ``az login`` or a managed identity just works.
+
+        Args:
+            environ: the variables; ``os.environ`` when ``None``.
+            allow_insecure: allow ``ws://`` to a non-loopback host.
+
+        Raises:
+            MissingSettingError: naming the variable that is needed.
+        """
+        env = _Env(os.environ if environ is None else environ)
+        if url := env.get("AGENTKIT_REALTIME_URL"):
+            key = env.get("AZURE_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
+            return cls.custom(url, key, allow_insecure=allow_insecure)
+        if endpoint := env.get("AZURE_OPENAI_ENDPOINT"):
+            return cls._azure_from_env(env, endpoint, allow_insecure=allow_insecure)
+        if key := env.get("OPENAI_API_KEY"):
+            return cls.openai(
+                model=env.get("OPENAI_REALTIME_MODEL") or DEFAULT_OPENAI_MODEL,
+                api_key=key,
+                base_url=env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
+                allow_insecure=allow_insecure,
+            )
+        raise MissingSettingError(
+            "AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY",
+            "set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT for Azure, "
+            "or OPENAI_API_KEY for OpenAI",
+        )
+
+    @classmethod
+    def _azure_from_env(cls, env: _Env, endpoint: str, *, allow_insecure: bool) -> Endpoint:
+        deployment = env.get("AZURE_OPENAI_DEPLOYMENT") or env.get("AZURE_OPENAI_DEPLOYMENT_NAME")
+        if not deployment:
+            raise MissingSettingError(
+                "AZURE_OPENAI_DEPLOYMENT", "the name of your realtime deployment, e.g. gpt-realtime"
+            )
+        credential: CredentialLike = env.get("AZURE_OPENAI_API_KEY")
+        if not credential:
+            credential = _default_azure_credential()
+        return cls.azure(
+            endpoint,
+            deployment,
+            credential,
+            api_version=_preview_version(env),
+            allow_insecure=allow_insecure,
+        )
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL as it will be requested, with every credential shown as ``***``."""
+        if isinstance(self.credential, ApiKey) and self.credential.in_query:
+            return _with_query(redact(self.url), {"api-key": MASK})
+        return redact(self.url)
+
+    async def handshake(self) -> Handshake:
+        """Return the URL and headers for the next connect, with fresh credentials.
+
+        Called once per connect and reconnect: Entra tokens are refreshed when near expiry,
+        sync credentials run in a worker thread, and Azure gets a new
+        ``x-ms-client-request-id`` (quote it in support tickets).
+        """
+        headers = dict(self.headers)
+        url = self.url
+        if self.credential is not None:
+            auth = await self.credential.authorize()
+            headers.update(auth.headers)
+            url = _with_query(url, auth.query)
+        if self.kind == "azure":
+            headers["x-ms-client-request-id"] = str(uuid.uuid4())
+        return Handshake(url=url, headers=headers)
+
+    def __repr__(self) -> str:
+        return (
+            f"Endpoint(kind={self.kind!r}, url={self.redacted_url!r}, "
+            f"dialect={self.dialect.name}, credential={self.credential!r})"
+        )
+
+
+def infer_dialect(url: str) -> Dialect:
+    """Guess the dialect of a URL: ``api-version`` or ``/openai/realtime`` means preview."""
+    parts = urlsplit(url)
+    if any(name == "api-version" for name, _ in parse_qsl(parts.query)):
+        return Dialect.PREVIEW
+    return Dialect.PREVIEW if parts.path.rstrip("/").endswith("/openai/realtime") else Dialect.GA
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _Env:
+    """Environment lookup where an empty or blank value counts as unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+
+def _preview_version(env: _Env) -> str | None:
+    """The preview api-version, if the environment asks for the preview protocol.
+
+    ``AZURE_OPENAI_API_VERSION`` is often set for chat completions (``2024-10-21``); the
+    realtime preview only exists under ``-preview`` versions, so only those select it.
+    """
+    if version := env.get("AZURE_OPENAI_REALTIME_API_VERSION"):
+        return version
+    version = env.get("AZURE_OPENAI_API_VERSION")
+    if version and version.endswith("-preview"):
+        return version
+    if version:
+        logger.debug("ignoring AZURE_OPENAI_API_VERSION=%s for realtime (GA has none)", version)
+    return None
+
+
+def _default_azure_credential() -> CredentialLike:
+    """``DefaultAzureCredential`` (the sync one: the async one needs aiohttp)."""
+    from azure.identity import DefaultAzureCredential
+
+    logger.debug("AZURE_OPENAI_API_KEY is not set: using DefaultAzureCredential")
+    return DefaultAzureCredential()
+
+
+def _require(value: str, setting: str, hint: str) -> None:
+    if not value or not value.strip():
+        raise MissingSettingError(setting, hint)
+
+
+def _ws_url(url: str) -> str:
+    """Map ``https``/``http`` to ``wss``/``ws``; refuse other schemes."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    mapped = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(scheme.lower())
+    if not sep or mapped is None:
+        raise ConfigurationError(f"not a ws://, wss:// or https:// URL: {redact(url)!r}")
+    return f"{mapped}://{rest}"
+
+
+def _azure_base(endpoint: str) -> str:
+    """``https://RES.openai.azure.com/openai/v1/`` -> ``wss://RES.openai.azure.com``."""
+    parts = urlsplit(_ws_url(endpoint))
+    if parts.query:
+        raise ConfigurationError(
+            f"AZURE_OPENAI_ENDPOINT must not have a query: {redact(endpoint)!r}"
+        )
+    path = parts.path.rstrip("/")
+    for suffix in ("/openai/v1/realtime", "/openai/realtime", "/openai/v1", "/openai"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _with_query(url: str, params: Mapping[str, str]) -> str:
+    if not params:
+        return url
+    separator = "&" if urlsplit(url).query else ("" if url.endswith("?") else "?")
+    return f"{url}{separator}{urlencode(params, safe='*')}"
+
+
+def _check_url(url: str, *, allow_insecure: bool) -> None:
+    """Refuse malformed URLs and plain ``ws://`` off this machine (credentials in clear)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid URL {redact(url)!r}: {exc}") from exc
+    if parts.scheme not in ("ws", "wss") or not host:
+        raise ConfigurationError(f"not a ws:// or wss:// URL with a host: {redact(url)!r}")
+    if parts.scheme == "ws" and not allow_insecure and not is_loopback(host):
+        raise ConfigurationError(
+            f"refusing unencrypted ws:// to {host}: use wss://, or pass allow_insecure=True "
+            "if this network is trusted"
+        )
