@@ -1,0 +1,79 @@
+"""The ``agentkit`` command line: ``main(argv=None) -> int``.
+
+Each subcommand is added by its own ``_add_<name>_command`` function and runs through the
+``handler`` it sets, so new subcommands (``run``, ``simulate``) slot in without touching others.
+Exit codes: 0 success, 2 usage or input error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from agentkit.errors import ToolDefinitionError
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``agentkit`` command with ``argv`` (default: ``sys.argv[1:]``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="agentkit", description="Function-calling agents on the Realtime API."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_tools_command(commands)
+    return parser
+
+
+def _add_tools_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "tools",
+        help="print the tool schemas a Python file defines",
+        description="Print, as JSON, the tools list a module's tools send in session.update.",
+    )
+    command.add_argument("file", help="path to a Python file defining @tool functions")
+    command.add_argument("--compact", action="store_true", help="one line, no indentation")
+    command.set_defaults(handler=_run_tools)
+
+
+def _run_tools(args: argparse.Namespace) -> int:
+    from agentkit.tools.loader import load_tools  # keep `agentkit --help` fast
+
+    try:
+        toolset = load_tools(args.file)
+    except FileNotFoundError:
+        return _fail(f"no such file: {args.file}")
+    except ToolDefinitionError as exc:
+        return _fail(f"{args.file}: {exc}")
+    except BaseException as exc:  # the user's module may raise anything, SystemExit included
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return _fail(f"cannot import {args.file}: {type(exc).__name__}: {exc}")
+    if not toolset:
+        return _fail(f"no tools found in {args.file} (module-level @tool functions or Toolsets)")
+    indent = None if args.compact else 2
+    print(json.dumps(toolset.schemas(), indent=indent, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _fail(message: str) -> int:
+    print(f"agentkit: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
