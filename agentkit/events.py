@@ -1,0 +1,197 @@
+"""Events the application sees, separate from the wire vocabulary.
+
+Wire events say what the service sent; these say what happened to the conversation, in the same
+words whatever the endpoint or dialect. They are frozen pydantic models with a ``type`` literal,
+so ``match event: case AudioDelta(): ...`` and discriminated unions both work.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from agentkit.protocol.events import Usage
+
+__all__ = [
+    "AudioDelta",
+    "AudioDone",
+    "ErrorOccurred",
+    "Event",
+    "Interrupted",
+    "ResponseFinished",
+    "ResponseStarted",
+    "SessionClosed",
+    "SessionReady",
+    "SpeechStarted",
+    "SpeechStopped",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "ToolProgress",
+    "TranscriptDelta",
+    "TranscriptDone",
+    "UserTranscript",
+]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SessionReady(_Event):
+    """The service accepted the connection and agentkit's configuration."""
+
+    type: Literal["session_ready"] = "session_ready"
+    session_id: str | None = None
+    expires_at: int | None = None
+
+
+class TranscriptDelta(_Event):
+    """A piece of the assistant's words: text output, or the transcript of its audio."""
+
+    type: Literal["transcript_delta"] = "transcript_delta"
+    response_id: str | None = None
+    item_id: str | None = None
+    delta: str
+
+
+class TranscriptDone(_Event):
+    type: Literal["transcript_done"] = "transcript_done"
+    response_id: str | None = None
+    item_id: str | None = None
+    text: str
+
+
+class AudioDelta(_Event):
+    """A chunk of assistant audio; ``data`` stays base64 until :meth:`audio` is called."""
+
+    type: Literal["audio_delta"] = "audio_delta"
+    response_id: str | None = None
+    item_id: str | None = None
+    data: str
+
+    def audio(self) -> bytes:
+        return base64.b64decode(self.data)
+
+
+class AudioDone(_Event):
+    type: Literal["audio_done"] = "audio_done"
+    response_id: str | None = None
+    item_id: str | None = None
+
+
+class UserTranscript(_Event):
+    """The service's transcription of what the user said (needs input transcription on)."""
+
+    type: Literal["user_transcript"] = "user_transcript"
+    item_id: str
+    text: str
+
+
+class SpeechStarted(_Event):
+    type: Literal["speech_started"] = "speech_started"
+    audio_start_ms: int = 0
+    item_id: str | None = None
+
+
+class SpeechStopped(_Event):
+    type: Literal["speech_stopped"] = "speech_stopped"
+    audio_end_ms: int = 0
+    item_id: str | None = None
+
+
+class Interrupted(_Event):
+    """The assistant was cut off (barge-in or the app); stop playback now.
+
+    ``audio_end_ms`` is where its audio was truncated, if it was.
+    """
+
+    type: Literal["interrupted"] = "interrupted"
+    response_id: str | None = None
+    item_id: str | None = None
+    audio_end_ms: int | None = None
+
+
+class ResponseStarted(_Event):
+    type: Literal["response_started"] = "response_started"
+    response_id: str | None = None
+
+
+class ResponseFinished(_Event):
+    """``status`` is ``completed``, ``cancelled``, ``incomplete`` or ``failed``."""
+
+    type: Literal["response_finished"] = "response_finished"
+    response_id: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    usage: Usage | None = None
+    text: str = ""
+
+
+class ToolCallStarted(_Event):
+    type: Literal["tool_call_started"] = "tool_call_started"
+    call_id: str
+    name: str
+    arguments: str
+
+
+class ToolCallFinished(_Event):
+    """The call's output was decided. ``error_type`` is set when ``is_error``."""
+
+    type: Literal["tool_call_finished"] = "tool_call_finished"
+    call_id: str
+    name: str
+    output: str
+    is_error: bool = False
+    error_type: str | None = None
+    duration_s: float = 0.0
+
+
+class ToolProgress(_Event):
+    type: Literal["tool_progress"] = "tool_progress"
+    call_id: str
+    name: str
+    message: str
+
+
+class ErrorOccurred(_Event):
+    """Something went wrong that the application should know about; the session goes on.
+
+    ``caused_by`` names the client event type the service rejected, when it could be matched.
+    """
+
+    type: Literal["error"] = "error"
+    message: str
+    code: str | None = None
+    error_type: str | None = None
+    event_id: str | None = None
+    caused_by: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class SessionClosed(_Event):
+    type: Literal["session_closed"] = "session_closed"
+    code: int | None = None
+    reason: str = ""
+
+
+Event = (
+    SessionReady
+    | TranscriptDelta
+    | TranscriptDone
+    | AudioDelta
+    | AudioDone
+    | UserTranscript
+    | SpeechStarted
+    | SpeechStopped
+    | Interrupted
+    | ResponseStarted
+    | ResponseFinished
+    | ToolCallStarted
+    | ToolCallFinished
+    | ToolProgress
+    | ErrorOccurred
+    | SessionClosed
+)
+"""Every event an application can receive from a session."""

@@ -1,0 +1,478 @@
+"""The sans-I/O core: what to do about each server event, tool result and application request.
+
+:class:`ConversationState` holds no socket, task or event loop. It takes events in and hands back
+:data:`Action` values (send this client event, start this call, cancel those calls, tell the
+application this). The session performs them. Every dispatch rule lives here, once:
+
+* a call starts when its ``response.output_item.done`` says ``completed`` (or, if the service
+  skipped that, when ``response.done`` lists it); a ``call_id`` seen before is never run again;
+* outputs are posted after ``response.done`` of the calling response, one per ``call_id``;
+* one ``response.create`` follows, once every call of a completed response has its output,
+  never while a response is active (``conversation_already_has_active_response`` re-queues it);
+* rounds of tool calls per user turn are capped; past the cap the model must answer in words.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agentkit.events import (
+    ErrorOccurred,
+    Interrupted,
+    ResponseFinished,
+    ResponseStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from agentkit.events import Event as AppEvent
+from agentkit.protocol import events as ev
+from agentkit.protocol.client_events import (
+    ClientEvent,
+    ConversationItemTruncate,
+    InputAudioBufferAppend,
+    ResponseCancel,
+    ResponseCreate,
+    function_call_output,
+)
+from agentkit.protocol.config import ResponseOptions
+from agentkit.tools import ToolResult
+
+__all__ = [
+    "Action",
+    "CancelCalls",
+    "Call",
+    "ConversationState",
+    "Emit",
+    "HistoryItem",
+    "InterruptPolicy",
+    "Send",
+    "StartCall",
+]
+
+InterruptPolicy = Literal["finish", "cancel"]
+"""What barge-in does to running tools: let them finish and post, or cancel them."""
+
+_PCM16_BYTES_PER_MS = 48  # 24 kHz mono 16-bit
+_SENT_MEMORY = 512
+_ALREADY_ACTIVE = "conversation_already_has_active_response"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    event: ClientEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StartCall:
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCalls:
+    call_ids: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    event: AppEvent
+
+
+Action = Send | StartCall | CancelCalls | Emit
+
+
+@dataclass(slots=True)
+class Call:
+    """One function call from the model, and what became of it."""
+
+    call_id: str
+    name: str
+    arguments: str
+    response_id: str | None
+    item_id: str | None = None
+    result: ToolResult | None = None
+    posted: bool = False
+    response_done: bool = False
+    started_at: float = 0.0
+
+
+@dataclass(slots=True)
+class HistoryItem:
+    """One conversation item as the session saw it, in the order the server put it."""
+
+    item_id: str
+    type: str
+    role: str | None = None
+    text: str = ""
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    output: str | None = None
+    has_audio: bool = False
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class _Round:
+    call_ids: set[str]
+    respond: bool = False
+
+
+@dataclass(slots=True)
+class _AudioPlayback:
+    item_id: str
+    received_ms: float = 0.0
+    first_delta_at: float = 0.0
+    played_ms: int | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    options: ResponseOptions | None
+    follow_up: bool
+
+
+@dataclass
+class ConversationState:
+    """Decisions for one realtime conversation; see the module docstring for the rules.
+
+    Args:
+        max_tool_rounds: follow-up responses caused by tool calls allowed per user turn.
+        interrupt_policy: what barge-in does to running tools.
+        auto_interrupt: True when the server cancels responses itself on speech
+            (server/semantic VAD with ``interrupt_response``); otherwise agentkit cancels.
+        clock: a monotonic clock in seconds, injectable for tests.
+    """
+
+    max_tool_rounds: int = 8
+    interrupt_policy: InterruptPolicy = "finish"
+    auto_interrupt: bool = True
+    clock: Callable[[], float] = time.monotonic
+    active_response_id: str | None = None
+    calls: dict[str, Call] = field(default_factory=dict)
+    history: OrderedDict[str, HistoryItem] = field(default_factory=OrderedDict)
+    rounds_this_turn: int = 0
+    _inflight_create: ResponseCreate | None = None
+    _pending: _Pending | None = None
+    _response_calls: dict[str, list[str]] = field(default_factory=dict)
+    _rounds: list[_Round] = field(default_factory=list)
+    _unacked_outputs: set[str] = field(default_factory=set)
+    _sent: OrderedDict[str, ClientEvent] = field(default_factory=OrderedDict)
+    _audio: _AudioPlayback | None = None
+
+    # -- application requests -------------------------------------------------------------
+
+    def request_response(self, options: ResponseOptions | None = None) -> list[Action]:
+        """The application asks the model to respond; queued while a response is active."""
+        self._pending = _Pending(options, follow_up=False)
+        self.rounds_this_turn = 0
+        return self._maybe_create()
+
+    def interrupt(self) -> list[Action]:
+        """The application cuts the assistant off: cancel, truncate what was not heard."""
+        actions: list[Action] = []
+        if self.active_response_id is not None:
+            actions.append(self.sent(ResponseCancel(response_id=self.active_response_id)))
+        actions.extend(self._barge_in())
+        return actions
+
+    def report_playback(self, item_id: str, played_ms: int) -> None:
+        """The application tells how much of an audio item the user has heard so far."""
+        if self._audio is not None and self._audio.item_id == item_id:
+            self._audio.played_ms = played_ms
+
+    def sent(self, event: ClientEvent) -> Send:
+        """Remember an outgoing event so an ``error`` can be matched back to it."""
+        if type(event) is not InputAudioBufferAppend:
+            self._sent[event.event_id] = event
+            if len(self._sent) > _SENT_MEMORY:
+                self._sent.popitem(last=False)
+        return Send(event)
+
+    # -- tool results -----------------------------------------------------------------------
+
+    def call_finished(self, call_id: str, result: ToolResult) -> list[Action]:
+        """A tool produced its result (or the dispatcher decided one: timeout, cancelled...)."""
+        call = self.calls.get(call_id)
+        if call is None or call.result is not None:
+            return []
+        call.result = result
+        actions: list[Action] = [Emit(self._finished_event(call))]
+        if call.response_id is None or call.response_done:
+            actions.extend(self._post(call))
+            actions.extend(self._maybe_create())
+        return actions
+
+    def _finished_event(self, call: Call) -> ToolCallFinished:
+        result = call.result
+        assert result is not None
+        return ToolCallFinished(
+            call_id=call.call_id,
+            name=call.name,
+            output=result.output,
+            is_error=result.is_error,
+            error_type=result.error_type,
+            duration_s=max(0.0, self.clock() - call.started_at),
+        )
+
+    def _post(self, call: Call) -> list[Action]:
+        if call.posted or call.result is None:
+            return []
+        call.posted = True
+        self._unacked_outputs.add(call.call_id)
+        for round_ in self._rounds:
+            if call.call_id in round_.call_ids:
+                round_.call_ids.discard(call.call_id)
+                round_.respond = round_.respond or call.result.respond
+        return [self.sent(function_call_output(call.call_id, call.result.output))]
+
+    # -- server events ----------------------------------------------------------------------
+
+    def on_event(self, event: ev.ServerEvent) -> list[Action]:
+        """Decide what a server event means; most events need nothing."""
+        handler = _HANDLERS.get(type(event))
+        return handler(self, event) if handler is not None else []
+
+    def _on_audio_delta(self, event: ev.ResponseAudioDelta) -> list[Action]:
+        audio = self._audio
+        if audio is None or audio.item_id != event.item_id:
+            audio = self._audio = _AudioPlayback(
+                item_id=event.item_id or "", first_delta_at=self.clock()
+            )
+        audio.received_ms += len(event.delta) * 3 / 4 / _PCM16_BYTES_PER_MS
+        return []
+
+    def _on_response_created(self, event: ev.ResponseCreated) -> list[Action]:
+        self.active_response_id = event.response.id
+        self._inflight_create = None
+        pending = self._pending
+        if pending is not None and pending.follow_up and not self._unacked_outputs:
+            if not any(round_.call_ids for round_ in self._rounds):
+                self._pending = None  # this response already sees every output
+        return [Emit(ResponseStarted(response_id=event.response.id))]
+
+    def _on_output_item_done(self, event: ev.ResponseOutputItemDone) -> list[Action]:
+        item = event.item
+        self._remember_item(item)
+        if item.type != "function_call" or not item.call_id:
+            return []
+        return self._new_call(item, event.response_id)
+
+    def _new_call(self, item: ev.Item, response_id: str | None) -> list[Action]:
+        call_id = item.call_id or ""
+        if call_id in self.calls:
+            return []  # models and replays re-send calls; a call_id runs at most once
+        call = Call(call_id, item.name or "", item.arguments or "", response_id, item.id)
+        call.started_at = self.clock()
+        self.calls[call_id] = call
+        if response_id is not None:
+            self._response_calls.setdefault(response_id, []).append(call_id)
+        if item.status not in (None, "completed"):
+            message = "the call was cut off before its arguments were complete"
+            return self.call_finished(call_id, ToolResult.error(message, error_type="cancelled"))
+        if self.rounds_this_turn >= self.max_tool_rounds:
+            message = "tool round limit reached for this turn; answer the user without tools"
+            result = ToolResult.error(message, error_type="round_limit")
+            return [Emit(self._started_event(call)), *self.call_finished(call_id, result)]
+        return [Emit(self._started_event(call)), StartCall(call)]
+
+    @staticmethod
+    def _started_event(call: Call) -> ToolCallStarted:
+        return ToolCallStarted(call_id=call.call_id, name=call.name, arguments=call.arguments)
+
+    def _on_response_done(self, event: ev.ResponseDone) -> list[Action]:
+        response = event.response
+        response_id = response.id or ""
+        if response_id == self.active_response_id:
+            self.active_response_id = None
+        actions: list[Action] = []
+        for item in response.output:
+            self._remember_item(item)
+            if item.type == "function_call" and item.call_id and item.call_id not in self.calls:
+                actions.extend(self._new_call(item, response_id))
+        call_ids = self._response_calls.pop(response_id, [])
+        for call_id in call_ids:
+            self.calls[call_id].response_done = True
+        if call_ids and response.status in (None, "completed"):
+            self._rounds.append(_Round({c for c in call_ids if not self.calls[c].posted}))
+        elif call_ids and self.interrupt_policy == "cancel":
+            running = tuple(c for c in call_ids if self.calls[c].result is None)
+            if running:
+                actions.append(CancelCalls(running, reason=response.status_reason or "cancelled"))
+        for call_id in call_ids:
+            actions.extend(self._post(self.calls[call_id]))
+        actions.append(Emit(self._finished(response)))
+        actions.extend(self._maybe_create())
+        return actions
+
+    @staticmethod
+    def _finished(response: ev.Response) -> ResponseFinished:
+        text = "".join(item.text for item in response.output if item.type == "message")
+        return ResponseFinished(
+            response_id=response.id,
+            status=response.status,
+            reason=response.status_reason,
+            usage=response.usage,
+            text=text,
+        )
+
+    def _maybe_create(self) -> list[Action]:
+        for round_ in [r for r in self._rounds if not r.call_ids]:
+            self._rounds.remove(round_)
+            if round_.respond and (self._pending is None or self._pending.follow_up):
+                self._pending = _Pending(self._follow_up_options(), follow_up=True)
+        pending = self._pending
+        if pending is None or self.active_response_id is not None or self._inflight_create:
+            return []
+        if pending.follow_up and any(round_.call_ids for round_ in self._rounds):
+            return []
+        self._pending = None
+        if pending.follow_up:
+            self.rounds_this_turn += 1
+        self._inflight_create = ResponseCreate(response=pending.options)
+        return [self.sent(self._inflight_create)]
+
+    def _follow_up_options(self) -> ResponseOptions | None:
+        if self.rounds_this_turn + 1 >= self.max_tool_rounds:
+            return ResponseOptions(tool_choice="none")
+        return None
+
+    def _on_error(self, event: ev.ErrorEvent) -> list[Action]:
+        error = event.error
+        cause = self._sent.get(error.event_id or "")
+        if isinstance(cause, ResponseCreate) and error.code == _ALREADY_ACTIVE:
+            # Benign race (often server VAD starting a response): ask again after it ends.
+            if cause is self._inflight_create:
+                self._inflight_create = None
+            if self._pending is None:
+                self._pending = _Pending(cause.response, follow_up=False)
+            return self._maybe_create()
+        return [
+            Emit(
+                ErrorOccurred(
+                    message=error.message,
+                    code=error.code,
+                    error_type=error.type,
+                    event_id=error.event_id,
+                    caused_by=cause.type if cause is not None else None,
+                )
+            )
+        ]
+
+    def _on_item_added(self, event: ev.ConversationItemAdded) -> list[Action]:
+        item = event.item
+        self._remember_item(item, after=event.previous_item_id)
+        if item.type == "function_call_output" and item.call_id:
+            self._unacked_outputs.discard(item.call_id)
+        elif item.type == "message" and item.role == "user":
+            self.rounds_this_turn = 0
+        return []
+
+    def _on_item_done(self, event: ev.ConversationItemDone) -> list[Action]:
+        self._remember_item(event.item)
+        return []
+
+    def _on_committed(self, event: ev.InputAudioBufferCommitted) -> list[Action]:
+        self.rounds_this_turn = 0
+        return []
+
+    def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> list[Action]:
+        self.history.pop(event.item_id, None)
+        return []
+
+    def _on_truncated(self, event: ev.ConversationItemTruncated) -> list[Action]:
+        entry = self.history.get(event.item_id)
+        if entry is not None:
+            entry.truncated = True
+        return []
+
+    def _on_user_transcript(self, event: ev.InputAudioTranscriptionCompleted) -> list[Action]:
+        entry = self.history.get(event.item_id)
+        if entry is not None:
+            entry.text = event.transcript
+        return []
+
+    def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> list[Action]:
+        if self.active_response_id is None and self._audio is None:
+            return []
+        actions: list[Action] = []
+        if not self.auto_interrupt and self.active_response_id is not None:
+            actions.append(self.sent(ResponseCancel(response_id=self.active_response_id)))
+        actions.extend(self._barge_in())
+        return actions
+
+    def _barge_in(self) -> list[Action]:
+        audio, self._audio = self._audio, None
+        response_id = self.active_response_id
+        actions: list[Action] = []
+        end_ms = self._unheard_from(audio)
+        if audio is not None and end_ms is not None:
+            # conversation.item.truncate: drop the audio (and its transcript) the user never heard.
+            truncate = ConversationItemTruncate(item_id=audio.item_id, audio_end_ms=end_ms)
+            actions.append(self.sent(truncate))
+        elif response_id is None:
+            return actions
+        if self.interrupt_policy == "cancel":
+            running = tuple(c.call_id for c in self.calls.values() if c.result is None)
+            if running:
+                actions.append(CancelCalls(running, reason="interrupted"))
+        item_id = audio.item_id if audio is not None else None
+        actions.append(
+            Emit(Interrupted(response_id=response_id, item_id=item_id, audio_end_ms=end_ms))
+        )
+        return actions
+
+    def _unheard_from(self, audio: _AudioPlayback | None) -> int | None:
+        """Where playback of ``audio`` stands, if the user has not heard all of it yet."""
+        if audio is None:
+            return None
+        heard = audio.played_ms
+        if heard is None:
+            heard = int((self.clock() - audio.first_delta_at) * 1000)
+        return heard if heard < int(audio.received_ms) else None
+
+    def _remember_item(self, item: ev.Item, after: str | None = None) -> None:
+        if not item.id:
+            return
+        entry = self.history.get(item.id)
+        if entry is None:
+            last = next(reversed(self.history), None)
+            entry = self.history[item.id] = HistoryItem(item_id=item.id, type=item.type)
+            if after is not None and after != last and after in self.history:
+                self._move_after(item.id, after)
+        entry.role = item.role or entry.role
+        entry.text = item.text or entry.text
+        entry.call_id = item.call_id or entry.call_id
+        entry.name = item.name or entry.name
+        entry.arguments = item.arguments if item.arguments is not None else entry.arguments
+        entry.output = item.output if item.output is not None else entry.output
+        entry.has_audio = entry.has_audio or any(
+            p.type in ("output_audio", "input_audio") for p in item.content
+        )
+
+    def _move_after(self, item_id: str, after: str) -> None:
+        keys = list(self.history)
+        keys.remove(item_id)
+        keys.insert(keys.index(after) + 1, item_id)
+        for key in keys[keys.index(item_id) :]:
+            self.history.move_to_end(key)
+
+
+_HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
+    ev.ResponseAudioDelta: ConversationState._on_audio_delta,  # type: ignore[dict-item]
+    ev.ResponseCreated: ConversationState._on_response_created,  # type: ignore[dict-item]
+    ev.ResponseOutputItemDone: ConversationState._on_output_item_done,  # type: ignore[dict-item]
+    ev.ResponseDone: ConversationState._on_response_done,  # type: ignore[dict-item]
+    ev.ErrorEvent: ConversationState._on_error,  # type: ignore[dict-item]
+    ev.ConversationItemAdded: ConversationState._on_item_added,  # type: ignore[dict-item]
+    ev.ConversationItemDone: ConversationState._on_item_done,  # type: ignore[dict-item]
+    ev.InputAudioBufferCommitted: ConversationState._on_committed,  # type: ignore[dict-item]
+    ev.ConversationItemDeleted: ConversationState._on_item_deleted,  # type: ignore[dict-item]
+    ev.ConversationItemTruncated: ConversationState._on_truncated,  # type: ignore[dict-item]
+    ev.InputAudioTranscriptionCompleted: ConversationState._on_user_transcript,  # type: ignore[dict-item]
+    ev.InputAudioBufferSpeechStarted: ConversationState._on_speech_started,  # type: ignore[dict-item]
+}
