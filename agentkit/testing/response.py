@@ -1,0 +1,336 @@
+"""One simulated response, streamed event by event, and cancellable at any point (sans-I/O).
+
+:class:`ResponseRun` turns planned output (text, tool calls) into the service's event sequence::
+
+    response.created, rate_limits.updated,
+    per item: response.output_item.added, conversation.item.added (GA) / .created (preview),
+              content part + text or audio/transcript deltas, or function-call argument deltas,
+              ... .done events, response.output_item.done, conversation.item.done (GA),
+    response.done (with usage)
+
+:meth:`ResponseRun.next_event` hands out one event at a time so a connection can interleave client
+events (``response.cancel``, barge-in); :meth:`ResponseRun.cancel` closes what is open with the
+``*.done`` events of partial items, then ``response.done`` with ``status: cancelled``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentkit.testing import audio
+from agentkit.testing.conversation import Conversation, public_item
+from agentkit.testing.dialect import GA, Dialect, event_name
+from agentkit.testing.ids import IdFactory
+from agentkit.testing.scenario import Planned, PlannedCall, PlannedText
+
+__all__ = ["ResponseRun", "ResponseSpec"]
+
+Event = dict[str, Any]
+ARGUMENT_PIECES = 3
+WORDS_PER_DELTA = 3
+
+
+@dataclass
+class ResponseSpec:
+    """How a response was asked for (session defaults merged with ``response.create`` overrides)."""
+
+    dialect: Dialect
+    modality: str = "audio"
+    conversation: Conversation | None = None
+    metadata: Mapping[str, Any] | None = None
+    max_output_tokens: int | str = "inf"
+    input_tokens: int = 0
+    audio_chunk_ms: int = 100
+
+
+@dataclass
+class _Open:
+    """The output item currently streaming, so a cancel can close it properly."""
+
+    index: int
+    item: Event
+    text: str = ""
+    part_open: bool = False
+    audio_bytes: int = 0
+
+
+@dataclass
+class _Usage:
+    text_tokens: int = 0
+    audio_tokens: int = 0
+
+
+class ResponseRun:
+    """The events of one response; ``next_event()`` until ``None``, or ``cancel()``."""
+
+    def __init__(
+        self, response_id: str, spec: ResponseSpec, planned: list[Planned], ids: IdFactory
+    ):
+        self.id = response_id
+        self.spec = spec
+        self.planned = planned
+        self.output: list[Event] = []
+        self.status = "in_progress"
+        self.finished = False
+        self._ids = ids
+        self._open: _Open | None = None
+        self._usage = _Usage()
+        self._events: Generator[Event, None, None] = self._all_events()
+
+    @property
+    def in_conversation(self) -> bool:
+        """False for out-of-band responses (``conversation: "none"``)."""
+        return self.spec.conversation is not None
+
+    def next_event(self) -> Event | None:
+        """The next event to send, or ``None`` once ``response.done`` has been handed out."""
+        if self.finished:
+            return None
+        return next(self._events, None)
+
+    def cancel(self, reason: str) -> list[Event]:
+        """End now: close the partial item, then ``response.done`` (``cancelled``, ``reason``)."""
+        self._events.close()
+        events: list[Event] = []
+        if self._open is not None:
+            events.extend(self._close_open("incomplete"))
+        self.status = "cancelled"
+        events.append(self._done({"type": "cancelled", "reason": reason}))
+        return events
+
+    # -- the sequence ---------------------------------------------------------------------
+
+    def _all_events(self) -> Generator[Event, None, None]:
+        yield {"type": "response.created", "response": self.snapshot()}
+        yield _rate_limits(self.spec.input_tokens)
+        for planned in self.planned:
+            if isinstance(planned, PlannedCall):
+                yield from self._call_events(planned)
+            else:
+                yield from self._message_events(planned)
+        self.status = "completed"
+        yield self._done(None)
+
+    def _start_item(self, item: Event) -> Iterator[Event]:
+        self._open = _Open(len(self.output), item)
+        self.output.append(item)
+        yield self._with_ids({"type": "response.output_item.added", "item": public_item(item)})
+        conversation = self.spec.conversation
+        if conversation is not None:
+            previous = conversation.insert(item)
+            name = (
+                "conversation.item.added"
+                if self.spec.dialect == GA
+                else "conversation.item.created"
+            )
+            yield {"type": name, "previous_item_id": previous, "item": public_item(item)}
+
+    def _call_events(self, call: PlannedCall) -> Iterator[Event]:
+        item = {
+            "id": self._ids.new("item"), "object": "realtime.item", "type": "function_call",
+            "status": "in_progress", "name": call.name, "call_id": call.call_id, "arguments": "",
+        }  # fmt: skip
+        yield from self._start_item(item)
+        assert self._open is not None
+        for piece in _pieces(call.arguments, ARGUMENT_PIECES):
+            self._open.text += piece
+            item["arguments"] = self._open.text
+            self._usage.text_tokens += _tokens(piece)
+            yield self._with_ids(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "item_id": item["id"],
+                    "call_id": call.call_id,
+                    "delta": piece,
+                }  # fmt: skip
+            )
+        yield from self._close_open("completed")
+
+    def _message_events(self, planned: PlannedText) -> Iterator[Event]:
+        item = {
+            "id": self._ids.new("item"), "object": "realtime.item", "type": "message",
+            "role": "assistant", "status": "in_progress", "content": [],
+        }  # fmt: skip
+        yield from self._start_item(item)
+        assert self._open is not None
+        self._open.part_open = True
+        yield self._part_event("response.content_part.added", "")
+        if self.spec.modality == "audio":
+            yield from self._audio_deltas(planned.text)
+        else:
+            yield from self._text_deltas(planned.text)
+        yield from self._close_open("completed")
+
+    def _text_deltas(self, text: str) -> Iterator[Event]:
+        assert self._open is not None
+        for piece in _words(text):
+            self._open.text += piece
+            self._usage.text_tokens += _tokens(piece)
+            yield self._content_event("response.output_text.delta", delta=piece)
+
+    def _audio_deltas(self, text: str) -> Iterator[Event]:
+        assert self._open is not None
+        words = _words(text)
+        chunks = list(audio.chunk(audio.synthesize(text), self.spec.audio_chunk_ms))
+        for index in range(max(len(words), len(chunks))):
+            if index < len(words):
+                self._open.text += words[index]
+                self._usage.text_tokens += _tokens(words[index])
+                yield self._content_event(
+                    "response.output_audio_transcript.delta", delta=words[index]
+                )
+            if index < len(chunks):
+                self._open.audio_bytes += len(chunks[index])
+                if self.spec.conversation is not None:
+                    self.spec.conversation.audio_ms[self._open.item["id"]] = audio.duration_ms(
+                        self._open.audio_bytes
+                    )
+                self._usage.audio_tokens += 1
+                delta = audio.to_base64(chunks[index])
+                yield self._content_event("response.output_audio.delta", delta=delta)
+
+    def _close_open(self, status: str) -> Iterator[Event]:
+        opened, self._open = self._open, None
+        assert opened is not None
+        item = opened.item
+        if item["type"] == "function_call":
+            yield self._with_ids(
+                {
+                    "type": "response.function_call_arguments.done",
+                    "item_id": item["id"],
+                    "call_id": item["call_id"],
+                    "name": item["name"],
+                    "arguments": opened.text,
+                },  # fmt: skip
+                index=opened.index,
+            )
+        elif opened.part_open:
+            yield from self._close_part(opened)
+        item["status"] = status
+        yield self._with_ids(
+            {"type": "response.output_item.done", "item": public_item(item)}, index=opened.index
+        )
+        if self.spec.conversation is not None and self.spec.dialect == GA:
+            yield {"type": "conversation.item.done", "item": public_item(item)}
+
+    def _close_part(self, opened: _Open) -> Iterator[Event]:
+        item, text = opened.item, opened.text
+        if self.spec.modality == "audio":
+            yield self._content_event("response.output_audio.done", opened)
+            yield self._content_event(
+                "response.output_audio_transcript.done", opened, transcript=text
+            )
+            kind = "output_audio" if self.spec.dialect == GA else "audio"
+            item["content"] = [{"type": kind, "transcript": text}]
+        else:
+            yield self._content_event("response.output_text.done", opened, text=text)
+            kind = "output_text" if self.spec.dialect == GA else "text"
+            item["content"] = [{"type": kind, "text": text}]
+        opened.part_open = False
+        yield self._part_event("response.content_part.done", text, opened)
+
+    def _done(self, status_details: Event | None) -> Event:
+        self.finished = True
+        response = self.snapshot()
+        response["status_details"] = status_details
+        response["usage"] = self._usage_dict()
+        return {"type": "response.done", "response": response}
+
+    # -- event shapes ---------------------------------------------------------------------
+
+    def snapshot(self) -> Event:
+        """The ``response`` object as ``response.created`` / ``response.done`` show it."""
+        response: Event = {
+            "object": "realtime.response", "id": self.id, "status": self.status,
+            "status_details": None, "output": [public_item(item) for item in self.output],
+            "conversation_id": self.spec.conversation.id if self.spec.conversation else None,
+            "metadata": dict(self.spec.metadata) if self.spec.metadata else None,
+            "max_output_tokens": self.spec.max_output_tokens, "usage": None,
+        }  # fmt: skip
+        key = "output_modalities" if self.spec.dialect == GA else "modalities"
+        if self.spec.dialect == GA:
+            response[key] = [self.spec.modality]
+        else:
+            response[key] = ["text", "audio"] if self.spec.modality == "audio" else ["text"]
+        return response
+
+    def _with_ids(self, event: Event, index: int | None = None) -> Event:
+        assert index is not None or self._open is not None
+        output_index = index if index is not None else self._open.index  # type: ignore[union-attr]
+        event_type = event.pop("type")
+        return {"type": event_type, "response_id": self.id, "output_index": output_index, **event}
+
+    def _content_event(self, ga_name: str, opened: _Open | None = None, **fields: Any) -> Event:
+        opened = opened or self._open
+        assert opened is not None
+        return {
+            "type": event_name(ga_name, self.spec.dialect), "response_id": self.id,
+            "item_id": opened.item["id"], "output_index": opened.index, "content_index": 0,
+            **fields,
+        }  # fmt: skip
+
+    def _part_event(self, name: str, text: str, opened: _Open | None = None) -> Event:
+        if self.spec.modality == "audio":
+            part = {"type": "audio", "transcript": text}
+        else:
+            part = {"type": "text", "text": text}
+        return self._content_event(name, opened, part=part)
+
+    def _usage_dict(self) -> Event:
+        usage = self._usage
+        output_tokens = usage.text_tokens + usage.audio_tokens
+        input_tokens = self.spec.input_tokens
+        return {
+            "total_tokens": input_tokens + output_tokens,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "input_token_details": {
+                "text_tokens": input_tokens,
+                "audio_tokens": 0,
+                "cached_tokens": 0,
+            },
+            "output_token_details": {
+                "text_tokens": usage.text_tokens,
+                "audio_tokens": usage.audio_tokens,
+            },
+        }
+
+
+def _rate_limits(input_tokens: int) -> Event:
+    return {
+        "type": "rate_limits.updated",
+        "rate_limits": [
+            {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+            {
+                "name": "tokens",
+                "limit": 40000,
+                "remaining": 40000 - input_tokens,
+                "reset_seconds": 1.4,
+            },
+        ],
+    }
+
+
+def _pieces(text: str, count: int) -> list[str]:
+    """Split into at most ``count`` non-empty pieces (arguments stream in several deltas)."""
+    if not text:
+        return []
+    size = max(1, math.ceil(len(text) / count))
+    return [text[start : start + size] for start in range(0, len(text), size)]
+
+
+def _words(text: str) -> list[str]:
+    """Deltas of a few words each, keeping the spaces so the deltas join back to ``text``."""
+    if not text:
+        return []
+    tokens = text.split(" ")
+    groups = [tokens[i : i + WORDS_PER_DELTA] for i in range(0, len(tokens), WORDS_PER_DELTA)]
+    pieces = [" ".join(group) for group in groups]
+    return [p + " " if i < len(pieces) - 1 else p for i, p in enumerate(pieces)]
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4) if text else 0

@@ -1,0 +1,352 @@
+"""Scripted "models": what the simulator answers, written as a short fluent chain.
+
+A :class:`Scenario` is a list of turns. A turn matches the user's latest input and answers in
+steps: each step is one response (text and/or one or several tool calls); the next step runs when
+the client has sent the outputs of the previous step's calls and asked for a new response::
+
+    scenario = (
+        Scenario()
+        .on("weather")                                   # substring, regex or callable
+        .say("Let me check.")                            # spoken before the call, same response
+        .call("get_weather", city="Oslo")                # several .call()s = parallel calls
+        .say(lambda out: f"It is {out['get_weather']['temp_c']} degrees.")  # after the outputs
+        .on_audio().say("I heard you.")
+        .otherwise("Sorry, I only talk about the weather.")
+    )
+
+The scenario object is immutable in use: each connection gets its own :class:`ScenarioRunner`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from agentkit.testing.ids import IdFactory
+
+__all__ = [
+    "PlannedCall",
+    "PlannedText",
+    "Scenario",
+    "ScenarioRunner",
+    "ToolOutput",
+    "ToolOutputs",
+    "Turn",
+    "UserInput",
+]
+
+Matcher: TypeAlias = "str | re.Pattern[str] | Callable[[str], bool]"
+TextSpec: TypeAlias = "str | Callable[[ToolOutputs], str]"
+ArgumentsSpec: TypeAlias = (
+    "Mapping[str, Any] | str | Callable[[ToolOutputs], Mapping[str, Any]] | None"
+)
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """One ``function_call_output`` the client returned for a scripted call."""
+
+    name: str
+    call_id: str
+    arguments: str
+    output: str
+
+    @property
+    def value(self) -> Any:
+        """The output parsed as JSON, or the raw string when it is not JSON."""
+        try:
+            return json.loads(self.output)
+        except ValueError:
+            return self.output
+
+
+@dataclass
+class ToolOutputs(Mapping[str, Any]):
+    """What a text or argument callable receives: the tool outputs of this turn so far.
+
+    ``outputs["get_weather"]`` is the parsed output of the latest ``get_weather`` call;
+    ``outputs.all`` lists every :class:`ToolOutput` in order; ``outputs.user_text`` is the
+    user's input that started the turn.
+    """
+
+    user_text: str = ""
+    all: list[ToolOutput] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Any:
+        for output in reversed(self.all):
+            if output.name == name:
+                return output.value
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(output.name for output in self.all))
+
+    def __len__(self) -> int:
+        return len(set(output.name for output in self.all))
+
+    def raw(self, name: str) -> str:
+        """The unparsed output string of the latest call to ``name``."""
+        return next(o.output for o in reversed(self.all) if o.name == name)
+
+
+@dataclass(frozen=True)
+class UserInput:
+    """The latest user message, as a scenario sees it."""
+
+    item_id: str
+    text: str
+    is_audio: bool
+
+
+@dataclass(frozen=True)
+class PlannedText:
+    """The model says ``text`` (as audio + transcript, or as text, per the modality)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """The model calls ``name`` with JSON ``arguments``."""
+
+    name: str
+    arguments: str
+    call_id: str
+
+
+Planned: TypeAlias = "PlannedText | PlannedCall"
+
+
+@dataclass
+class _Call:
+    name: str
+    arguments: ArgumentsSpec
+
+
+@dataclass
+class _Step:
+    text: TextSpec | None = None
+    calls: list[_Call] = field(default_factory=list)
+
+
+class Turn:
+    """A builder for one turn; every method returns a builder so the chain reads as a script."""
+
+    def __init__(self, scenario: Scenario, matcher: Callable[[UserInput], bool]) -> None:
+        self._scenario = scenario
+        self.matches = matcher
+        self.steps: list[_Step] = [_Step()]
+        self._closed = False
+
+    def say(self, text: TextSpec) -> Turn:
+        """Answer with ``text``; a callable gets the :class:`ToolOutputs` received so far.
+
+        After a ``.call()``, ``say`` starts the next step: it answers once the outputs are back.
+        """
+        step = self.steps[-1]
+        if step.calls or step.text is not None or self._closed:
+            self.steps.append(step := _Step())
+            self._closed = False
+        step.text = text
+        return self
+
+    def call(self, name: str, arguments: ArgumentsSpec = None, /, **kwargs: Any) -> Turn:
+        """Call tool ``name`` in this step; call again for several calls in one response.
+
+        ``arguments`` is a mapping, a JSON string, or a callable receiving :class:`ToolOutputs`
+        (for chained calls); keyword arguments are a shortcut for a mapping.
+        """
+        if self._closed:
+            self.steps.append(_Step())
+            self._closed = False
+        self.steps[-1].calls.append(_Call(name, kwargs if arguments is None else arguments))
+        return self
+
+    def then(self) -> Turn:
+        """End the current step: what follows answers the next response (chained calls)."""
+        self._closed = True
+        return self
+
+    def on(self, match: Matcher) -> Turn:
+        """Start the scenario's next turn (see :meth:`Scenario.on`)."""
+        return self._scenario.on(match)
+
+    def on_audio(self) -> Turn:
+        """Start a turn matching any audio input (see :meth:`Scenario.on_audio`)."""
+        return self._scenario.on_audio()
+
+    def on_any(self) -> Turn:
+        """Start a turn matching any input (see :meth:`Scenario.on_any`)."""
+        return self._scenario.on_any()
+
+    def otherwise(self, reply: str | Callable[[str], str]) -> Scenario:
+        """Set the answer to unscripted input (see :meth:`Scenario.otherwise`)."""
+        return self._scenario.otherwise(reply)
+
+
+def _text_matcher(match: Matcher) -> Callable[[UserInput], bool]:
+    if isinstance(match, str):
+        needle = match.casefold()
+        return lambda user: needle in user.text.casefold()
+    if isinstance(match, re.Pattern):
+        pattern = match
+        return lambda user: pattern.search(user.text) is not None
+    predicate = match
+    return lambda user: bool(predicate(user.text))
+
+
+def _default_reply(text: str) -> str:
+    if not text:
+        return "[simulator] No scripted answer for this input."
+    return f"[simulator] No scripted answer for: {text!r}."
+
+
+class Scenario:
+    """An ordered list of turns; the first turn whose matcher accepts the input answers it.
+
+    Args:
+        strict_tools: when true (the default) a scripted call to a tool the client did not
+            declare (session or response ``tools``) is not made; the simulator says so in text.
+    """
+
+    def __init__(self, *, strict_tools: bool = True) -> None:
+        self.turns: list[Turn] = []
+        self.strict_tools = strict_tools
+        self.default: Callable[[str], str] = _default_reply
+
+    def on(self, match: Matcher) -> Turn:
+        """A turn for text input containing ``match`` (case-insensitive), matching a compiled
+        regex, or accepted by a callable; audio input matches on its transcript, if any."""
+        return self._add(Turn(self, _text_matcher(match)))
+
+    def on_audio(self) -> Turn:
+        """A turn for any audio input (a committed buffer or an ``input_audio`` item)."""
+        return self._add(Turn(self, lambda user: user.is_audio))
+
+    def on_any(self) -> Turn:
+        """A turn for any input at all."""
+        return self._add(Turn(self, lambda user: True))
+
+    def otherwise(self, reply: str | Callable[[str], str]) -> Scenario:
+        """The answer to unscripted input: fixed text, or a callable of the user's text."""
+        self.default = (lambda _text: reply) if isinstance(reply, str) else reply
+        return self
+
+    def runner(self) -> ScenarioRunner:
+        """Fresh per-connection progress through this scenario."""
+        return ScenarioRunner(self)
+
+    def _add(self, turn: Turn) -> Turn:
+        self.turns.append(turn)
+        return turn
+
+
+class ScenarioRunner:
+    """Where one connection is in its scenario; decides each response's output (sans-I/O)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._turn: Turn | None = None
+        self._step = 0
+        self._trigger: str | None = None
+        self._outputs = ToolOutputs()
+        self._pending: dict[str, PlannedCall] = {}
+        self._consumed: set[str] = set()
+
+    def plan(
+        self, items: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], ids: IdFactory
+    ) -> list[Planned]:
+        """The output of the next response, given the context ``items`` and declared ``tools``."""
+        if self._collect_outputs(items):
+            return self._follow_up(tools, ids)
+        user = latest_user_input(items)
+        if user is None:
+            return [PlannedText(self.scenario.default(""))]
+        if user.item_id != self._trigger:
+            self._start_turn(user)
+        if self._turn is None:
+            return [PlannedText(self.scenario.default(user.text))]
+        # Asked again without new input: move on to the next step, unless calls await outputs.
+        if self._step < 0 or not self._unanswered():
+            self._step = min(self._step + 1, len(self._turn.steps) - 1)
+        return self._run_step(tools, ids)
+
+    def _unanswered(self) -> bool:
+        return any(call_id not in self._consumed for call_id in self._pending)
+
+    def _start_turn(self, user: UserInput) -> None:
+        self._trigger = user.item_id
+        self._turn = next((t for t in self.scenario.turns if t.matches(user)), None)
+        self._step = -1
+        self._outputs = ToolOutputs(user_text=user.text)
+        self._pending.clear()
+
+    def _collect_outputs(self, items: Sequence[Mapping[str, Any]]) -> bool:
+        fresh = False
+        for item in items:
+            call_id = item.get("call_id")
+            if item.get("type") != "function_call_output" or call_id not in self._pending:
+                continue
+            if call_id in self._consumed:
+                continue
+            call = self._pending[call_id]
+            self._outputs.all.append(
+                ToolOutput(call.name, call.call_id, call.arguments, str(item.get("output", "")))
+            )
+            self._consumed.add(call_id)
+            fresh = True
+        return fresh
+
+    def _follow_up(self, tools: Sequence[Mapping[str, Any]], ids: IdFactory) -> list[Planned]:
+        if self._turn is None or self._step + 1 >= len(self._turn.steps):
+            summary = "; ".join(f"{o.name}: {o.output}" for o in self._outputs.all)
+            return [PlannedText(f"[simulator] Tool results received: {summary}")]
+        self._step += 1
+        return self._run_step(tools, ids)
+
+    def _run_step(self, tools: Sequence[Mapping[str, Any]], ids: IdFactory) -> list[Planned]:
+        assert self._turn is not None
+        step = self._turn.steps[self._step]
+        planned: list[Planned] = []
+        if step.text is not None:
+            text = step.text(self._outputs) if callable(step.text) else step.text
+            planned.append(PlannedText(text))
+        declared = {tool.get("name") for tool in tools}
+        for call in step.calls:
+            if self.scenario.strict_tools and call.name not in declared:
+                planned.append(
+                    PlannedText(f"[simulator] Cannot call undeclared tool {call.name!r}.")
+                )
+                continue
+            planned.append(self._planned_call(call, ids))
+        return planned
+
+    def _planned_call(self, call: _Call, ids: IdFactory) -> PlannedCall:
+        arguments = call.arguments(self._outputs) if callable(call.arguments) else call.arguments
+        text = arguments if isinstance(arguments, str) else json.dumps(dict(arguments or {}))
+        planned = PlannedCall(call.name, text, ids.new("call"))
+        self._pending[planned.call_id] = planned
+        return planned
+
+
+def latest_user_input(items: Sequence[Mapping[str, Any]]) -> UserInput | None:
+    """The last user message among ``items``, with its text (or audio transcript)."""
+    for item in reversed(items):
+        if item.get("type") == "message" and item.get("role") == "user":
+            return _user_input(item)
+    return None
+
+
+def _user_input(item: Mapping[str, Any]) -> UserInput:
+    texts: list[str] = []
+    is_audio = False
+    for part in item.get("content") or []:
+        if part.get("type") == "input_text":
+            texts.append(str(part.get("text", "")))
+        elif part.get("type") == "input_audio":
+            is_audio = True
+            texts.append(str(part.get("transcript") or ""))
+    return UserInput(str(item.get("id", "")), " ".join(t for t in texts if t), is_audio)

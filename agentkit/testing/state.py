@@ -1,0 +1,452 @@
+"""The server side of one connection, sans-I/O: client event dicts in, server event dicts out.
+
+:class:`ConnectionState` holds the session, the conversation, the input audio buffer and the
+responses in flight. ``receive()`` answers a client event at once (replies and errors);
+``next_event()`` hands out the streamed events of running responses one at a time, so the I/O
+layer can interleave client events (``response.cancel``, barge-in) between them. No socket, loop
+or clock here: tests drive it with plain lists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agentkit.testing import audio
+from agentkit.testing import session_config as config
+from agentkit.testing.conversation import Conversation, public_item
+from agentkit.testing.dialect import GA, Dialect
+from agentkit.testing.ids import IdFactory
+from agentkit.testing.items import check_item
+from agentkit.testing.response import ResponseRun, ResponseSpec
+from agentkit.testing.scenario import Scenario
+from agentkit.testing.vad import ServerVad
+
+__all__ = ["CLIENT_EVENT_TYPES", "MIN_COMMIT_MS", "ConnectionState"]
+
+Event = dict[str, Any]
+MIN_COMMIT_MS = 100
+"""Shortest buffer ``input_audio_buffer.commit`` accepts (the service asks for ~100 ms)."""
+
+CLIENT_EVENT_TYPES = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.retrieve",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+)
+
+
+class ConnectionState:
+    """Everything the service remembers about one socket.
+
+    Args:
+        dialect: ``"ga"`` or ``"preview"``, chosen by the handshake URL.
+        model: the model (GA) or deployment (preview) named in the URL.
+        scenario: the scripted model answering responses.
+        expires_at: unix time announced in ``session.created``.
+        tag: makes this connection's ids distinct from other connections'.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        model: str,
+        scenario: Scenario | None = None,
+        *,
+        expires_at: int = 0,
+        tag: str = "sim",
+    ) -> None:
+        self.dialect = dialect
+        self.ids = IdFactory(tag)
+        self.session = config.default_session(dialect, model, self.ids.new("sess"), expires_at)
+        self.conversation = Conversation(self.ids.new("conv"))
+        self.runner = (scenario or Scenario()).runner()
+        self.active: ResponseRun | None = None
+        self.out_of_band: list[ResponseRun] = []
+        self.audio_buffer = b""
+        self._vad: ServerVad | None = None
+        self._speech_item: str | None = None
+        self._configure_vad()
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], list[Event]]] = {
+            "session.update": self._session_update,
+            "input_audio_buffer.append": self._append,
+            "input_audio_buffer.commit": self._commit,
+            "input_audio_buffer.clear": self._clear,
+            "conversation.item.create": self._item_create,
+            "conversation.item.retrieve": self._item_retrieve,
+            "conversation.item.truncate": self._item_truncate,
+            "conversation.item.delete": self._item_delete,
+            "response.create": self._response_create,
+            "response.cancel": self._response_cancel,
+        }
+
+    # -- public surface -----------------------------------------------------------------
+
+    def open(self) -> list[Event]:
+        """The events the service sends as soon as the socket is open."""
+        created = {"type": "session.created", "session": copy.deepcopy(self.session)}
+        conversation = {"id": self.conversation.id, "object": "realtime.conversation"}
+        return self._stamp(
+            [created, {"type": "conversation.created", "conversation": conversation}]
+        )
+
+    def receive_text(self, frame: str | bytes) -> list[Event]:
+        """Decode one WebSocket frame and answer it (malformed JSON gets an ``error``)."""
+        try:
+            event = json.loads(frame)
+        except ValueError:
+            return self._error(
+                "invalid_json", "The server could not parse the client event as JSON."
+            )
+        if not isinstance(event, dict):
+            return self._error("invalid_json", "A client event must be a JSON object.")
+        return self.receive(event)
+
+    def receive(self, event: Mapping[str, Any]) -> list[Event]:
+        """Answer one client event with the events to send now."""
+        handler = self._handlers.get(str(event.get("type")))
+        if handler is None:
+            supported = ", ".join(repr(name) for name in CLIENT_EVENT_TYPES)
+            return self._error(
+                "invalid_value",
+                f"Invalid value: {event.get('type')!r}. Supported values are: {supported}.",
+                event,
+                param="type",
+            )
+        return self._stamp(handler(event))
+
+    def next_event(self) -> Event | None:
+        """The next streamed event of a running response, or ``None`` when none is running."""
+        for run in [r for r in (self.active, *self.out_of_band) if r is not None]:
+            event = run.next_event()
+            if run.finished:
+                self._forget(run)
+            if event is not None:
+                return self._stamp([event])[0]
+        return None
+
+    @property
+    def streaming(self) -> bool:
+        """Whether a response has events left to send."""
+        return self.active is not None or bool(self.out_of_band)
+
+    def expire(self, minutes: int) -> list[Event]:
+        """The older way the service ended a session: an ``error`` with ``session_expired``."""
+        message = f"Your session hit the maximum duration of {minutes} minutes."
+        return self._error("session_expired", message)
+
+    # -- session ------------------------------------------------------------------------
+
+    def _session_update(self, event: Mapping[str, Any]) -> list[Event]:
+        update = event.get("session")
+        problem = config.validate_update(update, self.session, self.dialect)
+        if problem is not None:
+            return self._error(problem.code, problem.message, event, param=problem.param)
+        assert isinstance(update, Mapping)
+        self.session = config.merge_update(self.session, update)
+        self._configure_vad()
+        return [{"type": "session.updated", "session": copy.deepcopy(self.session)}]
+
+    def _configure_vad(self) -> None:
+        detection = config.turn_detection(self.session, self.dialect)
+        if not isinstance(detection, Mapping):
+            self._vad = None
+            return
+        self._vad = ServerVad(
+            threshold=float(detection.get("threshold") or 0.5),
+            prefix_padding_ms=int(detection.get("prefix_padding_ms") or 300),
+            silence_duration_ms=int(detection.get("silence_duration_ms") or 500),
+        )
+
+    # -- input audio buffer -------------------------------------------------------------
+
+    def _append(self, event: Mapping[str, Any]) -> list[Event]:
+        try:
+            pcm = base64.b64decode(str(event.get("audio", "")), validate=True)
+        except binascii.Error:
+            return self._error("invalid_value", "Invalid base64 audio.", event, param="audio")
+        self.audio_buffer += pcm
+        if self._vad is None:
+            return []
+        events: list[Event] = []
+        for boundary in self._vad.feed(pcm):
+            if boundary.kind == "started":
+                events.extend(self._speech_started(boundary.audio_ms))
+            else:
+                events.extend(self._speech_stopped(boundary.audio_ms))
+        return events
+
+    def _speech_started(self, audio_ms: int) -> list[Event]:
+        self._speech_item = self.ids.new("item")
+        events: list[Event] = [
+            {
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": audio_ms,
+                "item_id": self._speech_item,
+            }
+        ]
+        detection = config.turn_detection(self.session, self.dialect) or {}
+        # server_vad.interrupt_response: speech cancels the default-conversation response.
+        if detection.get("interrupt_response", True) and self.active is not None:
+            events.extend(self._cancel(self.active, "turn_detected"))
+        return events
+
+    def _speech_stopped(self, audio_ms: int) -> list[Event]:
+        item_id = self._speech_item or self.ids.new("item")
+        self._speech_item = None
+        events: list[Event] = [
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "audio_end_ms": audio_ms,
+                "item_id": item_id,
+            }
+        ]
+        events.extend(self._commit_buffer(item_id))
+        detection = config.turn_detection(self.session, self.dialect) or {}
+        if detection.get("create_response", True) and self.active is None:
+            events.extend(self._start_response({}, {}))
+        return events
+
+    def _commit(self, event: Mapping[str, Any]) -> list[Event]:
+        if audio.duration_ms(self.audio_buffer) < MIN_COMMIT_MS:
+            message = (
+                f"Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has "
+                f"{audio.duration_ms(self.audio_buffer)}.00ms of audio."
+            )
+            return self._error("input_audio_buffer_commit_empty", message, event)
+        return self._commit_buffer(self._speech_item or self.ids.new("item"))
+
+    def _commit_buffer(self, item_id: str) -> list[Event]:
+        pcm, self.audio_buffer = self.audio_buffer, b""
+        if self._vad is not None:
+            self._vad.reset()
+        self._speech_item = None
+        item = {
+            "id": item_id, "object": "realtime.item", "type": "message", "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None, "audio": audio.to_base64(pcm)}],
+        }  # fmt: skip
+        previous = self.conversation.insert(item)
+        committed = {
+            "type": "input_audio_buffer.committed",
+            "previous_item_id": previous,
+            "item_id": item_id,
+        }
+        return [committed, *self._item_events(item, previous)]
+
+    def _clear(self, event: Mapping[str, Any]) -> list[Event]:
+        self.audio_buffer = b""
+        if self._vad is not None:
+            self._vad.reset()
+        self._speech_item = None
+        return [{"type": "input_audio_buffer.cleared"}]
+
+    # -- conversation items -------------------------------------------------------------
+
+    def _item_create(self, event: Mapping[str, Any]) -> list[Event]:
+        item = event.get("item")
+        problem = check_item(item, self.dialect)
+        if problem is not None:
+            return self._error(problem.code, problem.message, event, param=problem.param)
+        assert isinstance(item, Mapping)
+        previous_id = event.get("previous_item_id")
+        if previous_id not in (None, "root") and not self.conversation.has(str(previous_id)):
+            message = f"Previous item with id {previous_id!r} not found."
+            return self._error("invalid_value", message, event, param="previous_item_id")
+        if item.get("id") and self.conversation.has(str(item["id"])):
+            message = f"Item with id {item['id']!r} already exists."
+            return self._error("invalid_value", message, event, param="item.id")
+        call_id = item.get("call_id")
+        if (
+            item["type"] == "function_call_output"
+            and self.conversation.function_call(str(call_id)) is None
+        ):
+            message = f"Tool call ID {call_id!r} not found in conversation."
+            return self._error("invalid_tool_call_id", message, event, param="item.call_id")
+        stored = {**copy.deepcopy(dict(item)), "object": "realtime.item", "status": "completed"}
+        stored["id"] = item.get("id") or self.ids.new("item")
+        previous = self.conversation.insert(stored, previous_id and str(previous_id))
+        return self._item_events(stored, previous)
+
+    def _item_events(self, item: Mapping[str, Any], previous: str | None) -> list[Event]:
+        shown = public_item(item)
+        if self.dialect == GA:
+            return [
+                {"type": "conversation.item.added", "previous_item_id": previous, "item": shown},
+                {"type": "conversation.item.done", "previous_item_id": previous, "item": shown},
+            ]
+        return [{"type": "conversation.item.created", "previous_item_id": previous, "item": shown}]
+
+    def _item_retrieve(self, event: Mapping[str, Any]) -> list[Event]:
+        item = self.conversation.get(str(event.get("item_id")))
+        if item is None:
+            return self._missing_item(event)
+        return [{"type": "conversation.item.retrieved", "item": public_item(item, with_audio=True)}]
+
+    def _item_delete(self, event: Mapping[str, Any]) -> list[Event]:
+        item_id = str(event.get("item_id"))
+        if not self.conversation.delete(item_id):
+            return self._missing_item(event)
+        return [{"type": "conversation.item.deleted", "item_id": item_id}]
+
+    def _item_truncate(self, event: Mapping[str, Any]) -> list[Event]:
+        item_id = str(event.get("item_id"))
+        item = self.conversation.get(item_id)
+        if item is None:
+            return self._missing_item(event)
+        end_ms = event.get("audio_end_ms")
+        length = self.conversation.audio_ms.get(item_id)
+        if length is None:
+            message = f"Item {item_id!r} has no audio to truncate."
+            return self._error("invalid_value", message, event, param="item_id")
+        if not isinstance(end_ms, int) or not 0 <= end_ms <= length:
+            message = (
+                f"Audio content of {length}ms is shorter than requested audio_end_ms {end_ms}."
+            )
+            return self._error("invalid_value", message, event, param="audio_end_ms")
+        # conversation.item.truncate: the unheard transcript leaves the context.
+        self.conversation.audio_ms[item_id] = end_ms
+        for part in item.get("content") or []:
+            if "transcript" in part:
+                part["transcript"] = ""
+        content_index = event.get("content_index", 0)
+        return [
+            {"type": "conversation.item.truncated", "item_id": item_id,
+             "content_index": content_index,
+             "audio_end_ms": end_ms}
+        ]  # fmt: skip
+
+    def _missing_item(self, event: Mapping[str, Any]) -> list[Event]:
+        message = f"Item with item_id {event.get('item_id')!r} not found."
+        return self._error("invalid_value", message, event, param="item_id")
+
+    # -- responses ----------------------------------------------------------------------
+
+    def _response_create(self, event: Mapping[str, Any]) -> list[Event]:
+        overrides = event.get("response") or {}
+        if not isinstance(overrides, Mapping):
+            return self._error(
+                "invalid_type", "Invalid type for 'response'.", event, param="response"
+            )
+        out_of_band = overrides.get("conversation") == "none"
+        if self.active is not None and not out_of_band:
+            message = (
+                f"Conversation already has an active response in progress: {self.active.id}. "
+                "Wait until the response is finished before creating a new one."
+            )
+            return self._error("conversation_already_has_active_response", message, event)
+        return self._start_response(overrides, event)
+
+    def _start_response(
+        self, overrides: Mapping[str, Any], event: Mapping[str, Any]
+    ) -> list[Event]:
+        out_of_band = overrides.get("conversation") == "none"
+        context = self._context(overrides)
+        effective = {**self.session, **overrides}
+        spec = ResponseSpec(
+            dialect=self.dialect,
+            modality=config.output_modality(effective, self.dialect),
+            conversation=None if out_of_band else self.conversation,
+            metadata=overrides.get("metadata"),
+            max_output_tokens=_max_tokens(effective, self.dialect),
+            input_tokens=_estimate_tokens(context, config.instructions(effective)),
+        )
+        tools = config.session_tools(effective)
+        if effective.get("tool_choice") == "none":
+            tools = []
+        planned = self.runner.plan(context, tools, self.ids)
+        run = ResponseRun(self.ids.new("resp"), spec, planned, self.ids)
+        if out_of_band:
+            self.out_of_band.append(run)
+        else:
+            self.active = run
+        first = [run.next_event(), run.next_event()]  # response.created, rate_limits.updated
+        return [e for e in first if e is not None]
+
+    def _context(self, overrides: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """``response.input`` builds a fresh context; otherwise the conversation is the context."""
+        given = overrides.get("input")
+        if not isinstance(given, list):
+            return list(self.conversation.items)
+        context: list[Mapping[str, Any]] = []
+        for entry in given:
+            if isinstance(entry, Mapping) and entry.get("type") == "item_reference":
+                referenced = self.conversation.get(str(entry.get("id")))
+                context.extend([referenced] if referenced else [])
+            elif isinstance(entry, Mapping):
+                context.append({"id": entry.get("id") or self.ids.new("item"), **entry})
+        return context
+
+    def _response_cancel(self, event: Mapping[str, Any]) -> list[Event]:
+        wanted = event.get("response_id")
+        runs = [r for r in (self.active, *self.out_of_band) if r is not None]
+        run = next(
+            (r for r in runs if wanted in (None, r.id) and (wanted or r is self.active)), None
+        )
+        if run is None:
+            return self._error(
+                "response_cancel_not_active",
+                "Cancellation failed: no active response found.",
+                event,
+            )
+        return self._cancel(run, "client_cancelled")
+
+    def _cancel(self, run: ResponseRun, reason: str) -> list[Event]:
+        self._forget(run)
+        return run.cancel(reason)
+
+    def _forget(self, run: ResponseRun) -> None:
+        if run is self.active:
+            self.active = None
+        elif run in self.out_of_band:
+            self.out_of_band.remove(run)
+
+    # -- event plumbing -----------------------------------------------------------------
+
+    def _error(
+        self,
+        code: str,
+        message: str,
+        event: Mapping[str, Any] | None = None,
+        *,
+        param: str | None = None,
+    ) -> list[Event]:
+        client_event_id = event.get("event_id") if event else None
+        error = {
+            "type": "invalid_request_error", "code": code, "message": message, "param": param,
+            "event_id": client_event_id,
+        }  # fmt: skip
+        return self._stamp([{"type": "error", "error": error}])
+
+    def _stamp(self, events: list[Event]) -> list[Event]:
+        """Give server events their own ``event_id``, placed after ``type`` as the service does."""
+        stamped = []
+        for event in events:
+            if "event_id" in event:
+                stamped.append(event)
+                continue
+            kind = event.pop("type")
+            stamped.append({"type": kind, "event_id": self.ids.new("event"), **event})
+        return stamped
+
+
+def _max_tokens(config_: Mapping[str, Any], dialect: Dialect) -> int | str:
+    key = "max_output_tokens" if dialect == GA else "max_response_output_tokens"
+    value = config_.get(key, config_.get("max_output_tokens", "inf"))
+    return value if isinstance(value, (int, str)) else "inf"
+
+
+def _estimate_tokens(items: list[Mapping[str, Any]], instructions: str) -> int:
+    text = instructions + json.dumps([public_item(item) for item in items])
+    return max(1, len(text) // 4)
