@@ -74,9 +74,7 @@ wire_logger.addFilter(RedactingFilter())
 
 ABNORMAL_CLOSURE = 1006
 _MESSAGE_LIMIT = 500
-USER_AGENT = (
-    f"agentkit-python websockets/{websockets_version} Python/{platform.python_version()}"
-)
+USER_AGENT = f"agentkit-python websockets/{websockets_version} Python/{platform.python_version()}"
 
 
 @runtime_checkable
@@ -119,7 +117,9 @@ class WebSocketTransport:
         self.url = url
         self._closing_locally = False
         response = connection.response
-        self.response_headers: Mapping[str, str] = dict(response.headers) if response else {}
+        self.response_headers: Mapping[str, str] = (
+            dict(response.headers.raw_items()) if response else {}
+        )
 
     async def send(self, data: str) -> None:
         """Send one text frame."""
@@ -157,13 +157,24 @@ class WebSocketTransport:
 
     @property
     def close_code(self) -> int | None:
-        """The close code once closed (1006 if no close frame arrived), else ``None``."""
-        return self._ws.close_code
+        """The close code once closed, as :class:`ConnectionClosedError` reports it."""
+        frame = self._close_frame()
+        return None if frame is None else frame[0]
 
     @property
     def close_reason(self) -> str | None:
         """The close reason once closed, else ``None``."""
-        return self._ws.close_reason
+        frame = self._close_frame()
+        return None if frame is None else frame[1]
+
+    def _close_frame(self) -> tuple[int, str] | None:
+        protocol = self._ws.protocol
+        if protocol.state is not State.CLOSED:
+            return None
+        frame = protocol.close_rcvd or protocol.close_sent
+        if frame is None:
+            return ABNORMAL_CLOSURE, ""
+        return frame.code, redact(frame.reason)
 
     def __repr__(self) -> str:
         return f"WebSocketTransport(url={self.url!r}, state={self._ws.state.name})"
@@ -222,9 +233,9 @@ async def connect(
             **options,
         )
     except InvalidStatus as exc:
-        raise handshake_error(
-            exc.response.status_code, exc.response.headers, exc.response.body, url=url
-        ) from exc
+        response = exc.response
+        headers = dict(response.headers.raw_items())
+        raise handshake_error(response.status_code, headers, response.body, url=url) from exc
     except (WsInvalidURI, InvalidProxy) as exc:
         raise ConfigurationError(f"cannot connect to {url}: {redact(str(exc))}") from _scrubbed(
             exc, url
@@ -322,9 +333,11 @@ def _non_negative_float(value: str | None) -> float | None:
 
 
 def _closed_error(exc: ConnectionClosed) -> ConnectionClosedError:
-    if exc.rcvd is None:
+    """The peer's close frame, else ours (1009 too big, 1011 ping timeout), else 1006."""
+    frame = exc.rcvd or exc.sent
+    if frame is None:
         return ConnectionClosedError(ABNORMAL_CLOSURE, "no close frame received")
-    return ConnectionClosedError(exc.rcvd.code, redact(exc.rcvd.reason))
+    return ConnectionClosedError(frame.code, redact(frame.reason))
 
 
 def _describe(exc: BaseException) -> str:

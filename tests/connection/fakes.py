@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import threading
+from types import TracebackType
 from typing import Any
 
-from azure.core.credentials import AccessToken, AccessTokenInfo
+from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+from typing_extensions import Self
+
+
+class _AsyncContext:
+    """The ``AsyncContextManager`` part of azure-core's async credential protocols."""
+
+    async def close(self) -> None:
+        pass
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await self.close()
 
 
 class SyncCredential:
@@ -18,7 +38,14 @@ class SyncCredential:
         self.now = clock or (lambda: 1_000_000.0)
         self.fail = fail
 
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         self.calls.append(scopes)
         self.threads.append(threading.get_ident())
         if self.fail:
@@ -26,7 +53,7 @@ class SyncCredential:
         return AccessToken(f"sync-token-{len(self.calls)}", int(self.now()) + self.lifetime)
 
 
-class AsyncCredential:
+class AsyncCredential(_AsyncContext):
     """``AsyncTokenCredential``: ``async def get_token`` (azure.identity.aio)."""
 
     def __init__(self, lifetime: int = 3600, clock: Any = None) -> None:
@@ -34,12 +61,16 @@ class AsyncCredential:
         self.lifetime = lifetime
         self.now = clock or (lambda: 1_000_000.0)
 
-    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         self.calls.append(scopes)
         return AccessToken(f"async-token-{len(self.calls)}", int(self.now()) + self.lifetime)
-
-    async def close(self) -> None:
-        pass
 
 
 class InfoCredential:
@@ -54,7 +85,9 @@ class InfoCredential:
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         raise AssertionError("get_token_info must be preferred")
 
-    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+    def get_token_info(
+        self, *scopes: str, options: TokenRequestOptions | None = None
+    ) -> AccessTokenInfo:
         self.calls += 1
         now = int(self.now())
         refresh_on = now + self.refresh_in if self.refresh_in is not None else None
@@ -63,13 +96,15 @@ class InfoCredential:
         )
 
 
-class AsyncInfoCredential:
+class AsyncInfoCredential(_AsyncContext):
     """``AsyncSupportsTokenInfo``."""
 
     def __init__(self) -> None:
         self.scopes: list[tuple[str, ...]] = []
 
-    async def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+    async def get_token_info(
+        self, *scopes: str, options: TokenRequestOptions | None = None
+    ) -> AccessTokenInfo:
         self.scopes.append(scopes)
         return AccessTokenInfo("async-info-token", 2_000_000_000)
 

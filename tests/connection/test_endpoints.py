@@ -78,9 +78,8 @@ async def test_azure_entra_fetches_a_token_per_handshake(
 ) -> None:
     clock = Clock()
     credential = credential_type(lifetime=3600, clock=clock)
-    endpoint = Endpoint.azure(RES, "d", credential)
-    assert isinstance(endpoint.credential, EntraToken)
-    endpoint.credential._clock = clock  # the fake tokens live on the fake clock
+    assert isinstance(Endpoint.azure(RES, "d", credential).credential, EntraToken)
+    endpoint = Endpoint.azure(RES, "d", EntraToken(credential, clock=clock))
     handshake = await endpoint.handshake()
     assert handshake.headers["Authorization"].startswith("Bearer ")
     assert handshake.headers["Authorization"].endswith("-token-1")
