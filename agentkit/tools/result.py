@@ -66,7 +66,7 @@ class ToolResult:
 def to_result(value: object) -> ToolResult:
     """Turn whatever a tool returned into a :class:`ToolResult`.
 
-    ``str`` is sent as is, ``None`` as an empty output, a ``ToolResult`` unchanged; anything else
+    ``str`` is sent as is (text, not a JSON string), ``None`` as an empty output, a ``ToolResult`` unchanged; anything else
     (pydantic models, dataclasses, dicts, lists, numbers, dates, enums...) as compact JSON.
 
     Raises:
@@ -76,8 +76,8 @@ def to_result(value: object) -> ToolResult:
         return value
     if value is None:
         return ToolResult("")
-    if isinstance(value, str):
-        return ToolResult(value)
+    if isinstance(value, str):  # str subclasses too (a str Enum is sent as its value)
+        return ToolResult(str.__str__(value))
     return ToolResult(_to_json(value))
 
 
