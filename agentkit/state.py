@@ -185,6 +185,20 @@ class ConversationState:
         if self._audio is not None and self._audio.item_id == item_id:
             self._audio.played_ms = played_ms
 
+    def progress(self, message: str) -> list[Action]:
+        """A running tool reported progress: let the model say so, if nothing else is speaking.
+
+        The progress response is not a tool round; the follow-up still waits for the outputs.
+        """
+        if self.active_response_id or self._inflight_create or self._pending:
+            return []
+        instructions = (
+            "Tell the user in one short sentence that you are still working on it: " + message
+        )
+        options = ResponseOptions(instructions=instructions, tool_choice="none")
+        self._inflight_create = ResponseCreate(response=options)
+        return [self.sent(self._inflight_create)]
+
     def sent(self, event: ClientEvent) -> Send:
         """Remember an outgoing event so an ``error`` can be matched back to it."""
         if type(event) is not InputAudioBufferAppend:

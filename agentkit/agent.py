@@ -1,0 +1,109 @@
+"""What an agent is: instructions, tools and voice settings, turned into ``session.update``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from agentkit.protocol.config import (
+    AudioFormat,
+    InputTranscription,
+    SessionConfig,
+    TurnDetection,
+)
+from agentkit.tools import ToolLike, Toolset
+
+__all__ = ["Agent"]
+
+TurnDetectionSetting = TurnDetection | Literal["server_vad", "semantic_vad"] | None
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A realtime agent's configuration; immutable, so one agent can serve many sessions.
+
+    Args:
+        instructions: the system prompt.
+        tools: tools or plain functions (wrapped with ``@tool``) the model may call.
+        name: a label for logs, traces and hand-offs.
+        modality: ``"audio"`` (speech with a transcript) or ``"text"``.
+        voice: the output voice; changeable only until the first audio output.
+        turn_detection: ``"server_vad"`` (default), ``"semantic_vad"``, a :class:`TurnDetection`
+            for finer settings, or ``None`` for push-to-talk (the app commits audio itself).
+        input_audio_format: format of the audio the app sends.
+        output_audio_format: format of the audio the model speaks.
+        input_transcription: transcribe user audio (on Azure ``model`` is a deployment name).
+        tool_choice: ``"auto"``, ``"none"``, ``"required"``, or ``{"type": "function", "name": N}``.
+        temperature: preview dialect only (0.6 to 1.2); ignored on GA.
+        max_output_tokens: cap per response, ``"inf"`` for none.
+        extra_session: raw ``session`` fields sent as they are, for settings agentkit lacks.
+    """
+
+    instructions: str = ""
+    tools: Toolset | Iterable[ToolLike] = field(default_factory=Toolset)
+    name: str = "assistant"
+    modality: Literal["audio", "text"] = "audio"
+    voice: str | None = None
+    turn_detection: TurnDetectionSetting = "server_vad"
+    input_audio_format: AudioFormat = "pcm16"
+    output_audio_format: AudioFormat = "pcm16"
+    input_transcription: InputTranscription | None = None
+    tool_choice: str | dict[str, Any] = "auto"
+    temperature: float | None = None
+    max_output_tokens: int | Literal["inf"] | None = None
+    extra_session: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tools, Toolset):
+            object.__setattr__(self, "tools", Toolset(_as_iterable(self.tools)))
+
+    @property
+    def toolset(self) -> Toolset:
+        """The agent's tools as a :class:`Toolset` (``tools`` is normalised to one)."""
+        assert isinstance(self.tools, Toolset)
+        return self.tools
+
+    def with_changes(self, **changes: Any) -> Agent:
+        """A copy with some settings changed (for hand-offs and mid-session updates)."""
+        return replace(self, **changes)
+
+    @property
+    def turn_detection_config(self) -> TurnDetection | None:
+        setting = self.turn_detection
+        if isinstance(setting, str):
+            return TurnDetection(type=setting)
+        return setting
+
+    @property
+    def server_interrupts(self) -> bool:
+        """Whether the service cancels responses itself when the user starts speaking."""
+        detection = self.turn_detection_config
+        return detection is not None and detection.interrupt_response is not False
+
+    def session_config(self) -> SessionConfig:
+        """The dialect-neutral ``session.update`` payload for this agent."""
+        settings: dict[str, Any] = {
+            "instructions": self.instructions,
+            "output_modalities": (self.modality,),
+            "input_audio_format": self.input_audio_format,
+            "output_audio_format": self.output_audio_format,
+            "turn_detection": self.turn_detection_config,
+            "tools": tuple(self.toolset.schemas()),
+            "tool_choice": self.tool_choice,
+            "extra": dict(self.extra_session),
+        }
+        optional = {
+            "voice": self.voice,
+            "input_audio_transcription": self.input_transcription,
+            "temperature": self.temperature,
+            "max_output_tokens": self.max_output_tokens,
+        }
+        settings.update({key: value for key, value in optional.items() if value is not None})
+        return SessionConfig(**settings)
+
+
+def _as_iterable(tools: Any) -> Iterable[ToolLike]:
+    if callable(tools):
+        return [tools]
+    return list(tools)

@@ -1,0 +1,509 @@
+"""The session an application holds: one realtime conversation over one endpoint.
+
+The session moves data and runs tools; every decision is :class:`ConversationState`'s. One reader
+task pulls frames from the transport, decodes them, asks the state what they mean and performs the
+answer; tools run in their own tasks, so a slow tool never stalls audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from agentkit._tasks import TaskOwner
+from agentkit.agent import Agent
+from agentkit.endpoints import Endpoint
+from agentkit.errors import (
+    ConnectionClosedError,
+    ConnectionFailedError,
+    ProtocolError,
+    ServerError,
+    SessionClosedError,
+)
+from agentkit.events import (
+    AudioDelta,
+    AudioDone,
+    ErrorOccurred,
+    Event,
+    SessionClosed,
+    SessionReady,
+    SpeechStarted,
+    SpeechStopped,
+    ToolProgress,
+    TranscriptDelta,
+    TranscriptDone,
+    UserTranscript,
+)
+from agentkit.protocol import events as ev
+from agentkit.protocol.client_events import (
+    ClientEvent,
+    InputAudioBufferClear,
+    InputAudioBufferCommit,
+    SessionUpdate,
+    audio_append,
+    user_message,
+)
+from agentkit.protocol.codec import decode, encode
+from agentkit.protocol.config import ResponseOptions
+from agentkit.protocol.dialects import Dialect, session_from_wire
+from agentkit.state import (
+    Action,
+    Call,
+    CancelCalls,
+    ConversationState,
+    Emit,
+    HistoryItem,
+    InterruptPolicy,
+    Send,
+    StartCall,
+)
+from agentkit.tools import ToolContext, ToolResult
+from agentkit.transport import Transport, connect
+
+__all__ = ["Connector", "Session", "SessionOptions"]
+
+logger = logging.getLogger("agentkit.session")
+
+Connector = Callable[[], Awaitable[Transport]]
+"""Opens a fresh transport; called at every (re)connect."""
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Limits and policies of a session; the defaults suit a voice agent.
+
+    Attributes:
+        tool_timeout: seconds a tool may run when the tool sets no timeout of its own.
+        max_concurrent_tools: calls running at once; more wait for a slot.
+        max_tool_rounds: follow-up responses caused by tool calls per user turn.
+        interrupt_policy: on barge-in, ``"finish"`` lets running tools finish and post their
+            output; ``"cancel"`` cancels them (each still gets a ``cancelled`` output).
+        max_tool_output_chars: longer outputs are cut, with a marker saying so.
+        speak_progress: let the model tell the user what a long tool reports through
+            ``ToolContext.report_progress`` (when no response is active).
+        ready_timeout: seconds to wait for the service to accept the configuration.
+    """
+
+    tool_timeout: float = 30.0
+    max_concurrent_tools: int = 8
+    max_tool_rounds: int = 8
+    interrupt_policy: InterruptPolicy = "finish"
+    max_tool_output_chars: int = 100_000
+    speak_progress: bool = True
+    ready_timeout: float = 15.0
+
+
+class Session:
+    """A live conversation between an :class:`Agent` and a realtime endpoint.
+
+    Use it as an async context manager; iterate it for :mod:`agentkit.events`, or register
+    handlers with :meth:`on`. It owns no event loop and no global state, so any number of
+    sessions can run inside an existing asyncio service.
+
+    Args:
+        agent: instructions, tools and voice settings.
+        endpoint: where to connect (ignored for the dialect when ``dialect`` is given).
+        deps: the application's data, handed to tools as ``ToolContext.deps``.
+        options: limits and policies.
+        connector: opens the transport; defaults to :func:`agentkit.transport.connect`.
+        dialect: the wire dialect; defaults to the endpoint's.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        endpoint: Endpoint | None = None,
+        *,
+        deps: Any = None,
+        options: SessionOptions | None = None,
+        connector: Connector | None = None,
+        dialect: Dialect | None = None,
+    ) -> None:
+        if endpoint is None and (connector is None or dialect is None):
+            endpoint = Endpoint.from_env()
+        self.agent = agent
+        self.deps = deps
+        self.options = options or SessionOptions()
+        self.dialect = dialect or (endpoint.dialect if endpoint else Dialect.GA)
+        self._connector = connector or _endpoint_connector(endpoint)
+        self.state = ConversationState(
+            max_tool_rounds=self.options.max_tool_rounds,
+            interrupt_policy=self.options.interrupt_policy,
+            auto_interrupt=agent.server_interrupts,
+        )
+        self.session_id: str | None = None
+        self.expires_at: int | None = None
+        self.server_session: dict[str, Any] = {}
+        self._transport: Transport | None = None
+        self._tasks = TaskOwner()
+        self._call_tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancel_reasons: dict[str, str] = {}
+        self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._handlers: dict[type, list[Handler]] = {}
+        self._outbox: deque[ClientEvent] = deque()
+        self._flushing = False
+        self._ready: asyncio.Future[None] | None = None
+        self._config_event_id: str | None = None
+        self._closed = False
+        self._close_event: SessionClosed | None = None
+
+    def __repr__(self) -> str:
+        name, dialect = self.agent.name, self.dialect.value
+        return f"Session(agent={name!r}, id={self.session_id!r}, dialect={dialect})"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Session:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Connect, send the agent's configuration and wait until the service accepts it."""
+        self._ready = asyncio.get_running_loop().create_future()
+        self._transport = await self._connector()
+        self._tasks.start(self._read_loop(self._transport), name="agentkit-reader")
+        await self._send(SessionUpdate(session=self.agent.session_config()), config=True)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), self.options.ready_timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Cancel running tools (each still answered if the socket is open), then close."""
+        if self._closed:
+            return
+        self._closed = True
+        for call_id, task in list(self._call_tasks.items()):
+            self._cancel_reasons.setdefault(call_id, "the session closed")
+            task.cancel()
+        if self._call_tasks:
+            await asyncio.gather(*self._call_tasks.values(), return_exceptions=True)
+        if self._transport is not None:
+            await self._transport.close()
+        await self._tasks.cancel_all()
+        self._finish(SessionClosed(code=1000, reason="closed by the application"))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- application requests ----------------------------------------------------------------
+
+    async def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user message; ask for a response unless ``respond`` is False."""
+        await self._send(user_message(text))
+        if respond:
+            await self.create_response()
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Append a chunk of input audio (in the agent's input format) to the buffer."""
+        await self._send(audio_append(pcm))
+
+    async def commit_audio(self, *, respond: bool = False) -> None:
+        """Turn the buffered audio into a user message (needed when turn detection is off)."""
+        await self._send(InputAudioBufferCommit())
+        if respond:
+            await self.create_response()
+
+    async def clear_audio(self) -> None:
+        await self._send(InputAudioBufferClear())
+
+    async def create_response(self, options: ResponseOptions | None = None) -> None:
+        """Ask the model to respond; waits for the active response to finish first."""
+        await self._perform(self.state.request_response(options))
+
+    async def interrupt(self) -> None:
+        """Cut the assistant off: cancel its response and truncate what the user did not hear."""
+        await self._perform(self.state.interrupt())
+
+    def report_playback(self, item_id: str, played_ms: int) -> None:
+        """Tell the session how much of an audio item was played, for exact truncation."""
+        self.state.report_playback(item_id, played_ms)
+
+    async def update_agent(self, agent: Agent) -> None:
+        """Switch to another agent's instructions and tools (a hand-off), mid-session."""
+        self.agent = agent
+        self.state.auto_interrupt = agent.server_interrupts
+        await self._send(SessionUpdate(session=agent.session_config()))
+
+    async def send_event(self, event: ClientEvent) -> None:
+        """Send any client event (it is remembered so that errors can be matched to it)."""
+        await self._send(event)
+
+    @property
+    def history(self) -> list[HistoryItem]:
+        """The conversation as the session saw it, in the server's order."""
+        return list(self.state.history.values())
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on(self, event_type: type[E], handler: Callable[[E], Awaitable[None] | None]) -> None:
+        """Call ``handler`` for every event of ``event_type`` (inline: keep it quick)."""
+        self._handlers.setdefault(event_type, []).append(handler)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self.events()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every application event, ending after :class:`SessionClosed`."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, SessionClosed):
+                self._events.put_nowait(event)  # later iterators end too
+                return
+
+    async def wait_for(self, event_type: type[E], timeout: float | None = None) -> E:
+        """The next event of ``event_type``; raises ``SessionClosedError`` if the session ends."""
+
+        async def first() -> E:
+            async for event in self.events():
+                if isinstance(event, event_type):
+                    return event
+                if isinstance(event, SessionClosed):
+                    raise SessionClosedError(f"session closed: {event.reason or event.code}")
+            raise SessionClosedError("session closed")
+
+        return await asyncio.wait_for(first(), timeout)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _send(self, event: ClientEvent, *, config: bool = False) -> None:
+        if self._closed or self._transport is None:
+            raise SessionClosedError("the session is closed")
+        self.state.sent(event)
+        if config:
+            self._config_event_id = event.event_id
+        self._outbox.append(event)
+        await self._flush()
+
+    async def _perform(self, actions: list[Action]) -> None:
+        """Apply the state's decisions. Sends are queued synchronously, right where the state
+        decided them, so concurrent tool tasks can never reorder an output and its follow-up."""
+        for action in actions:
+            if type(action) is Send:
+                self._outbox.append(action.event)
+            elif type(action) is Emit:
+                self._emit(action.event)
+            elif type(action) is StartCall:
+                self._start_call(action.call)
+            elif type(action) is CancelCalls:
+                self._cancel_calls(action.call_ids, action.reason)
+        if self._outbox:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Send queued events in order; one flusher at a time drains for everyone."""
+        if self._flushing or self._transport is None:
+            return
+        self._flushing = True
+        try:
+            while self._outbox:
+                await self._transport.send(encode(self._outbox.popleft(), self.dialect))
+        finally:
+            self._flushing = False
+
+    def _emit(self, event: Event) -> None:
+        self._events.put_nowait(event)
+        for handler in self._handlers.get(type(event), ()):
+            outcome = handler(event)
+            if outcome is not None:
+                self._tasks.start(_awaited(outcome), name="agentkit-handler")
+
+    async def _read_loop(self, transport: Transport) -> None:
+        code, reason = 1000, ""
+        try:
+            async for frame in transport:
+                await self._on_frame(frame)
+        except ConnectionClosedError as exc:
+            code, reason = exc.code, exc.reason
+        except ConnectionFailedError as exc:
+            code, reason = 1006, str(exc)
+        if not self._closed:
+            self._closed = True
+            self._fail_ready(ConnectionClosedError(code, reason))
+            await self._abandon_calls()
+            self._finish(SessionClosed(code=code, reason=reason))
+
+    async def _on_frame(self, frame: str | bytes) -> None:
+        try:
+            event = decode(frame)
+        except ProtocolError as exc:
+            logger.warning("ignored a bad frame: %s", exc)
+            self._emit(ErrorOccurred(message=str(exc), code="protocol_error"))
+            return
+        app_event = _APP_EVENTS.get(type(event))
+        if app_event is not None:
+            mapped = app_event(event)
+            if mapped is not None:
+                self._emit(mapped)
+        elif type(event) in _SESSION_EVENTS:
+            await self._on_session_event(event)
+        await self._perform(self.state.on_event(event))
+
+    async def _on_session_event(self, event: ev.ServerEvent) -> None:
+        if isinstance(event, ev.SessionCreated):
+            self.session_id = event.session.get("id")
+            expires = event.session.get("expires_at")
+            self.expires_at = expires if isinstance(expires, int) else None
+            self.server_session = event.session
+        elif isinstance(event, ev.SessionUpdated):
+            self.server_session = event.session
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(None)
+                self._emit(SessionReady(session_id=self.session_id, expires_at=self.expires_at))
+        elif isinstance(event, ev.ErrorEvent):
+            error = event.error
+            if error.event_id is not None and error.event_id == self._config_event_id:
+                self._fail_ready(
+                    ServerError(
+                        f"the service rejected the session configuration: {error.message}",
+                        code=error.code,
+                        error_type=error.type,
+                        event_id=error.event_id,
+                        param=error.param,
+                    )
+                )
+
+    def _fail_ready(self, exc: BaseException) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(exc)
+            self._ready.exception()  # retrieved here; start() re-raises it
+
+    def server_config(self) -> Any:
+        """The service's view of the session, in dialect-neutral form."""
+        return session_from_wire(self.server_session, self.dialect)
+
+    def _finish(self, event: SessionClosed) -> None:
+        if self._close_event is None:
+            self._close_event = event
+            self._events.put_nowait(event)
+
+    # -- tools -------------------------------------------------------------------------------
+
+    def _start_call(self, call: Call) -> None:
+        task = self._tasks.start(self._run_call(call), name=f"agentkit-tool-{call.name}")
+        self._call_tasks[call.call_id] = task
+
+    def _cancel_calls(self, call_ids: tuple[str, ...], reason: str) -> None:
+        for call_id in call_ids:
+            task = self._call_tasks.get(call_id)
+            if task is not None and not task.done():
+                self._cancel_reasons[call_id] = reason
+                task.cancel()
+
+    async def _run_call(self, call: Call) -> None:
+        try:
+            result = await self._invoke(call)
+        except asyncio.CancelledError:
+            reason = self._cancel_reasons.pop(call.call_id, "cancelled")
+            result = ToolResult.error(
+                f"{call.name} was cancelled: {reason}", error_type="cancelled"
+            )
+        finally:
+            self._call_tasks.pop(call.call_id, None)
+        result = self._capped(result)
+        try:
+            await self._perform(self.state.call_finished(call.call_id, result))
+        except (SessionClosedError, ConnectionFailedError):
+            logger.info("output for call %s not delivered: the connection is gone", call.call_id)
+
+    async def _invoke(self, call: Call) -> ToolResult:
+        tool = self.agent.toolset.get(call.name)
+        if tool is None:
+            known = ", ".join(self.agent.toolset.names) or "none"
+            message = f"there is no tool named {call.name!r}; available tools: {known}"
+            return ToolResult.error(message, error_type="unknown_tool")
+        context: ToolContext[Any] = ToolContext(
+            call_id=call.call_id,
+            tool_name=call.name,
+            deps=self.deps,
+            session=self,
+            agent=self.agent,
+            progress_callback=lambda message: self._progress(call, message),
+        )
+        timeout = tool.timeout if tool.timeout is not None else self.options.tool_timeout
+        async with self._tool_slots:
+            try:
+                return await asyncio.wait_for(tool.invoke(call.arguments, context), timeout)
+            except asyncio.TimeoutError:
+                message = f"{call.name} did not finish within {timeout:g} s"
+                return ToolResult.error(message, error_type="timeout")
+
+    def _capped(self, result: ToolResult) -> ToolResult:
+        limit = self.options.max_tool_output_chars
+        if len(result.output) <= limit:
+            return result
+        marker = f"... [output truncated: {len(result.output)} chars, limit {limit}]"
+        output = result.output[: max(0, limit - len(marker))] + marker
+        return ToolResult(output, result.is_error, result.error_type, result.respond)
+
+    async def _progress(self, call: Call, message: str) -> None:
+        self._emit(ToolProgress(call_id=call.call_id, name=call.name, message=message))
+        if self.options.speak_progress and not self._closed:
+            await self._perform(self.state.progress(message))
+
+    async def _abandon_calls(self) -> None:
+        for call_id, task in list(self._call_tasks.items()):
+            self._cancel_reasons.setdefault(call_id, "the connection was lost")
+            task.cancel()
+
+
+async def _awaited(outcome: Awaitable[None]) -> None:
+    try:
+        await outcome
+    except Exception:
+        logger.exception("an event handler failed")
+
+
+def _endpoint_connector(endpoint: Endpoint | None) -> Connector:
+    assert endpoint is not None
+
+    async def open_transport() -> Transport:
+        return await connect(endpoint)
+
+    return open_transport
+
+
+def _text_delta(event: Any) -> Event:
+    return TranscriptDelta.model_construct(
+        response_id=event.response_id, item_id=event.item_id, delta=event.delta
+    )
+
+
+_APP_EVENTS: dict[type, Callable[[Any], Event | None]] = {
+    ev.ResponseAudioDelta: lambda e: AudioDelta.model_construct(
+        response_id=e.response_id, item_id=e.item_id, data=e.delta
+    ),
+    ev.ResponseAudioTranscriptDelta: _text_delta,
+    ev.ResponseTextDelta: _text_delta,
+    ev.ResponseAudioTranscriptDone: lambda e: TranscriptDone(
+        response_id=e.response_id, item_id=e.item_id, text=e.transcript
+    ),
+    ev.ResponseTextDone: lambda e: TranscriptDone(
+        response_id=e.response_id, item_id=e.item_id, text=e.text
+    ),
+    ev.ResponseAudioDone: lambda e: AudioDone(response_id=e.response_id, item_id=e.item_id),
+    ev.InputAudioTranscriptionCompleted: lambda e: UserTranscript(
+        item_id=e.item_id, text=e.transcript
+    ),
+    ev.InputAudioBufferSpeechStarted: lambda e: SpeechStarted(
+        audio_start_ms=e.audio_start_ms, item_id=e.item_id
+    ),
+    ev.InputAudioBufferSpeechStopped: lambda e: SpeechStopped(
+        audio_end_ms=e.audio_end_ms, item_id=e.item_id
+    ),
+}
+_SESSION_EVENTS: frozenset[type] = frozenset((ev.SessionCreated, ev.SessionUpdated, ev.ErrorEvent))
