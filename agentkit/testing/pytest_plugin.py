@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from agentkit.testing.scenario import Scenario
+from agentkit.testing.scenario import Scenario, Turn
 from agentkit.testing.server import Simulator
 
 __all__ = ["realtime_scenario", "realtime_simulator"]
@@ -33,14 +33,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def realtime_scenario() -> Scenario | None:
+def realtime_scenario() -> Scenario | Turn | None:
     """The scenario the simulator runs when the marker names none (override it to share one)."""
     return None
 
 
 @pytest_asyncio.fixture
 async def realtime_simulator(
-    request: pytest.FixtureRequest, realtime_scenario: Scenario | None
+    request: pytest.FixtureRequest, realtime_scenario: Scenario | Turn | None
 ) -> AsyncIterator[Simulator]:
     """A started simulator on 127.0.0.1 (random port), stopped after the test."""
     options: dict[str, Any] = {"scenario": realtime_scenario}

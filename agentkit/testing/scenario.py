@@ -186,6 +186,15 @@ class Turn:
         """Set the answer to unscripted input (see :meth:`Scenario.otherwise`)."""
         return self._scenario.otherwise(reply)
 
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario this turn belongs to (a chain may end on a turn)."""
+        return self._scenario
+
+    def runner(self) -> ScenarioRunner:
+        """Fresh per-connection progress through the whole scenario."""
+        return self._scenario.runner()
+
 
 def _text_matcher(match: Matcher) -> Callable[[UserInput], bool]:
     if isinstance(match, str):
@@ -233,6 +242,11 @@ class Scenario:
     def otherwise(self, reply: str | Callable[[str], str]) -> Scenario:
         """The answer to unscripted input: fixed text, or a callable of the user's text."""
         self.default = (lambda _text: reply) if isinstance(reply, str) else reply
+        return self
+
+    @property
+    def scenario(self) -> Scenario:
+        """This scenario (so a chain ending on a :class:`Turn` or a :class:`Scenario` both work)."""
         return self
 
     def runner(self) -> ScenarioRunner:

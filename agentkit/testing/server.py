@@ -28,7 +28,7 @@ from agentkit.testing import handshake
 from agentkit.testing.cassette import Cassette
 from agentkit.testing.faults import Faults
 from agentkit.testing.records import ConnectionRecord, EventLog
-from agentkit.testing.scenario import Scenario
+from agentkit.testing.scenario import Scenario, Turn
 from agentkit.testing.state import ConnectionState
 
 __all__ = ["Simulator"]
@@ -66,7 +66,7 @@ class Simulator:
 
     def __init__(
         self,
-        scenario: Scenario | None = None,
+        scenario: Scenario | Turn | None = None,
         *,
         cassette: Cassette | None = None,
         api_key: str | None = "test-key",
@@ -78,7 +78,7 @@ class Simulator:
         session_expired_error: bool = False,
         stream_delay: float = 0.0,
     ) -> None:
-        self.scenario = scenario or Scenario()
+        self.scenario = scenario.scenario if scenario is not None else Scenario()
         self.cassette = cassette
         self.api_key = api_key
         self.api_keys = {*api_keys, *([api_key] if api_key else [])}

@@ -23,7 +23,7 @@ from agentkit.testing.dialect import GA, Dialect
 from agentkit.testing.ids import IdFactory
 from agentkit.testing.items import check_item
 from agentkit.testing.response import ResponseRun, ResponseSpec
-from agentkit.testing.scenario import Scenario
+from agentkit.testing.scenario import Scenario, Turn
 from agentkit.testing.vad import ServerVad
 
 __all__ = ["CLIENT_EVENT_TYPES", "MIN_COMMIT_MS", "ConnectionState"]
@@ -61,7 +61,7 @@ class ConnectionState:
         self,
         dialect: Dialect,
         model: str,
-        scenario: Scenario | None = None,
+        scenario: Scenario | Turn | None = None,
         *,
         expires_at: int = 0,
         tag: str = "sim",
