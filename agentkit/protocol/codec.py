@@ -78,8 +78,11 @@ _FAST = frozenset(_FAST_TYPES)
 _MAX_ERROR_DETAIL = 200
 
 
-def decode(frame: str | bytes) -> ev.ServerEvent:
-    """Decode one WebSocket frame into a server event.
+def decode(frame: str | bytes, dialect: Dialect | None = None) -> ev.ServerEvent:
+    """Decode one WebSocket frame into a server event, under its GA name.
+
+    ``dialect`` names the socket's dialect; decoding accepts both vocabularies whatever it is
+    (GA servers still send ``conversation.item.created``), so it only documents the caller.
 
     Raises:
         ProtocolError: the frame is binary, not JSON, not an object, has no string ``type``, or a
@@ -89,7 +92,7 @@ def decode(frame: str | bytes) -> ev.ServerEvent:
         raise ProtocolError(f"unexpected binary frame of {len(frame)} bytes")
     try:
         data = json.loads(frame)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ProtocolError(f"frame is not JSON ({len(frame)} chars): {exc}") from exc
     return decode_object(data)
 
@@ -108,14 +111,13 @@ def decode_object(data: Any) -> ev.ServerEvent:
         return ev.UnknownEvent(
             type=name, data=data, event_id=event_id if isinstance(event_id, str) else None
         )
-    if model in _FAST and type(data.get("delta")) is str:
-        data["type"] = name
-        return cast(ev.ServerEvent, model.model_construct(**data))
     if data["type"] != name:
-        data = {**data, "type": name}
+        data = {**data, "type": name}  # a copy: the caller's object stays as it came
+    if model in _FAST and type(data.get("delta")) is str and "_fields_set" not in data:
+        return cast(ev.ServerEvent, model.model_construct(**data))
     try:
         return cast(ev.ServerEvent, model.model_validate(data))
-    except ValidationError as exc:
+    except (ValidationError, RecursionError) as exc:
         raise ProtocolError(f"malformed {name} event: {_first_error(exc)}") from exc
 
 

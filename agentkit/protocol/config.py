@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AudioFormat",
@@ -43,6 +43,20 @@ class TurnDetection(_Config):
     create_response: bool | None = None
     interrupt_response: bool | None = None
     idle_timeout_ms: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _fields_fit_the_type(self) -> TurnDetection:
+        # The GA protocol types the two modes apart (SDK ServerVad / SemanticVad) and rejects a
+        # whole session.update carrying a field the mode does not have.
+        wrong = _SEMANTIC_ONLY if self.type == "server_vad" else _SERVER_ONLY
+        given = sorted(name for name in wrong if getattr(self, name) is not None)
+        if given:
+            raise ValueError(f"{self.type} turn detection has no {', '.join(given)}")
+        return self
+
+
+_SERVER_ONLY = ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms")
+_SEMANTIC_ONLY = ("eagerness",)
 
 
 class InputTranscription(_Config):

@@ -9,9 +9,16 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from agentkit.protocol.config import ResponseOptions, SessionConfig
+from agentkit.protocol.config import _SERVER_ONLY as _SERVER_VAD_ONLY
+from agentkit.protocol.config import (
+    InputTranscription,
+    NoiseReduction,
+    ResponseOptions,
+    SessionConfig,
+    TurnDetection,
+)
 
 __all__ = [
     "PREVIEW_EVENT_ALIASES",
@@ -55,7 +62,18 @@ _GA_FORMATS: dict[str, dict[str, Any]] = {
 _FORMAT_FROM_GA = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 # Sent as null when set to None: null switches the feature off.
 _NULLABLE = ("turn_detection", "input_audio_transcription", "input_audio_noise_reduction")
+_GA_AUDIO_INPUT_KEYS = {
+    "turn_detection": "turn_detection",
+    "input_audio_transcription": "transcription",
+    "input_audio_noise_reduction": "noise_reduction",
+}
 _ASSISTANT_PART_TO_PREVIEW = {"output_text": "text", "output_audio": "audio"}
+
+
+def _preview_tool_choice(choice: Any) -> Any:
+    # The preview protocol types tool_choice as a string (SDK beta); a forced function
+    # ({"type": "function", "name": ...}) becomes "required", the nearest string mode.
+    return "required" if isinstance(choice, dict) else choice
 
 
 def _dump(value: Any) -> Any:
@@ -74,34 +92,48 @@ def _preview_modalities(modalities: tuple[str, ...]) -> list[str]:
 
 
 def session_to_wire(config: SessionConfig, dialect: Dialect) -> dict[str, Any]:
-    """The ``session`` object of ``session.update`` for ``dialect``; only set fields appear."""
+    """The ``session`` object of ``session.update`` for ``dialect``; only set fields appear.
+
+    ``extra`` is merged in last, object into object, so ``extra={"audio": {...}}`` adds GA
+    audio settings without erasing the modelled ones.
+    """
     if dialect is Dialect.GA:
         wire = _session_to_ga(config)
     else:
         wire = _session_to_preview(config)
-    wire.update(config.extra)
+    _merge(wire, config.extra)
     return wire
 
 
+def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            target[key] = dict(target[key])
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
 def _session_to_ga(config: SessionConfig) -> dict[str, Any]:
-    given = config.set_fields()
+    # session.type is required on every GA session.update (realtime-protocol §2).
     wire: dict[str, Any] = {"type": "realtime"}
     audio_in: dict[str, Any] = {}
     audio_out: dict[str, Any] = {}
-    for name in given:
+    for name in config.set_fields():
         value = getattr(config, name)
-        if name == "output_modalities" and value is not None:
+        if name in _NULLABLE:
+            audio_in[_GA_AUDIO_INPUT_KEYS[name]] = _dump(value)
+        elif value is None or name == "temperature":
+            continue  # null would not mean "off" here; GA has no temperature
+        elif name == "output_modalities":
             wire["output_modalities"] = _ga_modalities(value)
-        elif name == "input_audio_format" and value is not None:
+        elif name == "input_audio_format":
             audio_in["format"] = dict(_GA_FORMATS[value])
-        elif name == "output_audio_format" and value is not None:
+        elif name == "output_audio_format":
             audio_out["format"] = dict(_GA_FORMATS[value])
-        elif name in ("turn_detection", "input_audio_transcription", "input_audio_noise_reduction"):
-            key = {"input_audio_transcription": "transcription"}.get(name, name)
-            audio_in[key.replace("input_audio_", "")] = _dump(value)
         elif name in ("voice", "speed"):
             audio_out[name] = value
-        elif name != "temperature" and value is not None:
+        else:
             wire[name] = _dump(value)
     if audio_in:
         wire.setdefault("audio", {})["input"] = audio_in
@@ -120,6 +152,8 @@ def _session_to_preview(config: SessionConfig) -> dict[str, Any]:
             wire["max_response_output_tokens"] = value
         elif name == "turn_detection" and value is not None:
             wire[name] = value.model_dump(exclude_none=True, exclude={"idle_timeout_ms"})
+        elif name == "tool_choice" and value is not None:
+            wire[name] = _preview_tool_choice(value)
         elif value is not None or name in _NULLABLE:
             wire[name] = _dump(value)
     return wire
@@ -128,14 +162,55 @@ def _session_to_preview(config: SessionConfig) -> dict[str, Any]:
 def session_from_wire(session: dict[str, Any], dialect: Dialect) -> SessionConfig:
     """The dialect-neutral view of a ``session.created`` / ``session.updated`` session object.
 
-    Fields agentkit does not model are kept in ``extra``; a value it cannot read keeps the whole
-    object in ``extra`` rather than failing, since the server is the authority here.
+    Fields agentkit does not model are kept in ``extra``. The server is the authority here, so
+    nothing fails: keys of a nested setting that agentkit does not model are ignored, and a value
+    it cannot read is left out of the typed view, its raw wire field kept in ``extra``.
     """
-    fields = _ga_session_fields(session) if dialect is Dialect.GA else _preview_fields(session)
-    try:
-        return SessionConfig.model_validate(fields)
-    except ValidationError:
-        return SessionConfig(extra=dict(session))
+    ga = dialect is Dialect.GA
+    fields = _ga_session_fields(session) if ga else _preview_fields(session)
+    for name, model in _NESTED.items():
+        if isinstance(fields.get(name), dict):
+            fields[name] = _known_keys(model, fields[name])
+    while True:
+        try:
+            return SessionConfig.model_validate(fields)
+        except ValidationError as exc:
+            unreadable = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+            if not unreadable <= fields.keys() - {"extra"}:
+                return SessionConfig(extra=dict(session))
+            extra = dict(fields.pop("extra", {}))
+            for name in unreadable:
+                del fields[name]
+                wire_key = _wire_key(name, ga)
+                if wire_key in session:
+                    extra[wire_key] = session[wire_key]
+            fields["extra"] = extra
+
+
+_NESTED: dict[str, type[BaseModel]] = {
+    "turn_detection": TurnDetection,
+    "input_audio_transcription": InputTranscription,
+    "input_audio_noise_reduction": NoiseReduction,
+}
+
+
+def _known_keys(model: type[BaseModel], value: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in value.items() if k in model.model_fields}
+    if model is TurnDetection:
+        # The server may echo settings of the other VAD mode; they mean nothing for this one.
+        other = _SERVER_VAD_ONLY if kept.get("type") == "semantic_vad" else ("eagerness",)
+        kept = {k: v for k, v in kept.items() if k not in other}
+    return kept
+
+
+def _wire_key(name: str, ga: bool) -> str:
+    if ga:
+        audio = _GA_AUDIO_INPUT_KEYS.keys() | {"voice", "speed", "input_audio_format"}
+        return "audio" if name in audio | {"output_audio_format"} else name
+    return {
+        "output_modalities": "modalities",
+        "max_output_tokens": "max_response_output_tokens",
+    }.get(name, name)
 
 
 _MODELLED = set(SessionConfig.model_fields) - {"extra"}
@@ -173,6 +248,8 @@ def _ga_session_fields(session: dict[str, Any]) -> dict[str, Any]:
         if key in audio_out:
             fields[key] = audio_out[key]
     used = {"instructions", "tools", "tool_choice", "max_output_tokens", "output_modalities"}
+    if session.get("type") == "realtime":
+        used.add("type")  # the GA discriminator, which session_to_wire always sends
     _split_extra(session, fields, used | {"audio"})
     return fields
 
@@ -207,6 +284,8 @@ def response_options_to_wire(options: ResponseOptions, dialect: Dialect) -> dict
             )
         elif name == "max_output_tokens" and dialect is Dialect.PREVIEW:
             wire["max_response_output_tokens"] = value
+        elif name == "tool_choice" and dialect is Dialect.PREVIEW:
+            wire[name] = _preview_tool_choice(value)
         elif name == "temperature" and dialect is Dialect.GA:
             continue
         else:

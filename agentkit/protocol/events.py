@@ -8,9 +8,11 @@ Models accept extra fields so that a service adding a field never breaks decodin
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal
+import types
+import typing
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 __all__ = [
     "ContentPart",
@@ -59,22 +61,58 @@ __all__ = [
 _CONTENT_TYPE_ALIASES = {"text": "output_text", "audio": "output_audio"}
 
 
+def _allows_none(annotation: Any) -> bool:
+    if annotation is None or annotation is type(None) or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_allows_none(arg) for arg in typing.get_args(annotation))
+    return False
+
+
 class _Model(BaseModel):
+    """Frozen, tolerant of new fields, and reading ``null`` as "absent" where a default exists.
+
+    The SDK types most fields as optional, and the service sends ``null`` for them; a field that
+    agentkit types without ``None`` but with a default takes the default instead of failing.
+    """
+
     model_config = ConfigDict(frozen=True, extra="allow")
+    _null_means_default: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._null_means_default = frozenset(
+            name
+            for name, field in cls.model_fields.items()
+            if not field.is_required() and not _allows_none(field.annotation)
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(
+            data.get(name, 0) is None for name in cls._null_means_default
+        ):
+            return {
+                k: v for k, v in data.items() if v is not None or k not in cls._null_means_default
+            }
+        return data
 
 
 class ContentPart(_Model):
     """One content part of a message item (``input_text``, ``output_audio``...)."""
 
-    type: str
+    type: str | None = None
     text: str | None = None
     transcript: str | None = None
     audio: str | None = None
 
     @field_validator("type")
     @classmethod
-    def _ga_name(cls, value: str) -> str:
-        return _CONTENT_TYPE_ALIASES.get(value, value)
+    def _ga_name(cls, value: str | None) -> str | None:
+        return _CONTENT_TYPE_ALIASES.get(value, value) if value is not None else None
 
     @property
     def as_text(self) -> str | None:
