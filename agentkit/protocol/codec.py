@@ -117,7 +117,7 @@ def decode_object(data: Any) -> ev.ServerEvent:
         return cast(ev.ServerEvent, model.model_construct(**data))
     try:
         return cast(ev.ServerEvent, model.model_validate(data))
-    except (ValidationError, RecursionError) as exc:
+    except ValidationError as exc:
         raise ProtocolError(f"malformed {name} event: {_first_error(exc)}") from exc
 
 
