@@ -1,7 +1,16 @@
-"""agentkit: function-calling agents on the Realtime API over WebSockets."""
+"""agentkit: function-calling agents on the Realtime API over WebSockets.
+
+    from agentkit import Agent, Endpoint, Session, tool
+
+The public API is what this module exports; submodules (``agentkit.events``,
+``agentkit.protocol``, ``agentkit.testing``...) hold the rest.
+"""
 
 from __future__ import annotations
 
+from agentkit.agent import Agent
+from agentkit.auth import ApiKey, BearerKey, EntraToken
+from agentkit.endpoints import Endpoint
 from agentkit.errors import (
     AgentkitError,
     AuthenticationError,
@@ -18,25 +27,49 @@ from agentkit.errors import (
     SessionClosedError,
     ToolDefinitionError,
 )
+from agentkit.protocol.config import (
+    InputTranscription,
+    ResponseOptions,
+    SessionConfig,
+    TurnDetection,
+)
 from agentkit.protocol.dialects import Dialect
+from agentkit.session import Session, SessionOptions
+from agentkit.tools import Tool, ToolContext, ToolResult, Toolset, tool
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "AgentkitError",
+    "ApiKey",
     "AuthenticationError",
+    "BearerKey",
     "ConfigurationError",
     "ConnectionClosedError",
     "ConnectionFailedError",
     "DeploymentNotFoundError",
     "Dialect",
+    "Endpoint",
+    "EntraToken",
     "HandshakeError",
+    "InputTranscription",
     "MissingSettingError",
     "ProtocolError",
     "RateLimitedError",
     "ReconnectGaveUpError",
+    "ResponseOptions",
     "ServerError",
+    "Session",
     "SessionClosedError",
+    "SessionConfig",
+    "SessionOptions",
+    "Tool",
+    "ToolContext",
     "ToolDefinitionError",
+    "ToolResult",
+    "Toolset",
+    "TurnDetection",
     "__version__",
+    "tool",
 ]
