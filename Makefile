@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python examples/demo.py
+	$(BIN)/agentkit run examples/weather.py --simulate \
+		--say "What's the weather in Oslo?" --say "And in Paris?" --say "What about Atlantis?"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check agentkit tests examples benchmarks

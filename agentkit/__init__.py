@@ -8,6 +8,8 @@ The public API is what this module exports; submodules (``agentkit.events``,
 
 from __future__ import annotations
 
+import logging
+
 from agentkit.agent import Agent
 from agentkit.auth import ApiKey, BearerKey, EntraToken
 from agentkit.endpoints import Endpoint
@@ -38,6 +40,8 @@ from agentkit.session import Session, SessionOptions
 from agentkit.tools import Tool, ToolContext, ToolResult, Toolset, tool
 
 __version__ = "0.1.0"
+
+logging.getLogger("agentkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "Agent",

@@ -19,7 +19,9 @@ __all__ = ["build_parser", "main"]
 Handler = Callable[[argparse.Namespace], int]
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_tools_command(commands)
+    _add_run_command(commands)
     return parser
 
 
@@ -72,6 +75,46 @@ def _run_tools(args: argparse.Namespace) -> int:
     indent = None if args.compact else 2
     print(json.dumps(toolset.schemas(), indent=indent, ensure_ascii=False))
     return EXIT_OK
+
+
+def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "run",
+        help="talk to an agent defined in a Python file",
+        description=(
+            "Hold a text conversation with an agent. With --simulate, or when no credentials "
+            "are set, it talks to the built-in simulator scripted by the file's `scenario`."
+        ),
+    )
+    command.add_argument("target", metavar="FILE[:NAME]", help="a Python file, and an Agent name")
+    command.add_argument(
+        "--say", action="append", default=[], metavar="TEXT", help="a user message (repeatable)"
+    )
+    command.add_argument("--simulate", action="store_true", help="use the built-in simulator")
+    command.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds allowed per turn (default 120)"
+    )
+    command.set_defaults(handler=_run_agent)
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from agentkit.errors import AgentkitError
+    from agentkit.runner import RunSettings, run_conversation
+
+    settings = RunSettings(args.target, args.say, args.simulate, args.timeout)
+    try:
+        return asyncio.run(run_conversation(settings))
+    except FileNotFoundError:
+        return _fail(f"no such file: {args.target}")
+    except LookupError as exc:
+        return _fail(str(exc))
+    except AgentkitError as exc:
+        print(f"agentkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 def _fail(message: str) -> int:

@@ -199,6 +199,16 @@ class ConversationState:
         self._inflight_create = ResponseCreate(response=options)
         return [self.sent(self._inflight_create)]
 
+    def idle(self) -> bool:
+        """Nothing in progress: no response active or wanted, and every call answered."""
+        return (
+            self.active_response_id is None
+            and self._inflight_create is None
+            and self._pending is None
+            and not self._rounds
+            and all(call.posted for call in self.calls.values())
+        )
+
     def sent(self, event: ClientEvent) -> Send:
         """Remember an outgoing event so an ``error`` can be matched back to it."""
         if type(event) is not InputAudioBufferAppend:
