@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, get_origin
+from typing import Any, Generic, get_origin
+
+from typing_extensions import TypeVar
 
 __all__ = ["ProgressCallback", "ToolContext", "is_context_annotation"]
 
-DepsT = TypeVar("DepsT")
+DepsT = TypeVar("DepsT", default=Any)  # bare ``ToolContext`` means ``ToolContext[Any]``
 
 ProgressCallback = Callable[[str], Awaitable[None]]
 """Receives a progress message from a long-running tool (the dispatcher decides what to do)."""

@@ -41,6 +41,11 @@ class Tool(Generic[P, R]):
         func: the original function.
     """
 
+    # Set by functools.update_wrapper; declared so type checkers see them.
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[P, R]
+
     def __init__(
         self,
         func: Callable[P, R],

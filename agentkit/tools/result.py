@@ -66,8 +66,9 @@ class ToolResult:
 def to_result(value: object) -> ToolResult:
     """Turn whatever a tool returned into a :class:`ToolResult`.
 
-    ``str`` is sent as is (text, not a JSON string), ``None`` as an empty output, a ``ToolResult`` unchanged; anything else
-    (pydantic models, dataclasses, dicts, lists, numbers, dates, enums...) as compact JSON.
+    ``str`` is sent as is (text, not a JSON string; a str ``Enum`` as its value), ``None`` as
+    an empty output, a ``ToolResult`` unchanged; anything else (pydantic models, dataclasses,
+    dicts, lists, numbers, dates, enums...) as compact JSON.
 
     Raises:
         TypeError: the value has no JSON form; ``invoke`` turns this into a ``tool_error``.
@@ -76,7 +77,7 @@ def to_result(value: object) -> ToolResult:
         return value
     if value is None:
         return ToolResult("")
-    if isinstance(value, str):  # str subclasses too (a str Enum is sent as its value)
+    if isinstance(value, str):
         return ToolResult(str.__str__(value))
     return ToolResult(_to_json(value))
 

@@ -86,7 +86,7 @@ def none_param(nothing: None) -> None:
     """None type."""
 
 
-def optional_required(x: Optional[int]) -> None:
+def optional_required(x: Optional[int]) -> None:  # noqa: UP045 - the spelling is the test
     """Optional but required."""
 
 
@@ -94,7 +94,7 @@ def optional_default(x: int | None = None) -> None:
     """Optional with a default."""
 
 
-def union(value: Union[int, str]) -> None:
+def union(value: Union[int, str]) -> None:  # noqa: UP007 - the spelling is the test
     """A union."""
 
 
@@ -170,7 +170,7 @@ def optional_model(address: Address | None = None) -> None:
     """An optional model with a default."""
 
 
-def discriminated(pet: Annotated[Union[Cat, Dog], Field(discriminator="kind")]) -> None:
+def discriminated(pet: Annotated[Cat | Dog, Field(discriminator="kind")]) -> None:
     """A discriminated union."""
 
 

@@ -9,11 +9,12 @@ subset is small enough to implement here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from agentkit.tools.wire_schema import KEYWORDS
 
-_TYPES: dict[str, Any] = {
+_TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
@@ -71,7 +72,7 @@ def _any_of(instance: Any, options: list[dict[str, Any]], path: str) -> None:
 
 
 def _bounds(instance: Any, schema: dict[str, Any], path: str) -> None:
-    checks = {
+    checks: dict[str, Callable[[Any, Any], bool]] = {
         "minimum": lambda v, b: v >= b,
         "maximum": lambda v, b: v <= b,
         "exclusiveMinimum": lambda v, b: v > b,
@@ -104,7 +105,7 @@ def _object(instance: dict[str, Any], schema: dict[str, Any], path: str) -> None
 
 def _array(instance: list[Any], schema: dict[str, Any], path: str) -> None:
     prefix = schema.get("prefixItems", [])
-    for i, (value, sub) in enumerate(zip(instance, prefix)):
+    for i, (value, sub) in enumerate(zip(instance, prefix, strict=False)):
         validate(value, sub, f"{path}[{i}]")
     if isinstance(schema.get("items"), dict):
         for i, value in enumerate(instance[len(prefix) :], start=len(prefix)):

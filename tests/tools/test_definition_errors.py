@@ -176,7 +176,8 @@ def test_timeout_must_be_positive_seconds(timeout: float) -> None:
 
     expect_error(
         f,
-        f"cannot make a tool from f(): timeout must be a positive number of seconds, not {timeout!r}",
+        "cannot make a tool from f(): timeout must be a positive number of seconds, "
+        f"not {timeout!r}",
         timeout=timeout,
     )
 

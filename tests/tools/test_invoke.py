@@ -12,10 +12,10 @@ import logging
 import threading
 import uuid
 from collections.abc import Awaitable
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from agentkit.tools import ToolContext, ToolResult, tool
