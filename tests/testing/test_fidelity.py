@@ -9,7 +9,7 @@ import pytest
 from openai import AsyncOpenAI
 from pydantic import TypeAdapter
 
-from agentkit.testing import Scenario, Simulator, speech, silence
+from agentkit.testing import Scenario, Simulator, silence, speech
 from agentkit.testing.audio import to_base64
 from agentkit.testing.state import ConnectionState
 from tests.support import TIMEOUT
@@ -41,7 +41,11 @@ async def test_openai_client_round_trip() -> None:
             created = await connection.recv()
             assert created.type == "session.created"
             await connection.session.update(
-                session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL, TIME_TOOL]}
+                session={
+                    "type": "realtime",
+                    "output_modalities": ["text"],
+                    "tools": [WEATHER_TOOL, TIME_TOOL],
+                }
             )
             calls = []
             await connection.conversation.item.create(item=user_text("Weather in Oslo?"))  # type: ignore[arg-type]
@@ -56,7 +60,11 @@ async def test_openai_client_round_trip() -> None:
             outputs = {"get_weather": {"temp_c": 4}, "get_time": "noon"}
             for call in calls:
                 await connection.conversation.item.create(
-                    item={"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(outputs[call.name])}
+                    item={
+                        "type": "function_call_output",
+                        "call_id": call.call_id,
+                        "output": json.dumps(outputs[call.name]),
+                    }
                 )
             await connection.response.create()
             text = ""
@@ -78,22 +86,41 @@ def _drive(state: ConnectionState, tools_update: dict[str, Any]) -> list[dict[st
     out += state.receive({"type": "conversation.item.create", "item": user_text("weather?")})
     out += state.receive({"type": "response.create"})
     out += _drain(state)
-    calls = [e["item"] for e in out if e["type"] == "response.output_item.done" and e["item"]["type"] == "function_call"]
+    calls = [
+        e["item"]
+        for e in out
+        if e["type"] == "response.output_item.done" and e["item"]["type"] == "function_call"
+    ]
     for call in calls:
-        item = {"type": "function_call_output", "call_id": call["call_id"], "output": '{"temp_c": 4}'}
+        item = {
+            "type": "function_call_output",
+            "call_id": call["call_id"],
+            "output": '{"temp_c": 4}',
+        }
         out += state.receive({"type": "conversation.item.create", "item": item})
     out += state.receive({"type": "response.create"})
     out += _drain(state)
     message = next(e["item"] for e in reversed(out) if e["type"] == "response.output_item.done")
-    out += state.receive({"type": "conversation.item.truncate", "item_id": message["id"], "content_index": 0, "audio_end_ms": 10})
+    out += state.receive(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": message["id"],
+            "content_index": 0,
+            "audio_end_ms": 10,
+        }
+    )
     out += state.receive({"type": "conversation.item.retrieve", "item_id": message["id"]})
     out += state.receive({"type": "conversation.item.delete", "item_id": message["id"]})
-    out += state.receive({"type": "input_audio_buffer.append", "audio": to_base64(speech(300) + silence(300))})
+    out += state.receive(
+        {"type": "input_audio_buffer.append", "audio": to_base64(speech(300) + silence(300))}
+    )
     out += [state.next_event()]  # part of the VAD response, then barge in
     out += state.receive({"type": "input_audio_buffer.append", "audio": to_base64(speech(300))})
     out += state.receive({"type": "input_audio_buffer.clear"})
     out += state.receive({"type": "response.cancel"})
-    out += state.receive({"type": "response.create", "response": {"conversation": "none", "metadata": {"k": "v"}}})
+    out += state.receive(
+        {"type": "response.create", "response": {"conversation": "none", "metadata": {"k": "v"}}}
+    )
     out += _drain(state)
     out += state.receive_text("{not json")
     out += state.expire(60)
@@ -111,12 +138,18 @@ def _drain(state: ConnectionState) -> list[dict[str, Any]]:
     ("dialect", "adapter", "update"),
     [
         ("ga", GA_EVENT, {"type": "realtime", "tools": [WEATHER_TOOL, TIME_TOOL]}),
-        ("ga", GA_EVENT, {"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL, TIME_TOOL]}),
+        (
+            "ga",
+            GA_EVENT,
+            {"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL, TIME_TOOL]},
+        ),
         ("preview", PREVIEW_EVENT, {"tools": [WEATHER_TOOL, TIME_TOOL]}),
         ("preview", PREVIEW_EVENT, {"modalities": ["text"], "tools": [WEATHER_TOOL, TIME_TOOL]}),
     ],
 )
-def test_every_server_event_validates(dialect: Any, adapter: TypeAdapter[Any], update: dict[str, Any]) -> None:
+def test_every_server_event_validates(
+    dialect: Any, adapter: TypeAdapter[Any], update: dict[str, Any]
+) -> None:
     events = _drive(ConnectionState(dialect, "gpt-realtime", SCENARIO), update)
     kinds = {e["type"] for e in events}
     assert {"response.done", "error", "input_audio_buffer.speech_started"} <= kinds

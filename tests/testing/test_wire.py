@@ -27,7 +27,10 @@ KEY = {"api-key": "test-key"}
     ],
 )
 async def test_url_chooses_dialect(path: str, headers: dict[str, str], dialect: str) -> None:
-    async with Simulator() as sim, connect(sim.url + path, additional_headers={**KEY, **headers}) as ws:
+    async with (
+        Simulator() as sim,
+        connect(sim.url + path, additional_headers={**KEY, **headers}) as ws,
+    ):
         created = await recv_event(ws)
         conversation = await recv_event(ws)
         assert created["type"] == "session.created"
@@ -81,15 +84,23 @@ async def test_forced_handshake_status_then_recovery() -> None:
 async def test_session_update_and_errors_carry_event_id() -> None:
     async with Simulator() as sim, connect(sim.ga_url(), additional_headers=KEY) as ws:
         await recv_until(ws, "conversation.created")
-        await send(ws, "session.update", event_id="c1", session={"type": "realtime", "instructions": "Hi"})
+        await send(
+            ws, "session.update", event_id="c1", session={"type": "realtime", "instructions": "Hi"}
+        )
         updated = await recv_event(ws)
         assert updated["type"] == "session.updated" and updated["session"]["instructions"] == "Hi"
         assert updated["session"]["output_modalities"] == ["audio"]  # untouched fields stay
         await send(ws, "session.update", event_id="c2", session={"instructions": "x"})
         await send(ws, "session.update", event_id="c3", session={"type": "realtime", "voice": "x"})
         missing, unknown = await recv_event(ws), await recv_event(ws)
-        assert (missing["error"]["code"], missing["error"]["event_id"]) == ("missing_required_parameter", "c2")
-        assert (unknown["error"]["code"], unknown["error"]["param"]) == ("unknown_parameter", "session.voice")
+        assert (missing["error"]["code"], missing["error"]["event_id"]) == (
+            "missing_required_parameter",
+            "c2",
+        )
+        assert (unknown["error"]["code"], unknown["error"]["param"]) == (
+            "unknown_parameter",
+            "session.voice",
+        )
         await ws.send("{nope")
         await send(ws, "no.such.event", event_id="c4")
         assert (await recv_event(ws))["error"]["code"] == "invalid_json"
@@ -100,7 +111,10 @@ async def test_session_update_and_errors_carry_event_id() -> None:
 
 async def test_active_response_rule_and_cancel() -> None:
     scenario = Scenario().on_any().say("word " * 60)
-    async with Simulator(scenario, stream_delay=0.001) as sim, connect(sim.ga_url(), additional_headers=KEY) as ws:
+    async with (
+        Simulator(scenario, stream_delay=0.001) as sim,
+        connect(sim.ga_url(), additional_headers=KEY) as ws,
+    ):
         await recv_until(ws, "conversation.created")
         await send(ws, "conversation.item.create", item=user_text("hi"))
         await send(ws, "response.create", event_id="r1")
@@ -123,14 +137,20 @@ async def test_function_call_output_needs_a_known_call() -> None:
         item = {"type": "function_call_output", "call_id": "call_x", "output": "{}"}
         await send(ws, "conversation.item.create", event_id="o1", item=item)
         error = await recv_event(ws)
-        assert (error["error"]["code"], error["error"]["event_id"]) == ("invalid_tool_call_id", "o1")
+        assert (error["error"]["code"], error["error"]["event_id"]) == (
+            "invalid_tool_call_id",
+            "o1",
+        )
         await send(ws, "input_audio_buffer.commit", event_id="b1")
         assert (await recv_event(ws))["error"]["code"] == "input_audio_buffer_commit_empty"
 
 
 async def test_barge_in_cancels_with_turn_detected() -> None:
     scenario = Scenario().on_audio().say("A long answer " * 20)
-    async with Simulator(scenario, stream_delay=0.002) as sim, connect(sim.ga_url(), additional_headers=KEY) as ws:
+    async with (
+        Simulator(scenario, stream_delay=0.002) as sim,
+        connect(sim.ga_url(), additional_headers=KEY) as ws,
+    ):
         await recv_until(ws, "conversation.created")
         await send(ws, "input_audio_buffer.append", audio=to_base64(speech(400) + silence(300)))
         events = await recv_until(ws, "response.output_audio.delta")
@@ -146,7 +166,12 @@ async def test_barge_in_cancels_with_turn_detected() -> None:
 
 
 async def test_function_call_round_trip_preview_names() -> None:
-    scenario = Scenario().on("weather").call("get_weather", city="Oslo").say(lambda o: f"{o['get_weather']}")
+    scenario = (
+        Scenario()
+        .on("weather")
+        .call("get_weather", city="Oslo")
+        .say(lambda o: f"{o['get_weather']}")
+    )
     async with Simulator(scenario) as sim, connect(sim.preview_url(), additional_headers=KEY) as ws:
         await recv_until(ws, "conversation.created")
         await send(ws, "session.update", session={"tools": [WEATHER_TOOL]})
@@ -223,7 +248,10 @@ async def test_cassette_replay_waits_for_client_events() -> None:
         '{"type": "response.created", "response": {"id": "resp_1"}}\n'
         '{"type": "response.done", "response": {"id": "resp_1", "status": "completed"}}\n'
     )
-    async with Simulator(cassette=cassette) as sim, connect(sim.ga_url(), additional_headers=KEY) as ws:
+    async with (
+        Simulator(cassette=cassette) as sim,
+        connect(sim.ga_url(), additional_headers=KEY) as ws,
+    ):
         assert (await recv_event(ws))["session"]["id"] == "sess_1"
         await send(ws, "session.update", session={})  # not awaited by the tape: no answer
         await send(ws, "response.create")
@@ -235,9 +263,13 @@ async def test_cassette_replay_waits_for_client_events() -> None:
 
 @pytest.mark.realtime_simulator(scenario=Scenario().on("hi").say("Hello!"), api_key="k")
 async def test_plugin_fixture_with_marker(realtime_simulator: Simulator) -> None:
-    async with connect(realtime_simulator.openai_url(), additional_headers={"Authorization": "Bearer k"}) as ws:
+    async with connect(
+        realtime_simulator.openai_url(), additional_headers={"Authorization": "Bearer k"}
+    ) as ws:
         await recv_until(ws, "conversation.created")
-        await send(ws, "session.update", session={"type": "realtime", "output_modalities": ["text"]})
+        await send(
+            ws, "session.update", session={"type": "realtime", "output_modalities": ["text"]}
+        )
         await send(ws, "conversation.item.create", item=user_text("hi there"))
         await send(ws, "response.create")
         done = await recv_until(ws, "response.output_text.done")
