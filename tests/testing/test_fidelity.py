@@ -15,12 +15,11 @@ from agentkit.testing.state import ConnectionState
 from tests.support import TIMEOUT
 from tests.testing.helpers import TIME_TOOL, WEATHER_TOOL, user_text
 
-GA_EVENT: TypeAdapter[Any] = TypeAdapter(
-    pytest.importorskip("openai.types.realtime").RealtimeServerEvent
-)
-PREVIEW_EVENT: TypeAdapter[Any] = TypeAdapter(
-    pytest.importorskip("openai.types.beta.realtime").RealtimeServerEvent
-)
+_GA_TYPES: Any = pytest.importorskip("openai.types.realtime")
+_PREVIEW_TYPES: Any = pytest.importorskip("openai.types.beta.realtime")
+GA_EVENT: TypeAdapter[Any] = TypeAdapter(_GA_TYPES.RealtimeServerEvent)
+PREVIEW_EVENT: TypeAdapter[Any] = TypeAdapter(_PREVIEW_TYPES.RealtimeServerEvent)
+TOOLS: Any = [WEATHER_TOOL, TIME_TOOL]
 
 SCENARIO = (
     Scenario()
@@ -44,7 +43,7 @@ async def test_openai_client_round_trip() -> None:
                 session={
                     "type": "realtime",
                     "output_modalities": ["text"],
-                    "tools": [WEATHER_TOOL, TIME_TOOL],
+                    "tools": TOOLS,
                 }
             )
             calls = []
@@ -62,7 +61,7 @@ async def test_openai_client_round_trip() -> None:
                 await connection.conversation.item.create(
                     item={
                         "type": "function_call_output",
-                        "call_id": call.call_id,
+                        "call_id": str(call.call_id),
                         "output": json.dumps(outputs[call.name]),
                     }
                 )
@@ -114,7 +113,7 @@ def _drive(state: ConnectionState, tools_update: dict[str, Any]) -> list[dict[st
     out += state.receive(
         {"type": "input_audio_buffer.append", "audio": to_base64(speech(300) + silence(300))}
     )
-    out += [state.next_event()]  # part of the VAD response, then barge in
+    out += [e for e in [state.next_event()] if e]  # part of the VAD response, then barge in
     out += state.receive({"type": "input_audio_buffer.append", "audio": to_base64(speech(300))})
     out += state.receive({"type": "input_audio_buffer.clear"})
     out += state.receive({"type": "response.cancel"})
