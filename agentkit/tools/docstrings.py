@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ def parse_docstring(func: Callable[..., Any]) -> DocInfo:
     The sections that are not about *calling* the tool (returns, raises, examples) are left out:
     they cost tokens in every ``session.update`` and rarely change what the model does.
     """
+    while isinstance(func, functools.partial):  # its own docstring is partial's class doc
+        func = func.func
     text = inspect.getdoc(func)
     if not text:
         return DocInfo()

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import inspect
 import json
 import logging
@@ -458,3 +459,21 @@ def test_retooling_a_tool_wraps_the_original_function() -> None:
 
     g = tool(name="g", timeout=1)(f)
     assert g.func is f.func and g.name == "g" and f.name == "f"
+
+
+async def test_bound_methods_and_partials_become_tools() -> None:
+    class Store:
+        def lookup(self, key: str) -> str:
+            """Look a key up."""
+            return key * 2
+
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    method = tool(Store().lookup)
+    assert method.schema()["parameters"]["required"] == ["key"]
+    assert (await method.invoke('{"key": "a"}', ctx())).output == "aa"
+    partial = tool(name="add_two")(functools.partial(add, b=2))
+    assert partial.description == "Add two numbers."
+    assert (await partial.invoke('{"a": 1}', ctx())).output == "3"
