@@ -339,6 +339,10 @@ class ConnectionState:
             return self._error(
                 "invalid_type", "Invalid type for 'response'.", event, param="response"
             )
+        wrong = "modalities" if self.dialect == GA else "output_modalities"
+        if wrong in overrides:
+            message = f"Unknown parameter: 'response.{wrong}'."
+            return self._error("unknown_parameter", message, event, param=f"response.{wrong}")
         out_of_band = overrides.get("conversation") == "none"
         if self.active is not None and not out_of_band:
             message = (

@@ -297,3 +297,16 @@ def test_standalone_prints_its_url(tmp_path: Path) -> None:
         finally:
             process.terminate()
             process.wait(TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "field"), [("ga", "modalities"), ("preview", "output_modalities")]
+)
+def test_response_overrides_of_the_other_dialect_are_refused(dialect: Any, field: str) -> None:
+    state = ConnectionState(dialect, "m")
+    state.open()
+    (error,) = state.receive(
+        {"type": "response.create", "event_id": "r", "response": {field: ["text"]}}
+    )
+    assert (error["error"]["code"], error["error"]["event_id"]) == ("unknown_parameter", "r")
+    assert state.active is None
