@@ -14,11 +14,12 @@ application this). The session performs them. Every dispatch rule lives here, on
 
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from agentkit.events import (
     ErrorOccurred,
@@ -31,7 +32,9 @@ from agentkit.events import (
 from agentkit.events import Event as AppEvent
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
+    RESUME_ITEM_PREFIX,
     ClientEvent,
+    ConversationItemCreate,
     ConversationItemTruncate,
     InputAudioBufferAppend,
     ResponseCancel,
@@ -49,6 +52,7 @@ __all__ = [
     "Emit",
     "HistoryItem",
     "InterruptPolicy",
+    "Replay",
     "Send",
     "StartCall",
 ]
@@ -114,6 +118,17 @@ class HistoryItem:
     output: str | None = None
     has_audio: bool = False
     truncated: bool = False
+    response_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What a new socket gets to restore the conversation, and what could not come back."""
+
+    events: tuple[ConversationItemCreate, ...]
+    restored: int
+    not_restored: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -163,6 +178,8 @@ class ConversationState:
     _unacked_outputs: set[str] = field(default_factory=set)
     _sent: OrderedDict[str, ClientEvent] = field(default_factory=OrderedDict)
     _audio: _AudioPlayback | None = None
+    _unacked_items: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    _busy_elsewhere: bool = False
 
     # -- application requests -------------------------------------------------------------
 
@@ -190,7 +207,7 @@ class ConversationState:
 
         The progress response is not a tool round; the follow-up still waits for the outputs.
         """
-        if self.active_response_id or self._inflight_create or self._pending:
+        if self._busy() or self._pending:
             return []
         instructions = (
             "Tell the user in one short sentence that you are still working on it: " + message
@@ -215,6 +232,8 @@ class ConversationState:
             self._sent[event.event_id] = event
             if len(self._sent) > _SENT_MEMORY:
                 self._sent.popitem(last=False)
+            if type(event) is ConversationItemCreate and _is_input(event.item):
+                self._unacked_items[event.item["id"]] = event.item
         return Send(event)
 
     # -- tool results -----------------------------------------------------------------------
@@ -254,6 +273,75 @@ class ConversationState:
                 round_.respond = round_.respond or call.result.respond
         return [self.sent(function_call_output(call.call_id, call.result.output))]
 
+    # -- connection loss and restore -------------------------------------------------------
+
+    def connection_lost(self) -> None:
+        """The socket is gone, and with it the server's session: settle what was in flight.
+
+        The active response is over. Its completed calls form a round as if it had completed (they
+        run once and are answered on the new socket); its unfinished items are dropped; if it had
+        no calls, or a ``response.create`` was in flight, the model is asked again after restore.
+        """
+        lost, self.active_response_id = self.active_response_id, None
+        create_lost = self._inflight_create is not None
+        self._inflight_create = None
+        self._audio = None
+        if lost is not None:
+            for key in [
+                key
+                for key, entry in self.history.items()
+                if entry.response_id == lost and entry.status != "completed"
+            ]:
+                del self.history[key]
+        call_ids = self._response_calls.pop(lost, []) if lost is not None else []
+        for call_id in call_ids:
+            self.calls[call_id].response_done = True
+        if call_ids:
+            self._rounds.append(_Round({c for c in call_ids if not self.calls[c].posted}))
+        elif (lost is not None or create_lost) and self._pending is None:
+            self._pending = _Pending(None, follow_up=False)
+
+    def replay(self, max_items: int, dialect_note: str | None = None) -> Replay:
+        """Client events that rebuild the conversation on a fresh session, oldest first.
+
+        Assistant audio comes back as its transcript (audio cannot be injected); user audio comes
+        back as its transcript when there is one, and is reported as lost otherwise.
+        """
+        entries = list(self.history.values())[-max_items:] if max_items > 0 else []
+        skipped = len(self.history) - len(entries)
+        events: list[ConversationItemCreate] = []
+        not_restored: list[str] = (
+            [f"{skipped} older items beyond the replay budget"] if skipped else []
+        )
+        for entry in entries:
+            item = _replay_item(entry)
+            if item is None:
+                not_restored.append(
+                    f"{entry.role or entry.type} item {entry.item_id} (audio, no transcript)"
+                )
+            else:
+                events.append(ConversationItemCreate(item=item))
+        if any(e.has_audio and e.role == "assistant" for e in entries):
+            not_restored.append("assistant audio (restored as its transcript)")
+        replayed = {entry.call_id for entry in entries if entry.type == "function_call_output"}
+        for call_id in list(self._unacked_outputs):
+            call = self.calls.get(call_id)
+            if call is not None and call.result is not None and call_id not in replayed:
+                events.append(function_call_output(call_id, call.result.output))
+        if events:
+            events.append(_resume_note())
+        events.extend(ConversationItemCreate(item=item) for item in self._unacked_items.values())
+        return Replay(tuple(events), restored=len(entries), not_restored=tuple(not_restored))
+
+    def resumed(self) -> list[Action]:
+        """The new socket is configured and restored: post what waited, ask for what was lost."""
+        actions: list[Action] = []
+        for call in self.calls.values():
+            if call.response_done and call.result is not None and not call.posted:
+                actions.extend(self._post(call))
+        actions.extend(self._maybe_create())
+        return actions
+
     # -- server events ----------------------------------------------------------------------
 
     def on_event(self, event: ev.ServerEvent) -> list[Action]:
@@ -281,7 +369,7 @@ class ConversationState:
 
     def _on_output_item_done(self, event: ev.ResponseOutputItemDone) -> list[Action]:
         item = event.item
-        self._remember_item(item)
+        self._remember_item(item, response_id=event.response_id)
         if item.type != "function_call" or not item.call_id:
             return []
         return self._new_call(item, event.response_id)
@@ -300,7 +388,9 @@ class ConversationState:
             return self.call_finished(call_id, ToolResult.error(message, error_type="cancelled"))
         if self.rounds_this_turn >= self.max_tool_rounds:
             message = "tool round limit reached for this turn; answer the user without tools"
-            result = ToolResult.error(message, error_type="round_limit")
+            # respond=False: the capped follow-up already said tool_choice "none"; asking again
+            # would let a model that keeps calling loop forever.
+            result = ToolResult.error(message, error_type="round_limit", respond=False)
             return [Emit(self._started_event(call)), *self.call_finished(call_id, result)]
         return [Emit(self._started_event(call)), StartCall(call)]
 
@@ -313,6 +403,7 @@ class ConversationState:
         response_id = response.id or ""
         if response_id == self.active_response_id:
             self.active_response_id = None
+        self._busy_elsewhere = False
         actions: list[Action] = []
         for item in response.output:
             self._remember_item(item)
@@ -350,7 +441,7 @@ class ConversationState:
             if round_.respond and (self._pending is None or self._pending.follow_up):
                 self._pending = _Pending(self._follow_up_options(), follow_up=True)
         pending = self._pending
-        if pending is None or self.active_response_id is not None or self._inflight_create:
+        if pending is None or self._busy():
             return []
         if pending.follow_up and any(round_.call_ids for round_ in self._rounds):
             return []
@@ -360,6 +451,14 @@ class ConversationState:
         self._inflight_create = ResponseCreate(response=pending.options)
         return [self.sent(self._inflight_create)]
 
+    def _busy(self) -> bool:
+        """A response is active, or asked for, so a response.create now would be rejected."""
+        return (
+            self.active_response_id is not None
+            or self._inflight_create is not None
+            or self._busy_elsewhere
+        )
+
     def _follow_up_options(self) -> ResponseOptions | None:
         if self.rounds_this_turn + 1 >= self.max_tool_rounds:
             return ResponseOptions(tool_choice="none")
@@ -368,10 +467,12 @@ class ConversationState:
     def _on_error(self, event: ev.ErrorEvent) -> list[Action]:
         error = event.error
         cause = self._sent.get(error.event_id or "")
+        if cause is not None and cause is self._inflight_create:
+            self._inflight_create = None  # rejected: no response.created will come for it
         if isinstance(cause, ResponseCreate) and error.code == _ALREADY_ACTIVE:
-            # Benign race (often server VAD starting a response): ask again after it ends.
-            if cause is self._inflight_create:
-                self._inflight_create = None
+            # Benign race (often server VAD starting a response): ask again after it ends,
+            # even if its response.created has not reached us yet.
+            self._busy_elsewhere = self.active_response_id is None
             if self._pending is None:
                 self._pending = _Pending(cause.response, follow_up=False)
             return self._maybe_create()
@@ -390,6 +491,8 @@ class ConversationState:
     def _on_item_added(self, event: ev.ConversationItemAdded) -> list[Action]:
         item = event.item
         self._remember_item(item, after=event.previous_item_id)
+        if item.id is not None:
+            self._unacked_items.pop(item.id, None)
         if item.type == "function_call_output" and item.call_id:
             self._unacked_outputs.discard(item.call_id)
         elif item.type == "message" and item.role == "user":
@@ -459,8 +562,10 @@ class ConversationState:
             heard = int((self.clock() - audio.first_delta_at) * 1000)
         return heard if heard < int(audio.received_ms) else None
 
-    def _remember_item(self, item: ev.Item, after: str | None = None) -> None:
-        if not item.id:
+    def _remember_item(
+        self, item: ev.Item, after: str | None = None, response_id: str | None = None
+    ) -> None:
+        if not item.id or item.id.startswith(RESUME_ITEM_PREFIX):
             return
         entry = self.history.get(item.id)
         if entry is None:
@@ -474,6 +579,8 @@ class ConversationState:
         entry.name = item.name or entry.name
         entry.arguments = item.arguments if item.arguments is not None else entry.arguments
         entry.output = item.output if item.output is not None else entry.output
+        entry.status = item.status or entry.status
+        entry.response_id = response_id or entry.response_id
         entry.has_audio = entry.has_audio or any(
             p.type in ("output_audio", "input_audio") for p in item.content
         )
@@ -500,3 +607,47 @@ _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
     ev.InputAudioTranscriptionCompleted: ConversationState._on_user_transcript,  # type: ignore[dict-item]
     ev.InputAudioBufferSpeechStarted: ConversationState._on_speech_started,  # type: ignore[dict-item]
 }
+
+
+def _is_input(item: dict[str, Any]) -> bool:
+    """Items the application adds (user and system messages) that must survive a reconnect."""
+    return item.get("type") == "message" and item.get("role") in ("user", "system") and "id" in item
+
+
+def _replay_item(entry: HistoryItem) -> dict[str, Any] | None:
+    if entry.type == "function_call":
+        return {
+            "id": entry.item_id,
+            "type": "function_call",
+            "call_id": entry.call_id,
+            "name": entry.name,
+            "arguments": entry.arguments or "",
+        }
+    if entry.type == "function_call_output":
+        return {
+            "id": entry.item_id,
+            "type": "function_call_output",
+            "call_id": entry.call_id,
+            "output": entry.output or "",
+        }
+    if entry.type != "message" or not entry.text:
+        return None
+    part = "output_text" if entry.role == "assistant" else "input_text"
+    return {
+        "id": entry.item_id,
+        "type": "message",
+        "role": entry.role,
+        "content": [{"type": part, "text": entry.text}],
+    }
+
+
+def _resume_note() -> ConversationItemCreate:
+    text = (
+        "The connection was restored and the conversation above is the same conversation. "
+        "Continue from where it stopped; do not greet the user again."
+    )
+    item_id = RESUME_ITEM_PREFIX + os.urandom(4).hex()
+    content = [{"type": "input_text", "text": text}]
+    return ConversationItemCreate(
+        item={"id": item_id, "type": "message", "role": "system", "content": content}
+    )

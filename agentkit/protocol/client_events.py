@@ -32,7 +32,9 @@ __all__ = [
     "audio_append",
     "function_call",
     "function_call_output",
+    "RESUME_ITEM_PREFIX",
     "new_event_id",
+    "new_item_id",
     "system_message",
     "user_audio",
     "user_message",
@@ -45,6 +47,17 @@ _event_counter = itertools.count(1)
 def new_event_id() -> str:
     """A process-unique client event id; cheap enough for every audio chunk."""
     return _EVENT_PREFIX + str(next(_event_counter))
+
+
+RESUME_ITEM_PREFIX = "ak_resume_"
+"""Item ids of the system notes agentkit adds after a reconnect (kept out of the history)."""
+_ITEM_PREFIX = "ak_item_" + os.urandom(3).hex() + "_"
+_item_counter = itertools.count(1)
+
+
+def new_item_id() -> str:
+    """A client-chosen item id (at most 32 characters), so the item's ack can be matched."""
+    return _ITEM_PREFIX + str(next(_item_counter))
 
 
 class _ClientEvent(BaseModel):
