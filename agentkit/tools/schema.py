@@ -59,7 +59,8 @@ def build_arguments(
         ToolDefinitionError: a parameter's type has no JSON form, or is recursive.
     """
     schema_params = [p for p in params if not p.injected]
-    field_names = {p.name: _field_name(p.name, i) for i, p in enumerate(schema_params)}
+    taken = {p.name for p in params}
+    field_names = {p.name: _field_name(p.name, i, taken) for i, p in enumerate(schema_params)}
     try:
         model = _make_model(schema_params, field_names, docs, function, strict, module)
         raw = _json_schema(model)
@@ -112,10 +113,14 @@ def _annotated_description(annotation: Any) -> str | None:
     return next((item for item in metadata if isinstance(item, str)), None)
 
 
-def _field_name(name: str, index: int) -> str:
+def _field_name(name: str, index: int, taken: set[str]) -> str:
     """A model field name pydantic accepts without warnings for this parameter."""
-    reserved = name.startswith(("_", "model_")) or hasattr(BaseModel, name)
-    return f"param_{index}" if reserved else name
+    if not (name.startswith(("_", "model_")) or hasattr(BaseModel, name)):
+        return name
+    candidate = f"param_{index}"
+    while candidate in taken:  # a parameter may itself be called param_0
+        candidate += "_"
+    return candidate
 
 
 def _json_schema(model: type[BaseModel]) -> dict[str, Any]:

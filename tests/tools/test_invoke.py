@@ -190,14 +190,17 @@ async def test_positional_only_default_is_passed_when_omitted() -> None:
 
 async def test_reserved_parameter_names_are_delivered() -> None:
     @tool
-    def reserved(json: str, model_id: int, schema: bool = False, _hidden: int = 0) -> list[Any]:
-        return [json, model_id, schema, _hidden]
+    def reserved(
+        json: str, model_id: int, param_0: int, schema: bool = False, _hidden: int = 0
+    ) -> list[Any]:
+        return [json, model_id, param_0, schema, _hidden]
 
-    arguments = '{"json": "j", "model_id": 4, "schema": true, "_hidden": 9}'
-    assert (await reserved.invoke(arguments, ctx())).output == '["j",4,true,9]'
+    arguments = '{"json": "j", "model_id": 4, "param_0": 5, "schema": true, "_hidden": 9}'
+    assert (await reserved.invoke(arguments, ctx())).output == '["j",4,5,true,9]'
     assert list(reserved.schema()["parameters"]["properties"]) == [
         "json",
         "model_id",
+        "param_0",
         "schema",
         "_hidden",
     ]
