@@ -1,0 +1,275 @@
+"""agentkit beside a bare ``websockets`` client, on loopback (issue #5). Run by hand, not in CI.
+
+    .venv/bin/python benchmarks/run.py            # the full run, about two minutes
+    .venv/bin/python benchmarks/run.py --quick    # a smoke run, about half a minute
+
+The benchmark server (``server.py``) runs in one process and each client (``clients.py``) in a
+fresh process of its own, the same arrangement for both clients; the server times the tool round
+trips, the clients time the audio stream and measure their memory. Everything stays on
+127.0.0.1 and every step has a timeout. See docs/performance.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import platform
+import queue
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.context import SpawnContext
+from multiprocessing.queues import Queue
+from typing import Any
+
+import websockets
+from clients import run_client
+from common import median, percentile
+from server import run_server
+
+KINDS = ("bare", "agentkit")
+WINDOW = 100  # calls per window: 1-100 and the last 100
+
+
+@dataclass
+class Row:
+    figure: str
+    bare: float | None
+    agentkit: float
+    unit: str
+    target: str = ""
+    passed: bool | None = None
+    ratio: float | None = None
+
+
+@dataclass
+class Bench:
+    ctx: SpawnContext
+    port: int
+    results: Queue[Any]
+    verbose: bool
+
+    def url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def client(self, kind: str, scenario: str, path: str, params: dict[str, Any]) -> Any:
+        """Run one client scenario in a fresh process; its figures, or raise on failure."""
+        timeout = params.setdefault("timeout", 120)
+        receiver, sender = self.ctx.Pipe(duplex=False)
+        process = self.ctx.Process(
+            target=run_client, args=(kind, scenario, self.url(path), params, sender)
+        )
+        process.start()
+        sender.close()
+        try:
+            if not receiver.poll(timeout + 15):
+                raise RuntimeError(f"{kind} {scenario}: no answer within {timeout + 15} s")
+            figures = receiver.recv()
+        finally:
+            process.join(10)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
+        if "error" in figures:
+            raise RuntimeError(f"{kind} {scenario} failed: {figures['error']}")
+        return figures
+
+    def server_results(self, tag: str, count: int, timeout: float) -> list[list[float]]:
+        """The round-trip lists of ``count`` connections tagged ``tag``."""
+        deadline, found = time.monotonic() + timeout, []
+        while len(found) < count:
+            try:
+                got_tag, durations = self.results.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError(f"{tag}: {len(found)} of {count} connections reported") from None
+            if got_tag == tag:
+                found.append(durations)
+        return found
+
+    def log(self, message: str) -> None:
+        if self.verbose:
+            print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def bench_server(verbose: bool) -> Iterator[Bench]:
+    ctx = multiprocessing.get_context("spawn")
+    results: Queue[Any] = ctx.Queue()
+    control, server_end = ctx.Pipe()
+    process = ctx.Process(target=run_server, args=(server_end, results), daemon=True)
+    process.start()
+    try:
+        if not control.poll(30):
+            raise RuntimeError("the benchmark server did not start")
+        yield Bench(ctx, control.recv(), results, verbose)
+    finally:
+        control.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+
+
+# -- the figures ---------------------------------------------------------------------------------
+
+
+def ms(seconds: list[float]) -> list[float]:
+    return [value * 1000 for value in seconds]
+
+
+def roundtrip_rows(bench: Bench, calls: int, repeats: int) -> list[Row]:
+    windows: dict[str, dict[str, list[float]]] = {k: {"early": [], "late": []} for k in KINDS}
+    for run in range(repeats):
+        for kind in KINDS:  # interleaved, so that a noisy moment hits both clients alike
+            tag = f"rt-{kind}-{run}"
+            bench.client(kind, "roundtrip", f"/roundtrip?calls={calls}&tag={tag}", {})
+            (durations,) = bench.server_results(tag, 1, 30)
+            windows[kind]["early"] += ms(durations[:WINDOW])
+            windows[kind]["late"] += ms(durations[-WINDOW:])
+            bench.log(f"round trips {kind} run {run + 1}: median {median(ms(durations)):.3f} ms")
+    first, last = f"calls 1-{WINDOW}", f"calls {calls - WINDOW + 1}-{calls}"
+    rows = []
+    for window, label in (("early", first), ("late", last)):
+        bare, agentkit = windows["bare"][window], windows["agentkit"][window]
+        rows.append(ratio_row(f"tool round trip, median, {label}", median(bare), median(agentkit),
+                              "ms", 1.3))
+        rows.append(Row(f"tool round trip, p99, {label}", percentile(bare, 0.99),
+                        percentile(agentkit, 0.99), "ms"))
+    early, late = median(windows["agentkit"]["early"]), median(windows["agentkit"]["late"])
+    growth = late / early
+    rows.append(Row(f"agentkit median growth, {last} vs {first}", None, growth, "x",
+                    "<= 1.2x (flat)", growth <= 1.2))
+    return rows
+
+
+def sync_tool_row(bench: Bench, calls: int) -> Row:
+    """Informational: the same round trip with a plain ``def`` tool (run in a worker thread)."""
+    tag = "rt-sync"
+    bench.client("agentkit", "roundtrip", f"/roundtrip?calls={calls}&tag={tag}",
+                 {"sync_tool": True})
+    (durations,) = bench.server_results(tag, 1, 30)
+    return Row("tool round trip, median, sync `def` tool", None, median(ms(durations)), "ms",
+               "(information)")
+
+
+def ratio_row(figure: str, bare: float, agentkit: float, unit: str, limit: float) -> Row:
+    ratio = agentkit / bare
+    return Row(figure, bare, agentkit, unit, f"<= {limit}x bare", ratio <= limit, ratio)
+
+
+def audio_row(bench: Bench, count: int) -> Row:
+    rates = {}
+    for kind in KINDS:
+        figures = bench.client(kind, "audio", f"/audio?n={count}", {"n": count, "repeats": 3})
+        rates[kind] = median(figures["rates"])
+        bench.log(f"audio {kind}: {', '.join(f'{r:,.0f}' for r in figures['rates'])} events/s")
+    ratio = rates["agentkit"] / rates["bare"]
+    return Row(f"audio stream, {count:,} deltas of 100 ms", rates["bare"], rates["agentkit"],
+               "events/s", ">= 0.9x bare", ratio >= 0.9, ratio)
+
+
+def memory_rows(bench: Bench, sessions: int) -> list[Row]:
+    rows = []
+    for traced, label in ((True, "tracemalloc"), (False, "RSS")):
+        per = {}
+        for kind in KINDS:
+            params = {"n": sessions, "tracemalloc": traced}
+            per[kind] = bench.client(kind, "idle", "/idle", params)["bytes_per_session"] / 1024
+        figure = f"memory per idle session ({label}, {sessions} sessions)"
+        rows.append(ratio_row(figure, per["bare"], per["agentkit"], "KiB", 1.5))
+    return rows
+
+
+def load_rows(bench: Bench, sessions: int, seconds: int) -> list[Row]:
+    figures: dict[str, list[float]] = {}
+    cpu = {}
+    for kind in KINDS:
+        tag = f"load-{kind}"
+        path = f"/load?rounds={seconds}&period=1&tag={tag}"
+        params = {"n": sessions, "timeout": seconds + 90}
+        cpu[kind] = bench.client(kind, "load", path, params)["client_cpu"]
+        lists = bench.server_results(tag, sessions, 30)
+        figures[kind] = ms([value for durations in lists for value in durations])
+        bench.log(f"load {kind}: {len(figures[kind])} round trips, client CPU {cpu[kind]:.0%}")
+    label = f"{sessions:,} sessions x 1 round trip/s, {seconds} s"
+    bare, agentkit = figures["bare"], figures["agentkit"]
+    p99 = percentile(agentkit, 0.99)
+    return [
+        Row(f"{label}: p50", median(bare), median(agentkit), "ms"),
+        Row(f"{label}: p99", percentile(bare, 0.99), p99, "ms", "< 10 ms", p99 < 10),
+        Row(f"{label}: client CPU", cpu["bare"] * 100, cpu["agentkit"] * 100, "% of a core"),
+    ]
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "events/s":
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if unit in ("KiB", "% of a core") else f"{value:.3f}"
+
+
+def table(rows: list[Row]) -> str:
+    header = ("figure", "unit", "bare", "agentkit", "ratio", "target", "result")
+    lines = [header]
+    for row in rows:
+        verdict = "" if row.passed is None else ("PASS" if row.passed else "MISS")
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
+        lines.append((row.figure, row.unit, number(row.bare, row.unit),
+                      number(row.agentkit, row.unit), ratio, row.target, verdict))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in lines
+    ]
+    text.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in text)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--calls", type=int, default=2000, help="tool rounds per conversation")
+    parser.add_argument("--repeats", type=int, default=2, help="conversations per client")
+    parser.add_argument("--audio-events", type=int, default=10_000)
+    parser.add_argument("--idle-sessions", type=int, default=200)
+    parser.add_argument("--sessions", type=int, default=1000, help="concurrent sessions")
+    parser.add_argument("--seconds", type=int, default=15, help="duration of the load run")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["roundtrip", "audio", "memory", "load"])
+    parser.add_argument("-q", "--quiet", action="store_true", help="print the table only")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.repeats, args.audio_events = 300, 1, 2000
+        args.idle_sessions, args.sessions, args.seconds = 50, 200, 5
+    args.calls = max(args.calls, WINDOW)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    with bench_server(verbose=not args.quiet) as bench:
+        if "roundtrip" not in args.skip:
+            rows += roundtrip_rows(bench, args.calls, args.repeats)
+            rows.append(sync_tool_row(bench, min(args.calls, 500)))
+        if "audio" not in args.skip:
+            rows.append(audio_row(bench, args.audio_events))
+        if "memory" not in args.skip:
+            rows += memory_rows(bench, args.idle_sessions)
+        if "load" not in args.skip:
+            rows += load_rows(bench, args.sessions, args.seconds)
+    print(f"Python {platform.python_version()}, websockets {websockets.__version__}, "
+          f"{multiprocessing.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s")
+    print(table(rows))
+    return 0 if all(row.passed is not False for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
