@@ -20,6 +20,9 @@ __all__ = [
     "ErrorOccurred",
     "Event",
     "Interrupted",
+    "ReconnectGaveUp",
+    "Reconnected",
+    "Reconnecting",
     "ResponseFinished",
     "ResponseStarted",
     "SessionClosed",
@@ -170,6 +173,36 @@ class ErrorOccurred(_Event):
     details: dict[str, Any] | None = None
 
 
+class Reconnecting(_Event):
+    """The connection dropped (or the session is about to expire); agentkit is getting it back."""
+
+    type: Literal["reconnecting"] = "reconnecting"
+    attempt: int
+    reason: str
+    delay_s: float = 0.0
+
+
+class Reconnected(_Event):
+    """A new socket carries the conversation on. ``not_restored`` says honestly what was lost
+    (assistant audio only comes back as its transcript, say) and ``dropped_audio_chunks`` counts
+    queued input audio too old to send."""
+
+    type: Literal["reconnected"] = "reconnected"
+    attempt: int
+    reason: str
+    restored_items: int = 0
+    not_restored: tuple[str, ...] = ()
+    dropped_audio_chunks: int = 0
+
+
+class ReconnectGaveUp(_Event):
+    """Reconnection stopped; a :class:`SessionClosed` follows."""
+
+    type: Literal["reconnect_gave_up"] = "reconnect_gave_up"
+    attempts: int
+    reason: str
+
+
 class SessionClosed(_Event):
     type: Literal["session_closed"] = "session_closed"
     code: int | None = None
@@ -192,6 +225,9 @@ Event = (
     | ToolCallFinished
     | ToolProgress
     | ErrorOccurred
+    | Reconnecting
+    | Reconnected
+    | ReconnectGaveUp
     | SessionClosed
 )
 """Every event an application can receive from a session."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentkit._tasks import TaskOwner
@@ -29,6 +30,9 @@ from agentkit.events import (
     AudioDone,
     ErrorOccurred,
     Event,
+    Reconnected,
+    ReconnectGaveUp,
+    Reconnecting,
     SessionClosed,
     SessionReady,
     SpeechStarted,
@@ -41,15 +45,18 @@ from agentkit.events import (
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
     ClientEvent,
+    InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
     SessionUpdate,
     audio_append,
+    new_item_id,
     user_message,
 )
 from agentkit.protocol.codec import decode, encode
 from agentkit.protocol.config import ResponseOptions
 from agentkit.protocol.dialects import Dialect, session_from_wire
+from agentkit.reconnect import ReconnectPolicy, connect_with_retry, is_expiry, is_retryable
 from agentkit.state import (
     Action,
     Call,
@@ -89,6 +96,7 @@ class SessionOptions:
         speak_progress: let the model tell the user what a long tool reports through
             ``ToolContext.report_progress`` (when no response is active).
         ready_timeout: seconds to wait for the service to accept the configuration.
+        reconnect: how a dropped or expiring connection is replaced (see ``docs/sessions.md``).
     """
 
     tool_timeout: float = 30.0
@@ -98,6 +106,7 @@ class SessionOptions:
     max_tool_output_chars: int = 100_000
     speak_progress: bool = True
     ready_timeout: float = 15.0
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
 class Session:
@@ -148,8 +157,11 @@ class Session:
         self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._handlers: dict[type, list[Handler]] = {}
-        self._outbox: deque[ClientEvent] = deque()
+        self._outbox: deque[tuple[ClientEvent, float]] = deque()
         self._flushing = False
+        self._connected = False
+        self._rollover_reason: str | None = None
+        self._expiry_watch: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
         self._config_event_id: str | None = None
         self._closed = False
@@ -171,8 +183,13 @@ class Session:
     async def start(self) -> None:
         """Connect, send the agent's configuration and wait until the service accepts it."""
         self._ready = asyncio.get_running_loop().create_future()
-        self._transport = await self._connector()
-        self._tasks.start(self._read_loop(self._transport), name="agentkit-reader")
+        policy = self.options.reconnect
+        if policy.enabled:
+            self._transport = await connect_with_retry(self._connector, policy)
+        else:
+            self._transport = await self._connector()
+        self._connected = True
+        self._tasks.start(self._read_loop(), name="agentkit-reader")
         await self._send(SessionUpdate(session=self.agent.session_config()), config=True)
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self.options.ready_timeout)
@@ -203,7 +220,7 @@ class Session:
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user message; ask for a response unless ``respond`` is False."""
-        await self._send(user_message(text))
+        await self._send(user_message(text, item_id=new_item_id()))
         if respond:
             await self.create_response()
 
@@ -286,7 +303,7 @@ class Session:
         self.state.sent(event)
         if config:
             self._config_event_id = event.event_id
-        self._outbox.append(event)
+        self._outbox.append((event, time.monotonic()))
         await self._flush()
 
     async def _perform(self, actions: list[Action]) -> None:
@@ -294,7 +311,7 @@ class Session:
         decided them, so concurrent tool tasks can never reorder an output and its follow-up."""
         for action in actions:
             if type(action) is Send:
-                self._outbox.append(action.event)
+                self._outbox.append((action.event, time.monotonic()))
             elif type(action) is Emit:
                 self._emit(action.event)
             elif type(action) is StartCall:
@@ -305,13 +322,20 @@ class Session:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Send queued events in order; one flusher at a time drains for everyone."""
-        if self._flushing or self._transport is None:
+        """Send queued events in order; one flusher at a time drains for everyone.
+
+        While disconnected nothing is sent; an event leaves the queue only once it was written,
+        so a drop loses nothing the state did not already account for.
+        """
+        if self._flushing or not self._connected or self._transport is None:
             return
         self._flushing = True
         try:
-            while self._outbox:
-                await self._transport.send(encode(self._outbox.popleft(), self.dialect))
+            while self._outbox and self._connected:
+                await self._transport.send(encode(self._outbox[0][0], self.dialect))
+                self._outbox.popleft()
+        except ConnectionFailedError:
+            self._connected = False  # the reader sees the close and reconnects or ends
         finally:
             self._flushing = False
 
@@ -322,20 +346,107 @@ class Session:
             if outcome is not None:
                 self._tasks.start(_awaited(outcome), name="agentkit-handler")
 
-    async def _read_loop(self, transport: Transport) -> None:
-        code, reason = 1000, ""
+    async def _read_loop(self) -> None:
+        while True:
+            ended = await self._pump()
+            if self._closed:
+                return
+            self._connected = False
+            reason = self._rollover_reason or _describe_close(ended)
+            if not self._worth_reconnecting(ended):
+                await self._end(ended.code, ended.reason)
+                return
+            if not await self._reconnect(reason):
+                return
+
+    async def _pump(self) -> ConnectionClosedError:
+        """Read frames until the transport ends; say how it ended."""
+        transport = self._transport
+        assert transport is not None
         try:
             async for frame in transport:
                 await self._on_frame(frame)
         except ConnectionClosedError as exc:
-            code, reason = exc.code, exc.reason
+            return exc
         except ConnectionFailedError as exc:
-            code, reason = 1006, str(exc)
-        if not self._closed:
-            self._closed = True
-            self._fail_ready(ConnectionClosedError(code, reason))
-            await self._abandon_calls()
-            self._finish(SessionClosed(code=code, reason=reason))
+            return ConnectionClosedError(1006, str(exc))
+        code = getattr(transport, "close_code", None) or 1000
+        return ConnectionClosedError(code, getattr(transport, "close_reason", None) or "")
+
+    def _worth_reconnecting(self, ended: ConnectionClosedError) -> bool:
+        rejected = self._ready is not None and self._ready.done() and self._ready.exception()
+        if not self.options.reconnect.enabled or rejected:
+            return False
+        return self._rollover_reason is not None or is_retryable(ended)
+
+    async def _end(self, code: int, reason: str) -> None:
+        self._closed = True
+        self._fail_ready(ConnectionClosedError(code, reason))
+        await self._abandon_calls()
+        self._finish(SessionClosed(code=code, reason=reason))
+
+    async def _reconnect(self, reason: str) -> bool:
+        """Open a new socket, restore configuration and conversation, resume; False if gave up."""
+        policy = self.options.reconnect
+        self.state.connection_lost()
+        attempts = 0
+
+        async def announce(attempt: int, waited: float, error: BaseException | None) -> None:
+            nonlocal attempts
+            attempts = attempt
+            why = reason if error is None else f"{reason}; last attempt: {error}"
+            self._emit(Reconnecting(attempt=attempt, reason=why, delay_s=waited))
+
+        try:
+            transport = await connect_with_retry(self._connector, policy, before_attempt=announce)
+        except Exception as exc:
+            self._emit(ReconnectGaveUp(attempts=attempts, reason=str(exc)))
+            await self._end(1006, f"reconnection gave up: {exc}")
+            return False
+        self._rollover_reason = None
+        self._transport = transport
+        await self._restore(attempts, reason)
+        return True
+
+    async def _restore(self, attempt: int, reason: str) -> None:
+        """Configuration, then history, then what waited; queued input audio last."""
+        replay = self.state.replay(self.options.reconnect.replay_items)
+        retained, dropped = self._fresh_audio()
+        now = time.monotonic()
+        self._outbox.clear()
+        restore: list[ClientEvent] = [SessionUpdate(session=self.agent.session_config())]
+        restore.extend(replay.events)
+        self._config_event_id = restore[0].event_id
+        for event in restore:
+            self.state.sent(event)
+            self._outbox.append((event, now))
+        self._outbox.extend(retained)
+        self._connected = True
+        self._emit(
+            Reconnected(
+                attempt=attempt,
+                reason=reason,
+                restored_items=replay.restored,
+                not_restored=replay.not_restored,
+                dropped_audio_chunks=dropped,
+            )
+        )
+        await self._perform(self.state.resumed())
+        await self._flush()
+
+    def _fresh_audio(self) -> tuple[list[tuple[ClientEvent, float]], int]:
+        """Queued input-buffer events worth sending late; everything else the state re-derives."""
+        oldest = time.monotonic() - self.options.reconnect.max_audio_age
+        kept: list[tuple[ClientEvent, float]] = []
+        dropped = 0
+        for event, queued_at in self._outbox:
+            if not event.type.startswith("input_audio_buffer."):
+                continue
+            if type(event) is InputAudioBufferAppend and queued_at < oldest:
+                dropped += 1
+            else:
+                kept.append((event, queued_at))
+        return kept, dropped
 
     async def _on_frame(self, frame: str | bytes) -> None:
         try:
@@ -359,6 +470,7 @@ class Session:
             expires = event.session.get("expires_at")
             self.expires_at = expires if isinstance(expires, int) else None
             self.server_session = event.session
+            self._watch_expiry()
         elif isinstance(event, ev.SessionUpdated):
             self.server_session = event.session
             if self._ready is not None and not self._ready.done():
@@ -366,6 +478,9 @@ class Session:
                 self._emit(SessionReady(session_id=self.session_id, expires_at=self.expires_at))
         elif isinstance(event, ev.ErrorEvent):
             error = event.error
+            if error.code == "session_expired" and self._transport is not None:
+                self._rollover_reason = "the session hit its maximum duration"
+                await self._transport.close()
             if error.event_id is not None and error.event_id == self._config_event_id:
                 self._fail_ready(
                     ServerError(
@@ -376,6 +491,23 @@ class Session:
                         param=error.param,
                     )
                 )
+
+    def _watch_expiry(self) -> None:
+        margin = self.options.reconnect.expiry_margin
+        if self._expiry_watch is not None:
+            self._expiry_watch.cancel()
+        if margin is None or self.expires_at is None or not self.options.reconnect.enabled:
+            return
+        self._expiry_watch = self._tasks.start(self._roll_over_before(self.expires_at - margin))
+
+    async def _roll_over_before(self, deadline: float) -> None:
+        """Move to a fresh socket before the service ends the session, between responses."""
+        await asyncio.sleep(max(0.0, deadline - time.time()))
+        while not self.state.idle():  # noqa: ASYNC110 - idleness is derived state, not an event
+            await asyncio.sleep(0.05)
+        if not self._closed and self._transport is not None:
+            self._rollover_reason = "the session is about to reach its maximum duration"
+            await self._transport.close()
 
     def _fail_ready(self, exc: BaseException) -> None:
         if self._ready is not None and not self._ready.done():
@@ -466,6 +598,12 @@ async def _awaited(outcome: Awaitable[None]) -> None:
         await outcome
     except Exception:
         logger.exception("an event handler failed")
+
+
+def _describe_close(ended: ConnectionClosedError) -> str:
+    if is_expiry(ended.code, ended.reason):
+        return "the session hit its maximum duration"
+    return f"connection closed ({ended.code}{': ' + ended.reason if ended.reason else ''})"
 
 
 def _endpoint_connector(endpoint: Endpoint | None) -> Connector:

@@ -171,6 +171,7 @@ class ConversationState:
     calls: dict[str, Call] = field(default_factory=dict)
     history: OrderedDict[str, HistoryItem] = field(default_factory=OrderedDict)
     rounds_this_turn: int = 0
+    connected: bool = True
     _inflight_create: ResponseCreate | None = None
     _pending: _Pending | None = None
     _response_calls: dict[str, list[str]] = field(default_factory=dict)
@@ -282,6 +283,7 @@ class ConversationState:
         run once and are answered on the new socket); its unfinished items are dropped; if it had
         no calls, or a ``response.create`` was in flight, the model is asked again after restore.
         """
+        self.connected = False
         lost, self.active_response_id = self.active_response_id, None
         create_lost = self._inflight_create is not None
         self._inflight_create = None
@@ -335,6 +337,7 @@ class ConversationState:
 
     def resumed(self) -> list[Action]:
         """The new socket is configured and restored: post what waited, ask for what was lost."""
+        self.connected = True
         actions: list[Action] = []
         for call in self.calls.values():
             if call.response_done and call.result is not None and not call.posted:
@@ -443,6 +446,8 @@ class ConversationState:
         pending = self._pending
         if pending is None or self._busy():
             return []
+        if not self.connected:
+            return []  # decided again by resumed(), on the new socket
         if pending.follow_up and any(round_.call_ids for round_ in self._rounds):
             return []
         self._pending = None
