@@ -135,6 +135,7 @@ class Replay:
 class _Round:
     call_ids: set[str]
     respond: bool = False
+    interrupted: bool = False  # its calls were cancelled by barge-in: the user speaks next
 
 
 @dataclass(slots=True)
@@ -441,7 +442,8 @@ class ConversationState:
     def _maybe_create(self) -> list[Action]:
         for round_ in [r for r in self._rounds if not r.call_ids]:
             self._rounds.remove(round_)
-            if round_.respond and (self._pending is None or self._pending.follow_up):
+            wanted = round_.respond and not round_.interrupted
+            if wanted and (self._pending is None or self._pending.follow_up):
                 self._pending = _Pending(self._follow_up_options(), follow_up=True)
         pending = self._pending
         if pending is None or self._busy():
@@ -552,6 +554,8 @@ class ConversationState:
             running = tuple(c.call_id for c in self.calls.values() if c.result is None)
             if running:
                 actions.append(CancelCalls(running, reason="interrupted"))
+            for round_ in self._rounds:
+                round_.interrupted = round_.interrupted or bool(round_.call_ids & set(running))
         item_id = audio.item_id if audio is not None else None
         actions.append(
             Emit(Interrupted(response_id=response_id, item_id=item_id, audio_end_ms=end_ms))

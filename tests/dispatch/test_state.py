@@ -328,6 +328,7 @@ def test_interrupt_policy_cancel_cancels_running_tools_and_answers_them() -> Non
     assert cancel.call_ids == ("c1",)
     answer = state.call_finished("c1", ToolResult.error("cancelled", error_type="cancelled"))
     assert outputs(answer) == ["c1"]
+    assert creates(answer) == []  # the user is talking: no response over them
 
 
 def test_interrupt_policy_finish_leaves_running_tools_alone() -> None:
