@@ -1,1 +1,0 @@
-pytest_plugins = ["agentkit.testing.pytest_plugin"]
