@@ -146,7 +146,7 @@ def parallel_setup(tracker: Tracker) -> tuple[Scenario, Agent]:
         .call("flights", city="Oslo")
         .say(lambda out: f"Found {len(out.all)} answers.")
     )
-    return scenario, text_agent(flights, hotels)
+    return scenario.scenario, text_agent(flights, hotels)
 
 
 async def test_parallel_calls_run_concurrently_and_one_create_follows() -> None:

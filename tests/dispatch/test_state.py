@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from agentkit.events import ErrorOccurred, Interrupted, ToolCallFinished, ToolCallStarted
 from agentkit.protocol.client_events import (
@@ -44,7 +45,7 @@ def started(actions: list[Action]) -> list[str]:
     return [a.call.call_id for a in actions if isinstance(a, StartCall)]
 
 
-def emitted(actions: list[Action], kind: type) -> list:
+def emitted(actions: list[Action], kind: type) -> list[Any]:
     return [a.event for a in actions if isinstance(a, Emit) and isinstance(a.event, kind)]
 
 
