@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeAlias
 
 from agentkit.testing.ids import IdFactory
@@ -269,6 +270,7 @@ class ScenarioRunner:
         self._outputs = ToolOutputs()
         self._pending: dict[str, PlannedCall] = {}
         self._consumed: set[str] = set()
+        self._skip: set[str] = set()
 
     def plan(
         self, items: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], ids: IdFactory
@@ -279,8 +281,8 @@ class ScenarioRunner:
         user = latest_user_input(items)
         if user is None:
             return [PlannedText(self.scenario.default(""))]
-        if user.item_id != self._trigger:
-            self._start_turn(user)
+        if user.item_id != self._trigger and self._start_turn(user, items, tools):
+            return self._follow_up(tools, ids)
         if self._turn is None:
             return [PlannedText(self.scenario.default(user.text))]
         # Asked again without new input: move on to the next step, unless calls await outputs.
@@ -291,12 +293,82 @@ class ScenarioRunner:
     def _unanswered(self) -> bool:
         return any(call_id not in self._consumed for call_id in self._pending)
 
-    def _start_turn(self, user: UserInput) -> None:
+    def _start_turn(
+        self,
+        user: UserInput,
+        items: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]],
+    ) -> bool:
+        """Begin answering ``user``; ``True`` when the turn resumes right after tool outputs."""
         self._trigger = user.item_id
         self._turn = next((t for t in self.scenario.turns if t.matches(user)), None)
         self._step = -1
         self._outputs = ToolOutputs(user_text=user.text)
         self._pending.clear()
+        self._skip = set()
+        if self._turn is None:
+            return False
+        return self._resume(self._turn, _after_latest_user(items), tools)
+
+    def _resume(
+        self,
+        turn: Turn,
+        tail: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]],
+    ) -> bool:
+        """Take up a turn part-way through, as a model reading the conversation would.
+
+        A fresh runner (a new connection, say, after the client replayed its history) derives
+        how many steps are already answered from the items after the latest user input: a step
+        with calls is answered when its calls (matched by name, in order) are present with
+        their outputs (a call without its output counts as never made); a text-only step when
+        an assistant message follows the previous step. The next response runs the first
+        unanswered step; of a step only partly in the conversation, the missing calls are
+        issued again. ``True`` when the latest answered step's outputs
+        are the last thing in the conversation (the next response follows up on them).
+        """
+        outputs = {
+            str(item.get("call_id")): str(item.get("output", ""))
+            for item in tail
+            if item.get("type") == "function_call_output"
+        }
+        self._outputs.all.extend(_outputs_in(tail))
+        declared = {tool.get("name") for tool in tools}
+        cursor = 0
+        after_outputs = False
+        for index, step in enumerate(turn.steps):
+            names = [
+                call.name
+                for call in step.calls
+                if call.name in declared or not self.scenario.strict_tools
+            ]
+            if not names:
+                found = _find(tail, cursor, _is_assistant_message)
+                if found is None:
+                    return False
+                cursor = found + 1
+                self._step = index
+                after_outputs = False
+                continue
+            matched: list[Mapping[str, Any]] = []
+            for name in names:
+                found = _find(
+                    tail,
+                    cursor,
+                    partial(_is_answered_call, name, outputs),
+                )
+                if found is None:
+                    break
+                matched.append(tail[found])
+                cursor = found + 1
+            if len(matched) < len(names):
+                if matched:
+                    # Part of the response reached the conversation: issue only the rest.
+                    self._skip = {str(call.get("name")) for call in matched}
+                return after_outputs and not matched
+            self._step = index
+            after_outputs = _find(tail, cursor, _is_assistant_message) is None
+        return after_outputs
 
     def _collect_outputs(self, items: Sequence[Mapping[str, Any]]) -> bool:
         fresh = False
@@ -324,12 +396,16 @@ class ScenarioRunner:
     def _run_step(self, tools: Sequence[Mapping[str, Any]], ids: IdFactory) -> list[Planned]:
         assert self._turn is not None
         step = self._turn.steps[self._step]
+        skip, self._skip = self._skip, set()
         planned: list[Planned] = []
-        if step.text is not None:
+        if step.text is not None and not skip:
             text = step.text(self._outputs) if callable(step.text) else step.text
             planned.append(PlannedText(text))
         declared = {tool.get("name") for tool in tools}
         for call in step.calls:
+            if call.name in skip:
+                skip.discard(call.name)
+                continue
             if self.scenario.strict_tools and call.name not in declared:
                 planned.append(
                     PlannedText(f"[simulator] Cannot call undeclared tool {call.name!r}.")
@@ -344,6 +420,49 @@ class ScenarioRunner:
         planned = PlannedCall(call.name, text, ids.new("call"))
         self._pending[planned.call_id] = planned
         return planned
+
+
+def _after_latest_user(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        if item.get("type") == "message" and item.get("role") == "user":
+            return list(items[index + 1 :])
+    return []
+
+
+def _outputs_in(tail: Sequence[Mapping[str, Any]]) -> list[ToolOutput]:
+    calls = {str(item.get("call_id")): item for item in tail if item.get("type") == "function_call"}
+    found: list[ToolOutput] = []
+    for item in tail:
+        call = calls.get(str(item.get("call_id")))
+        if item.get("type") == "function_call_output" and call is not None:
+            found.append(
+                ToolOutput(
+                    str(call.get("name", "")),
+                    str(call.get("call_id")),
+                    str(call.get("arguments", "")),
+                    str(item.get("output", "")),
+                )
+            )
+    return found
+
+
+def _is_answered_call(name: str, outputs: Mapping[str, str], item: Mapping[str, Any]) -> bool:
+    return (
+        item.get("type") == "function_call"
+        and item.get("name") == name
+        and str(item.get("call_id")) in outputs
+    )
+
+
+def _is_assistant_message(item: Mapping[str, Any]) -> bool:
+    return item.get("type") == "message" and item.get("role") == "assistant"
+
+
+def _find(
+    items: Sequence[Mapping[str, Any]], start: int, predicate: Callable[[Mapping[str, Any]], bool]
+) -> int | None:
+    return next((i for i in range(start, len(items)) if predicate(items[i])), None)
 
 
 def latest_user_input(items: Sequence[Mapping[str, Any]]) -> UserInput | None:
