@@ -280,23 +280,20 @@ class ConversationState:
     def connection_lost(self) -> None:
         """The socket is gone, and with it the server's session: settle what was in flight.
 
-        The active response is over. Its completed calls form a round as if it had completed (they
-        run once and are answered on the new socket); its unfinished items are dropped; if it had
-        no calls, or a ``response.create`` was in flight, the model is asked again after restore.
+        The active response is over. If it made calls, they form a round as if it had completed
+        (each runs once and is answered on the new socket) and its words stay. Otherwise it is
+        asked for again, so its words leave the history (the new response says them once). Either
+        way, items the server never finished are dropped; a lost ``response.create`` is re-sent.
         """
         self.connected = False
         lost, self.active_response_id = self.active_response_id, None
         create_lost = self._inflight_create is not None
         self._inflight_create = None
         self._audio = None
-        if lost is not None:
-            for key in [
-                key
-                for key, entry in self.history.items()
-                if entry.response_id == lost and entry.status != "completed"
-            ]:
-                del self.history[key]
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
+        regenerated = lost if not call_ids else None
+        for key in [k for k, entry in self.history.items() if _lost_output(entry, regenerated)]:
+            del self.history[key]
         for call_id in call_ids:
             self.calls[call_id].response_done = True
         if call_ids:
@@ -370,6 +367,10 @@ class ConversationState:
             if not any(round_.call_ids for round_ in self._rounds):
                 self._pending = None  # this response already sees every output
         return [Emit(ResponseStarted(response_id=event.response.id))]
+
+    def _on_output_item_added(self, event: ev.ResponseOutputItemAdded) -> list[Action]:
+        self._remember_item(event.item, response_id=event.response_id)
+        return []
 
     def _on_output_item_done(self, event: ev.ResponseOutputItemDone) -> list[Action]:
         item = event.item
@@ -605,6 +606,7 @@ class ConversationState:
 _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
     ev.ResponseAudioDelta: ConversationState._on_audio_delta,  # type: ignore[dict-item]
     ev.ResponseCreated: ConversationState._on_response_created,  # type: ignore[dict-item]
+    ev.ResponseOutputItemAdded: ConversationState._on_output_item_added,  # type: ignore[dict-item]
     ev.ResponseOutputItemDone: ConversationState._on_output_item_done,  # type: ignore[dict-item]
     ev.ResponseDone: ConversationState._on_response_done,  # type: ignore[dict-item]
     ev.ErrorEvent: ConversationState._on_error,  # type: ignore[dict-item]
@@ -660,3 +662,13 @@ def _resume_note() -> ConversationItemCreate:
     return ConversationItemCreate(
         item={"id": item_id, "type": "message", "role": "system", "content": content}
     )
+
+
+def _lost_output(entry: HistoryItem, regenerated_response: str | None) -> bool:
+    """Model output lost with the socket: anything the server never finished, and the words of
+    a response that will be asked for again. Completed calls stay: they run exactly once."""
+    if entry.status != "completed":
+        return entry.role == "assistant" or entry.type == "function_call"
+    if regenerated_response is None:
+        return False
+    return entry.role == "assistant" and entry.response_id == regenerated_response

@@ -271,6 +271,7 @@ class ScenarioRunner:
         self._pending: dict[str, PlannedCall] = {}
         self._consumed: set[str] = set()
         self._skip: set[str] = set()
+        self._text_said = False
 
     def plan(
         self, items: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], ids: IdFactory
@@ -306,6 +307,7 @@ class ScenarioRunner:
         self._outputs = ToolOutputs(user_text=user.text)
         self._pending.clear()
         self._skip = set()
+        self._text_said = False
         if self._turn is None:
             return False
         return self._resume(self._turn, _after_latest_user(items), tools)
@@ -350,6 +352,9 @@ class ScenarioRunner:
                 self._step = index
                 after_outputs = False
                 continue
+            said = step.text is not None and _is_at(tail, cursor, _is_assistant_message)
+            if said:
+                cursor += 1  # the step's words reached the conversation before its calls
             matched: list[Mapping[str, Any]] = []
             for name in names:
                 found = _find(
@@ -362,10 +367,10 @@ class ScenarioRunner:
                 matched.append(tail[found])
                 cursor = found + 1
             if len(matched) < len(names):
-                if matched:
-                    # Part of the response reached the conversation: issue only the rest.
-                    self._skip = {str(call.get("name")) for call in matched}
-                return after_outputs and not matched
+                # Part of the response reached the conversation: issue only the rest.
+                self._skip = {str(call.get("name")) for call in matched}
+                self._text_said = said
+                return after_outputs and not matched and not said
             self._step = index
             after_outputs = _find(tail, cursor, _is_assistant_message) is None
         return after_outputs
@@ -397,8 +402,9 @@ class ScenarioRunner:
         assert self._turn is not None
         step = self._turn.steps[self._step]
         skip, self._skip = self._skip, set()
+        text_said, self._text_said = self._text_said, False
         planned: list[Planned] = []
-        if step.text is not None and not skip:
+        if step.text is not None and not text_said:
             text = step.text(self._outputs) if callable(step.text) else step.text
             planned.append(PlannedText(text))
         declared = {tool.get("name") for tool in tools}
@@ -457,6 +463,12 @@ def _is_answered_call(name: str, outputs: Mapping[str, str], item: Mapping[str, 
 
 def _is_assistant_message(item: Mapping[str, Any]) -> bool:
     return item.get("type") == "message" and item.get("role") == "assistant"
+
+
+def _is_at(
+    items: Sequence[Mapping[str, Any]], index: int, predicate: Callable[[Mapping[str, Any]], bool]
+) -> bool:
+    return index < len(items) and predicate(items[index])
 
 
 def _find(
