@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from common import raise_open_files, rss_bytes
+from common import GcPauses, loop_lags, percentile, pin_to_cpu, raise_open_files, rss_bytes
 from websockets.asyncio.client import ClientConnection, connect
 
 from agentkit import tool
@@ -129,18 +129,21 @@ async def agentkit_audio(session: Session, count: int) -> None:
 
 
 async def roundtrip(kind: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Sequential tool rounds; the server closes when they are done."""
+    """Sequential tool rounds; the server closes when they are done. Returns the CPU used."""
     if kind == "bare":
         ws = await bare_open(url)
+        cpu_before = _cpu_seconds()
         await ws.send('{"type":"response.create"}')
         await bare_tool_loop(ws)
-        return {}
+        return {"cpu_seconds": _cpu_seconds() - cpu_before}
     session = await agentkit_open(url, sync_tool=params.get("sync_tool", False))
+    cpu_before = _cpu_seconds()
     consumer = asyncio.create_task(agentkit_consume(session))
     await session.create_response()
     await consumer
+    cpu = _cpu_seconds() - cpu_before
     await session.close()
-    return {}
+    return {"cpu_seconds": cpu}
 
 
 async def audio(kind: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -213,12 +216,18 @@ async def load(kind: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
     else:
         waiters = [task for _, task in handles]
         triggers = [ws.send('{"type":"response.create"}') for ws, _ in handles]
+    stop = asyncio.Event()
+    lag_monitor = asyncio.create_task(loop_lags(stop))
     cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
-    await asyncio.gather(*triggers)
-    await asyncio.gather(*waiters, return_exceptions=True)
+    with GcPauses() as pauses:
+        await asyncio.gather(*triggers)
+        await asyncio.gather(*waiters, return_exceptions=True)
     cpu = (_cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
+    stop.set()
+    lags = await lag_monitor
     await _close_all(kind, handles)
-    return {"client_cpu": cpu}
+    return {"client_cpu": cpu, "gc": pauses.summary(), "loop_lag_p99": percentile(lags, 0.99),
+            "loop_lag_max": max(lags)}
 
 
 def _cpu_seconds() -> float:
@@ -234,6 +243,7 @@ def run_client(
 ) -> None:
     """Process entry point: run one scenario, send its figures (or its error) to ``result``."""
     raise_open_files()
+    pin_to_cpu(1)
     timeout = params.get("timeout", 120)
     try:
         figures = asyncio.run(asyncio.wait_for(SCENARIOS[scenario](kind, url, params), timeout))

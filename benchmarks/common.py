@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import math
 import os
 import resource
 import statistics
+import time
+
+PIN_ENV = "AGENTKIT_BENCH_PIN"
+"""Set to ``0`` (``run.py --no-pin``) to let the scheduler place the processes."""
 
 
 def raise_open_files() -> None:
@@ -13,6 +19,20 @@ def raise_open_files() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def pin_to_cpu(index: int) -> None:
+    """Keep this process on one CPU (of those it may use), when there are two or more.
+
+    The server gets the first CPU and the client under test the second, so that the two never
+    compete for a core and every run places them alike: without it, whether the scheduler puts
+    them on the same core or not changes the round trips by more than the clients differ.
+    """
+    if os.environ.get(PIN_ENV) == "0":
+        return
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) >= 2:
+        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
 
 
 def rss_bytes() -> int:
@@ -30,3 +50,43 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+class GcPauses:
+    """Records how long each garbage collection stopped the process, per generation."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    def summary(self) -> dict[str, float]:
+        every = [pause for pauses in self.pauses.values() for pause in pauses]
+        return {
+            "collections": len(every),
+            "full_collections": len(self.pauses[2]),
+            "total_ms": sum(every) * 1000,
+            "max_ms": max(every, default=0.0) * 1000,
+        }
+
+
+async def loop_lags(stop: asyncio.Event, interval: float = 0.005) -> list[float]:
+    """How late each ``interval`` tick of the event loop ran, in seconds, until ``stop``."""
+    loop, lags = asyncio.get_running_loop(), []
+    while not stop.is_set():
+        planned = loop.time() + interval
+        await asyncio.sleep(interval)
+        lags.append(loop.time() - planned)
+    return lags

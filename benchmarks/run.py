@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import platform
 import queue
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 
 import websockets
 from clients import run_client
-from common import median, percentile
+from common import PIN_ENV, median, percentile
 from server import run_server
 
 KINDS = ("bare", "agentkit")
@@ -121,10 +122,12 @@ def ms(seconds: list[float]) -> list[float]:
 
 def roundtrip_rows(bench: Bench, calls: int, repeats: int) -> list[Row]:
     windows: dict[str, dict[str, list[float]]] = {k: {"early": [], "late": []} for k in KINDS}
+    cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for run in range(repeats):
         for kind in KINDS:  # interleaved, so that a noisy moment hits both clients alike
             tag = f"rt-{kind}-{run}"
-            bench.client(kind, "roundtrip", f"/roundtrip?calls={calls}&tag={tag}", {})
+            path = f"/roundtrip?calls={calls}&tag={tag}"
+            cpu[kind].append(bench.client(kind, "roundtrip", path, {})["cpu_seconds"] / calls)
             (durations,) = bench.server_results(tag, 1, 30)
             windows[kind]["early"] += ms(durations[:WINDOW])
             windows[kind]["late"] += ms(durations[-WINDOW:])
@@ -137,6 +140,9 @@ def roundtrip_rows(bench: Bench, calls: int, repeats: int) -> list[Row]:
                               "ms", 1.3))
         rows.append(Row(f"tool round trip, p99, {label}", percentile(bare, 0.99),
                         percentile(agentkit, 0.99), "ms"))
+    bare_cpu, agentkit_cpu = (median(cpu[kind]) * 1e6 for kind in KINDS)
+    rows.append(Row("client CPU per tool round trip (all calls)", bare_cpu, agentkit_cpu, "us",
+                    ratio=agentkit_cpu / bare_cpu))
     early, late = median(windows["agentkit"]["early"]), median(windows["agentkit"]["late"])
     growth = late / early
     rows.append(Row(f"agentkit median growth, {last} vs {first}", None, growth, "x",
@@ -184,22 +190,37 @@ def memory_rows(bench: Bench, sessions: int) -> list[Row]:
 
 def load_rows(bench: Bench, sessions: int, seconds: int) -> list[Row]:
     figures: dict[str, list[float]] = {}
-    cpu = {}
+    client: dict[str, dict[str, Any]] = {}
+    server_lag: dict[str, float] = {}
     for kind in KINDS:
         tag = f"load-{kind}"
         path = f"/load?rounds={seconds}&period=1&tag={tag}"
         params = {"n": sessions, "timeout": seconds + 90}
-        cpu[kind] = bench.client(kind, "load", path, params)["client_cpu"]
+        client[kind] = bench.client(kind, "load", path, params)
         lists = bench.server_results(tag, sessions, 30)
         figures[kind] = ms([value for durations in lists for value in durations])
-        bench.log(f"load {kind}: {len(figures[kind])} round trips, client CPU {cpu[kind]:.0%}")
+        (lags,) = bench.server_results("lag-" + tag, 1, 10)
+        server_lag[kind] = percentile(ms(lags), 0.99)
+        gc_ = client[kind]["gc"]
+        bench.log(
+            f"load {kind}: {len(figures[kind])} round trips, client CPU "
+            f"{client[kind]['client_cpu']:.0%}, client loop lag p99 "
+            f"{client[kind]['loop_lag_p99'] * 1000:.1f} ms max "
+            f"{client[kind]['loop_lag_max'] * 1000:.1f} ms, {gc_['collections']} GCs "
+            f"({gc_['full_collections']} full, max {gc_['max_ms']:.1f} ms, total "
+            f"{gc_['total_ms']:.0f} ms); server loop lag p99 {server_lag[kind]:.1f} ms"
+        )
     label = f"{sessions:,} sessions x 1 round trip/s, {seconds} s"
     bare, agentkit = figures["bare"], figures["agentkit"]
     p99 = percentile(agentkit, 0.99)
+    cpu = {kind: client[kind]["client_cpu"] * 100 for kind in KINDS}
+    lag = {kind: client[kind]["loop_lag_p99"] * 1000 for kind in KINDS}
     return [
         Row(f"{label}: p50", median(bare), median(agentkit), "ms"),
         Row(f"{label}: p99", percentile(bare, 0.99), p99, "ms", "< 10 ms", p99 < 10),
-        Row(f"{label}: client CPU", cpu["bare"] * 100, cpu["agentkit"] * 100, "% of a core"),
+        Row(f"{label}: client CPU", cpu["bare"], cpu["agentkit"], "% of a core"),
+        Row(f"{label}: client loop lag p99", lag["bare"], lag["agentkit"], "ms"),
+        Row(f"{label}: server loop lag p99", server_lag["bare"], server_lag["agentkit"], "ms"),
     ]
 
 
@@ -211,7 +232,7 @@ def number(value: float | None, unit: str) -> str:
         return "-"
     if unit == "events/s":
         return f"{value:,.0f}"
-    return f"{value:.1f}" if unit in ("KiB", "% of a core") else f"{value:.3f}"
+    return f"{value:.1f}" if unit in ("KiB", "% of a core", "us") else f"{value:.3f}"
 
 
 def table(rows: list[Row]) -> str:
@@ -242,6 +263,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=15, help="duration of the load run")
     parser.add_argument("--skip", action="append", default=[],
                         choices=["roundtrip", "audio", "memory", "load"])
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the scheduler place server and client (default: one CPU each)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     if args.quick:
@@ -253,7 +276,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
+    if args.no_pin:
+        os.environ[PIN_ENV] = "0"  # read by the spawned server and clients
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     rows: list[Row] = []
     with bench_server(verbose=not args.quiet) as bench:
         if "roundtrip" not in args.skip:
@@ -266,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         if "load" not in args.skip:
             rows += load_rows(bench, args.sessions, args.seconds)
     print(f"Python {platform.python_version()}, websockets {websockets.__version__}, "
-          f"{multiprocessing.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s")
+          f"{multiprocessing.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s, "
+          f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f} "
+          "(other busy processes skew every figure)")
     print(table(rows))
     return 0 if all(row.passed is not False for row in rows) else 1
 

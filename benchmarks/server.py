@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import os
 import random
@@ -37,7 +38,7 @@ from multiprocessing.queues import Queue
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from common import raise_open_files
+from common import loop_lags, pin_to_cpu, raise_open_files
 from websockets.asyncio.server import ServerConnection, serve
 
 HOST = "127.0.0.1"
@@ -183,12 +184,43 @@ async def _audio(conv: _Conversation, params: dict[str, str]) -> None:
         await conv.ws.send(_dumps({"type": "response.done", "response": response}))
 
 
-async def _handle(ws: ServerConnection, results: Queue[Any]) -> None:
+class _Stalls:
+    """The server's own event-loop lag while timed connections are open.
+
+    The server runs without the cyclic garbage collector (it collects when no connection is
+    open), so its pauses do not land in the clients' figures; this records what remains.
+    """
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.lags: list[float] = []
+        self._stop = asyncio.Event()
+        self._monitor: asyncio.Task[list[float]] | None = None
+
+    def enter(self) -> None:
+        self.open += 1
+        if self._monitor is None:
+            self._stop.clear()
+            self._monitor = asyncio.create_task(loop_lags(self._stop))
+
+    async def leave(self, tag: str, results: Queue[Any]) -> None:
+        self.open -= 1
+        if self.open == 0 and self._monitor is not None:
+            self._stop.set()
+            lags, self._monitor = await self._monitor, None
+            results.put(("lag-" + tag, lags))
+            gc.collect()
+
+
+async def _handle(ws: ServerConnection, results: Queue[Any], stalls: _Stalls) -> None:
     assert ws.request is not None
     url = urlsplit(ws.request.path)
     params = {key: values[-1] for key, values in parse_qs(url.query).items()}
     conv = _Conversation(ws)
     await ws.send(_dumps({"type": "session.created", "event_id": "evt_0", "session": _SESSION}))
+    timed = url.path in ("/roundtrip", "/load")
+    if timed:
+        stalls.enter()
     try:
         if url.path == "/roundtrip":
             await _roundtrip(conv, params, results)
@@ -201,12 +233,18 @@ async def _handle(ws: ServerConnection, results: Queue[Any]) -> None:
                 await conv.next_event()
     except Exception:  # a client that goes away ends its connection, not the server
         return
+    finally:
+        if timed:
+            await stalls.leave(params.get("tag", url.path), results)
 
 
 async def _serve(control: Connection, results: Queue[Any]) -> None:
-    loop = asyncio.get_running_loop()
+    loop, stalls = asyncio.get_running_loop(), _Stalls()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     async with serve(
-        lambda ws: _handle(ws, results),
+        lambda ws: _handle(ws, results, stalls),
         HOST,
         0,
         compression=None,
@@ -221,4 +259,5 @@ async def _serve(control: Connection, results: Queue[Any]) -> None:
 def run_server(control: Connection, results: Queue[Any]) -> None:
     """Process entry point: serve until ``control`` receives a message; report the port."""
     raise_open_files()
+    pin_to_cpu(0)
     asyncio.run(_serve(control, results))
