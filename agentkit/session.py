@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from agentkit._tasks import TaskOwner
 from agentkit.agent import Agent
+from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
     ConnectionClosedError,
@@ -97,6 +98,11 @@ class SessionOptions:
             ``ToolContext.report_progress`` (when no response is active).
         ready_timeout: seconds to wait for the service to accept the configuration.
         reconnect: how a dropped or expiring connection is replaced (see ``docs/sessions.md``).
+        max_argument_chars: larger tool arguments are refused without running the tool.
+        max_calls_per_minute: tool calls beyond this rate are refused (``None``: no budget).
+        approve: decides, before each call runs, whether it may (see :mod:`agentkit.approval`).
+        approval_timeout: seconds the approval hook may take; no answer counts as a denial.
+        max_queued_events: client events kept while disconnected; the oldest audio goes first.
     """
 
     tool_timeout: float = 30.0
@@ -107,6 +113,11 @@ class SessionOptions:
     speak_progress: bool = True
     ready_timeout: float = 15.0
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    max_argument_chars: int = 64_000
+    max_calls_per_minute: int | None = None
+    approve: ApprovalHook | None = None
+    approval_timeout: float = 60.0
+    max_queued_events: int = 2_000
 
 
 class Session:
@@ -144,6 +155,8 @@ class Session:
         self._connector = connector or _endpoint_connector(endpoint)
         self.state = ConversationState(
             max_tool_rounds=self.options.max_tool_rounds,
+            max_argument_chars=self.options.max_argument_chars,
+            max_calls_per_minute=self.options.max_calls_per_minute,
             interrupt_policy=self.options.interrupt_policy,
             auto_interrupt=agent.server_interrupts,
         )
@@ -303,8 +316,22 @@ class Session:
         self.state.sent(event)
         if config:
             self._config_event_id = event.event_id
+        if not self._connected and len(self._outbox) >= self.options.max_queued_events:
+            self._make_room()
         self._outbox.append((event, time.monotonic()))
         await self._flush()
+
+    def _make_room(self) -> None:
+        """Drop the oldest queued audio chunk (stale audio is worth least) and say so."""
+        for index, (queued, _) in enumerate(self._outbox):
+            if type(queued) is InputAudioBufferAppend:
+                del self._outbox[index]
+                message = "input audio dropped: too many events queued while disconnected"
+                self._emit(ErrorOccurred(message=message, code="queue_overflow"))
+                return
+        raise SessionClosedError(
+            f"more than {self.options.max_queued_events} events queued while disconnected"
+        )
 
     async def _perform(self, actions: list[Action]) -> None:
         """Apply the state's decisions. Sends are queued synchronously, right where the state
@@ -455,6 +482,16 @@ class Session:
             logger.warning("ignored a bad frame: %s", exc)
             self._emit(ErrorOccurred(message=str(exc), code="protocol_error"))
             return
+        try:
+            await self._on_event(event)
+        except (ConnectionFailedError, SessionClosedError):
+            raise
+        except Exception as exc:  # one odd event must not end the conversation
+            logger.exception("failed to handle a %s event", event.type)
+            message = f"agentkit could not handle a {event.type} event: {exc}"
+            self._emit(ErrorOccurred(message=message, code="internal_error"))
+
+    async def _on_event(self, event: ev.ServerEvent) -> None:
         app_event = _APP_EVENTS.get(type(event))
         if app_event is not None:
             mapped = app_event(event)
@@ -566,6 +603,9 @@ class Session:
             agent=self.agent,
             progress_callback=lambda message: self._progress(call, message),
         )
+        denial = await self._denial(call)
+        if denial is not None:
+            return denial
         timeout = tool.timeout if tool.timeout is not None else self.options.tool_timeout
         async with self._tool_slots:
             try:
@@ -573,6 +613,27 @@ class Session:
             except asyncio.TimeoutError:
                 message = f"{call.name} did not finish within {timeout:g} s"
                 return ToolResult.error(message, error_type="timeout")
+
+    async def _denial(self, call: Call) -> ToolResult | None:
+        """Ask the application's approval hook, if any; a denial is the call's output."""
+        hook = self.options.approve
+        if hook is None:
+            return None
+        request = ToolCallRequest(call.call_id, call.name, call.arguments, session=self)
+        try:
+            decision = await asyncio.wait_for(
+                _awaitable(hook(request)), self.options.approval_timeout
+            )
+        except asyncio.TimeoutError:
+            decision = Approval.deny("approval timed out")
+        except Exception:
+            logger.exception("the approval hook failed for %s", call.name)
+            decision = Approval.deny("approval failed")
+        approval = as_approval(decision)
+        if approval.allowed:
+            return None
+        message = f"{call.name} was not run: {approval.reason}"
+        return ToolResult.error(message, error_type="denied")
 
     def _capped(self, result: ToolResult) -> ToolResult:
         limit = self.options.max_tool_output_chars
@@ -591,6 +652,12 @@ class Session:
         for call_id, task in list(self._call_tasks.items()):
             self._cancel_reasons.setdefault(call_id, "the connection was lost")
             task.cancel()
+
+
+async def _awaitable(value: Approval | bool | Awaitable[Approval | bool]) -> Approval | bool:
+    if isinstance(value, (Approval, bool)):
+        return value
+    return await value
 
 
 async def _awaited(outcome: Awaitable[None]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -165,6 +165,8 @@ class ConversationState:
     """
 
     max_tool_rounds: int = 8
+    max_argument_chars: int = 64_000
+    max_calls_per_minute: int | None = None
     interrupt_policy: InterruptPolicy = "finish"
     auto_interrupt: bool = True
     clock: Callable[[], float] = time.monotonic
@@ -182,6 +184,7 @@ class ConversationState:
     _audio: _AudioPlayback | None = None
     _unacked_items: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     _busy_elsewhere: bool = False
+    _recent_calls: deque[float] = field(default_factory=deque)
 
     # -- application requests -------------------------------------------------------------
 
@@ -391,13 +394,40 @@ class ConversationState:
         if item.status not in (None, "completed"):
             message = "the call was cut off before its arguments were complete"
             return self.call_finished(call_id, ToolResult.error(message, error_type="cancelled"))
+        refusal = self._refusal(call)
+        if refusal is not None:
+            return [Emit(self._started_event(call)), *self.call_finished(call_id, refusal)]
+        return [Emit(self._started_event(call)), StartCall(call)]
+
+    def _refusal(self, call: Call) -> ToolResult | None:
+        """A call answered without running: over the round cap, too large, or over budget."""
         if self.rounds_this_turn >= self.max_tool_rounds:
             message = "tool round limit reached for this turn; answer the user without tools"
             # respond=False: the capped follow-up already said tool_choice "none"; asking again
             # would let a model that keeps calling loop forever.
-            result = ToolResult.error(message, error_type="round_limit", respond=False)
-            return [Emit(self._started_event(call)), *self.call_finished(call_id, result)]
-        return [Emit(self._started_event(call)), StartCall(call)]
+            return ToolResult.error(message, error_type="round_limit", respond=False)
+        if len(call.arguments) > self.max_argument_chars:
+            message = (
+                f"arguments for {call.name} are too large ({len(call.arguments)} characters, "
+                f"limit {self.max_argument_chars}); call it again with shorter arguments"
+            )
+            return ToolResult.error(message, error_type="invalid_arguments")
+        if self._over_call_budget():
+            message = f"too many tool calls (limit {self.max_calls_per_minute} per minute)"
+            return ToolResult.error(message, error_type="rate_limited")
+        return None
+
+    def _over_call_budget(self) -> bool:
+        if self.max_calls_per_minute is None:
+            return False
+        now = self.clock()
+        recent = self._recent_calls
+        while recent and now - recent[0] >= 60.0:
+            recent.popleft()
+        if len(recent) >= self.max_calls_per_minute:
+            return True
+        recent.append(now)
+        return False
 
     @staticmethod
     def _started_event(call: Call) -> ToolCallStarted:

@@ -145,6 +145,15 @@ class Simulator:
         await self.go_offline()
         self._own(self._come_back_after(seconds))
 
+    async def inject(self, frame: str | bytes | Mapping[str, Any]) -> None:
+        """Send a raw frame on every live socket, outside the protocol (hostile-input tests).
+
+        A mapping is sent as JSON text; ``str`` and ``bytes`` go out as they are (a text or
+        binary frame), so malformed JSON, binary frames and nonsense events can be tried.
+        """
+        data = json.dumps(frame) if isinstance(frame, Mapping) else frame
+        await asyncio.gather(*(connection.send(data) for connection in list(self._live)))
+
     async def close_connections(self, code: int = 1011, reason: str = "") -> None:
         """Close every live socket with ``code`` and ``reason``."""
         await asyncio.gather(*(c.close(code, reason) for c in list(self._live)))
