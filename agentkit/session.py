@@ -103,6 +103,8 @@ class SessionOptions:
         approve: decides, before each call runs, whether it may (see :mod:`agentkit.approval`).
         approval_timeout: seconds the approval hook may take; no answer counts as a denial.
         max_queued_events: client events kept while disconnected; the oldest audio goes first.
+        stale_response_after: seconds without any event for the active response after which
+            agentkit stops waiting for it (a lost ``response.done`` must not block the session).
     """
 
     tool_timeout: float = 30.0
@@ -118,6 +120,7 @@ class SessionOptions:
     approve: ApprovalHook | None = None
     approval_timeout: float = 60.0
     max_queued_events: int = 2_000
+    stale_response_after: float | None = 30.0
 
 
 class Session:
@@ -157,6 +160,7 @@ class Session:
             max_tool_rounds=self.options.max_tool_rounds,
             max_argument_chars=self.options.max_argument_chars,
             max_calls_per_minute=self.options.max_calls_per_minute,
+            stale_response_after=self.options.stale_response_after,
             interrupt_policy=self.options.interrupt_policy,
             auto_interrupt=agent.server_interrupts,
         )
@@ -203,6 +207,8 @@ class Session:
             self._transport = await self._connector()
         self._connected = True
         self._tasks.start(self._read_loop(), name="agentkit-reader")
+        if self.state.stale_response_after is not None:
+            self._tasks.start(self._watch_stale(self.state.stale_response_after / 4))
         await self._send(SessionUpdate(session=self.agent.session_config()), config=True)
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self.options.ready_timeout)
@@ -528,6 +534,12 @@ class Session:
                         param=error.param,
                     )
                 )
+
+    async def _watch_stale(self, period: float) -> None:
+        while not self._closed:
+            await asyncio.sleep(period)
+            if self._connected:
+                await self._perform(self.state.check_stale())
 
     def _watch_expiry(self) -> None:
         margin = self.options.reconnect.expiry_margin

@@ -169,6 +169,7 @@ class ConversationState:
     max_calls_per_minute: int | None = None
     interrupt_policy: InterruptPolicy = "finish"
     auto_interrupt: bool = True
+    stale_response_after: float | None = 30.0
     clock: Callable[[], float] = time.monotonic
     active_response_id: str | None = None
     calls: dict[str, Call] = field(default_factory=dict)
@@ -185,6 +186,8 @@ class ConversationState:
     _unacked_items: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     _busy_elsewhere: bool = False
     _recent_calls: deque[float] = field(default_factory=deque)
+    _finished_ids: deque[str] = field(default_factory=lambda: deque(maxlen=64))
+    _active_touched: float = 0.0
 
     # -- application requests -------------------------------------------------------------
 
@@ -350,8 +353,28 @@ class ConversationState:
 
     def on_event(self, event: ev.ServerEvent) -> list[Action]:
         """Decide what a server event means; most events need nothing."""
+        active = self.active_response_id
+        if active is not None and getattr(event, "response_id", None) == active:
+            self._active_touched = self.clock()
         handler = _HANDLERS.get(type(event))
         return handler(self, event) if handler is not None else []
+
+    def check_stale(self) -> list[Action]:
+        """Give up on an "active" response the server has said nothing about for too long.
+
+        A lost ``response.done`` or a stray ``response.created`` would otherwise hold every
+        later ``response.create`` forever. Asking again is safe: if a response really is
+        active, the service answers ``conversation_already_has_active_response`` and the
+        request waits for it.
+        """
+        limit = self.stale_response_after
+        if self.active_response_id is None or limit is None:
+            return []
+        if self.clock() - self._active_touched < limit:
+            return []
+        stale, self.active_response_id = self.active_response_id, None
+        message = f"no event for response {stale} in {limit:g} s; no longer waiting for it"
+        return [Emit(ErrorOccurred(message=message, code="stale_response")), *self._maybe_create()]
 
     def _on_audio_delta(self, event: ev.ResponseAudioDelta) -> list[Action]:
         audio = self._audio
@@ -363,7 +386,10 @@ class ConversationState:
         return []
 
     def _on_response_created(self, event: ev.ResponseCreated) -> list[Action]:
+        if event.response.id is not None and event.response.id in self._finished_ids:
+            return []  # a duplicate of a response that already ended
         self.active_response_id = event.response.id
+        self._active_touched = self.clock()
         self._inflight_create = None
         pending = self._pending
         if pending is not None and pending.follow_up and not self._unacked_outputs:
@@ -380,6 +406,9 @@ class ConversationState:
         self._remember_item(item, response_id=event.response_id)
         if item.type != "function_call" or not item.call_id:
             return []
+        if event.response_id != self.active_response_id:
+            # Out of order: no response we know of is running. Answer it when it ends, alone.
+            return self._new_call(item, None)
         return self._new_call(item, event.response_id)
 
     def _new_call(self, item: ev.Item, response_id: str | None) -> list[Action]:
@@ -436,6 +465,9 @@ class ConversationState:
     def _on_response_done(self, event: ev.ResponseDone) -> list[Action]:
         response = event.response
         response_id = response.id or ""
+        if response_id in self._finished_ids:
+            return []  # a duplicate; this response was settled already
+        self._finished_ids.append(response_id)
         if response_id == self.active_response_id:
             self.active_response_id = None
         self._busy_elsewhere = False

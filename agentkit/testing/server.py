@@ -24,6 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from agentkit._redact import RedactingFilter
 from agentkit.testing import handshake
 from agentkit.testing.cassette import Cassette
 from agentkit.testing.faults import Faults
@@ -45,6 +46,11 @@ class _Protocol(Protocol):
 
 class _Dropped(Exception):
     """A fault ended the socket; the connection handler stops quietly."""
+
+
+# websockets logs handshake headers at DEBUG; keys must not reach the logs, even test keys.
+_wire_logger = logging.getLogger("agentkit.testing.wire")
+_wire_logger.addFilter(RedactingFilter())
 
 
 class Simulator:
@@ -107,6 +113,7 @@ class Simulator:
             process_request=self._process_request,
             max_size=None,
             compression=None,
+            logger=_wire_logger,
         )
         self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
         return self
