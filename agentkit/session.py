@@ -15,6 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
+
 from agentkit._tasks import TaskOwner
 from agentkit.agent import Agent
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
@@ -70,6 +73,7 @@ from agentkit.state import (
     StartCall,
 )
 from agentkit.tools import ToolContext, ToolResult
+from agentkit.tracing import NoTracing, session_tracer
 from agentkit.transport import Transport, connect
 
 __all__ = ["Connector", "Session", "SessionOptions"]
@@ -103,6 +107,10 @@ class SessionOptions:
         approve: decides, before each call runs, whether it may (see :mod:`agentkit.approval`).
         approval_timeout: seconds the approval hook may take; no answer counts as a denial.
         max_queued_events: client events kept while disconnected; the oldest audio goes first.
+        trace_content: record tool arguments, tool results and transcripts in spans (see
+            ``docs/tracing.md``); off by default, since they may hold personal data.
+        tracer_provider: the OpenTelemetry tracer provider; defaults to the global one.
+        meter_provider: the OpenTelemetry meter provider; defaults to the global one.
         stale_response_after: seconds without any event for the active response after which
             agentkit stops waiting for it (a lost ``response.done`` must not block the session).
     """
@@ -120,6 +128,9 @@ class SessionOptions:
     approve: ApprovalHook | None = None
     approval_timeout: float = 60.0
     max_queued_events: int = 2_000
+    trace_content: bool = False
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
     stale_response_after: float | None = 30.0
 
 
@@ -183,6 +194,7 @@ class Session:
         self._config_event_id: str | None = None
         self._closed = False
         self._close_event: SessionClosed | None = None
+        self._tracing: NoTracing = session_tracer(self, endpoint)
 
     def __repr__(self) -> str:
         name, dialect = self.agent.name, self.dialect.value
@@ -201,10 +213,11 @@ class Session:
         """Connect, send the agent's configuration and wait until the service accepts it."""
         self._ready = asyncio.get_running_loop().create_future()
         policy = self.options.reconnect
-        if policy.enabled:
-            self._transport = await connect_with_retry(self._connector, policy)
-        else:
-            self._transport = await self._connector()
+        with self._tracing.starting():
+            if policy.enabled:
+                self._transport = await connect_with_retry(self._connector, policy)
+            else:
+                self._transport = await self._connector()
         self._connected = True
         self._tasks.start(self._read_loop(), name="agentkit-reader")
         if self.state.stale_response_after is not None:
@@ -345,6 +358,7 @@ class Session:
         for action in actions:
             if type(action) is Send:
                 self._outbox.append((action.event, time.monotonic()))
+                self._tracing.sending(action.event)
             elif type(action) is Emit:
                 self._emit(action.event)
             elif type(action) is StartCall:
@@ -570,12 +584,14 @@ class Session:
     def _finish(self, event: SessionClosed) -> None:
         if self._close_event is None:
             self._close_event = event
+            self._tracing.closed(event)
             self._events.put_nowait(event)
 
     # -- tools -------------------------------------------------------------------------------
 
     def _start_call(self, call: Call) -> None:
-        task = self._tasks.start(self._run_call(call), name=f"agentkit-tool-{call.name}")
+        run = self._tracing.traced_call(call, self._run_call(call))
+        task = self._tasks.start(run, name=f"agentkit-tool-{call.name}")
         self._call_tasks[call.call_id] = task
 
     def _cancel_calls(self, call_ids: tuple[str, ...], reason: str) -> None:

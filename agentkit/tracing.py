@@ -1,0 +1,704 @@
+"""Spans and metrics of a session, through the OpenTelemetry API only.
+
+The application brings the SDK and the exporter; agentkit calls ``opentelemetry-api`` and nothing
+else. When no tracer provider and no meter provider is configured (none in
+:class:`~agentkit.session.SessionOptions`, none set globally) a session gets :data:`NO_TRACING`:
+its hooks do nothing and it registers no event handler, so the audio stream pays nothing.
+
+Otherwise a :class:`SessionTracer` follows the session through its application events (it
+registers ordinary handlers) and four hooks the session calls: :meth:`~NoTracing.starting`
+around the first connect, :meth:`~NoTracing.sending` for each event the state decides to send,
+:meth:`~NoTracing.traced_call` around each tool task and :meth:`~NoTracing.closed`. The spans::
+
+    invoke_agent {agent}     the session, connect to close; child of the context current at start()
+      connect                the first connection, retries included
+      chat {model}           a response: its response.create (or response.created) to response.done
+        execute_tool {tool}  a tool execution, current in the tool's task (the tool's spans nest)
+      agentkit.reconnect     a reconnection, with an event per attempt
+
+Attribute and metric names follow the OpenTelemetry GenAI semantic conventions where they exist;
+realtime specifics carry an ``agentkit.`` prefix. Tool arguments, tool results and transcripts are
+recorded only with ``SessionOptions(trace_content=True)``. No attribute holds a credential: the
+endpoint appears as its redacted URL, host and port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import weakref
+from collections.abc import Coroutine, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import Counter, Histogram, MeterProvider, NoOpMeterProvider
+from opentelemetry.metrics import _internal as _metrics_internal
+from opentelemetry.trace import (
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+)
+from opentelemetry.util.types import AttributeValue
+
+from agentkit.errors import ServerError
+from agentkit.events import (
+    AudioDelta,
+    ErrorOccurred,
+    Interrupted,
+    Reconnected,
+    ReconnectGaveUp,
+    Reconnecting,
+    ResponseFinished,
+    ResponseStarted,
+    SessionClosed,
+    SessionReady,
+    ToolCallFinished,
+    TranscriptDelta,
+    UserTranscript,
+)
+from agentkit.protocol.client_events import ClientEvent, ResponseCreate
+from agentkit.protocol.events import Usage
+
+if TYPE_CHECKING:
+    from agentkit.endpoints import Endpoint
+    from agentkit.session import Session
+    from agentkit.state import Call
+
+__all__ = ["NO_TRACING", "NoTracing", "SessionTracer", "session_tracer"]
+
+logger = logging.getLogger("agentkit.tracing")
+
+SCOPE = "agentkit"
+_VERSION = "0.1.0"
+
+# GenAI semantic conventions (development status; plain strings, no semconv package needed).
+OPERATION = "gen_ai.operation.name"
+PROVIDER = "gen_ai.provider.name"
+AGENT_NAME = "gen_ai.agent.name"
+CONVERSATION_ID = "gen_ai.conversation.id"
+REQUEST_MODEL = "gen_ai.request.model"
+RESPONSE_MODEL = "gen_ai.response.model"
+RESPONSE_ID = "gen_ai.response.id"
+FINISH_REASONS = "gen_ai.response.finish_reasons"
+INPUT_TOKENS = "gen_ai.usage.input_tokens"
+OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+CACHED_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+TOKEN_TYPE = "gen_ai.token.type"
+TOOL_NAME = "gen_ai.tool.name"
+TOOL_CALL_ID = "gen_ai.tool.call.id"
+TOOL_TYPE = "gen_ai.tool.type"
+TOOL_ARGUMENTS = "gen_ai.tool.call.arguments"
+TOOL_RESULT = "gen_ai.tool.call.result"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+ERROR_TYPE = "error.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+
+# Realtime specifics.
+SESSION_ID = "agentkit.session.id"
+ENDPOINT_URL = "agentkit.endpoint.url"
+DIALECT = "agentkit.dialect"
+ROUND = "agentkit.response.round"
+TRIGGER = "agentkit.response.trigger"
+INTERRUPTED = "agentkit.response.interrupted"
+STATUS_REASON = "agentkit.response.status_reason"
+TIME_TO_FIRST_AUDIO = "agentkit.response.time_to_first_audio"
+TIME_TO_FIRST_TEXT = "agentkit.response.time_to_first_text"
+CLOSE_CODE = "agentkit.close.code"
+CLOSE_REASON = "agentkit.close.reason"
+RECONNECT_REASON = "agentkit.reconnect.reason"
+RECONNECT_ATTEMPTS = "agentkit.reconnect.attempts"
+RECONNECT_OUTCOME = "agentkit.reconnect.outcome"
+TOKEN_DETAIL = "agentkit.token.detail"
+
+_USAGE_DETAILS = (
+    ("input_token_details", "text_tokens", "agentkit.usage.input_text_tokens"),
+    ("input_token_details", "audio_tokens", "agentkit.usage.input_audio_tokens"),
+    ("output_token_details", "text_tokens", "agentkit.usage.output_text_tokens"),
+    ("output_token_details", "audio_tokens", "agentkit.usage.output_audio_tokens"),
+)
+_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
+_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
+_KEPT_RESPONSE_CONTEXTS = 16
+
+# The API has no public way to ask "is an SDK configured?"; these are what it hands out if not.
+_UNSET_TRACER_PROVIDERS = (ProxyTracerProvider, NoOpTracerProvider)
+_UNSET_METER_PROVIDERS: tuple[type, ...] = tuple(
+    kind
+    for kind in (NoOpMeterProvider, getattr(_metrics_internal, "_ProxyMeterProvider", None))
+    if isinstance(kind, type)
+)
+
+
+class NoTracing:
+    """The hooks a session calls; all do nothing. :class:`SessionTracer` overrides them."""
+
+    def starting(self) -> contextlib.AbstractContextManager[None]:
+        """Around the first connect: the session span opens; a failed connect ends it."""
+        return contextlib.nullcontext()
+
+    def sending(self, event: ClientEvent) -> None:
+        """The state decided to send ``event`` (a ``response.create`` starts a response)."""
+
+    def traced_call(self, call: Call, run: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
+        """Wrap the coroutine that runs ``call`` (its task gets the tool span as current)."""
+        return run
+
+    def closed(self, event: SessionClosed) -> None:
+        """The session ended; open spans end with it."""
+
+
+NO_TRACING = NoTracing()
+"""What a session holds when nothing would record its spans or metrics."""
+
+
+def session_tracer(session: Session, endpoint: Endpoint | None) -> NoTracing:
+    """The tracer for ``session``: :data:`NO_TRACING` unless an SDK would record something.
+
+    Providers given in ``session.options`` win; otherwise the global ones, as they are when the
+    session is created. A no-op provider (``NoOpTracerProvider()``) turns agentkit's part off.
+    """
+    options = session.options
+    tracer_provider = options.tracer_provider or trace.get_tracer_provider()
+    meter_provider = options.meter_provider or metrics.get_meter_provider()
+    if isinstance(tracer_provider, _UNSET_TRACER_PROVIDERS) and isinstance(
+        meter_provider, _UNSET_METER_PROVIDERS
+    ):
+        return NO_TRACING
+    tracer = tracer_provider.get_tracer(SCOPE, _VERSION)
+    return SessionTracer(session, endpoint, tracer, _instruments(meter_provider))
+
+
+@dataclass(frozen=True, slots=True)
+class _Instruments:
+    operation_duration: Histogram
+    time_to_first_chunk: Histogram
+    time_to_first_audio: Histogram
+    token_usage: Histogram
+    tokens: Counter
+    tool_duration: Histogram
+    reconnects: Counter
+
+
+_INSTRUMENTS: weakref.WeakKeyDictionary[MeterProvider, _Instruments] = weakref.WeakKeyDictionary()
+
+
+def _instruments(provider: MeterProvider) -> _Instruments:
+    """One set of instruments per meter provider, shared by its sessions."""
+    cached = _INSTRUMENTS.get(provider)
+    if cached is not None:
+        return cached
+    meter = provider.get_meter(SCOPE, _VERSION)
+    seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": _DURATION_BUCKETS}
+    made = _Instruments(
+        operation_duration=meter.create_histogram(
+            "gen_ai.client.operation.duration",
+            description="A response: its request (or its start) to response.done.",
+            **seconds,  # type: ignore[arg-type]
+        ),
+        time_to_first_chunk=meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            description="A response's request to its first audio or text delta.",
+            **seconds,  # type: ignore[arg-type]
+        ),
+        time_to_first_audio=meter.create_histogram(
+            "agentkit.response.time_to_first_audio",
+            description="A response's request to its first audio delta.",
+            **seconds,  # type: ignore[arg-type]
+        ),
+        token_usage=meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Input and output tokens per response.",
+            explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
+        ),
+        tokens=meter.create_counter(
+            "agentkit.tokens",
+            unit="{token}",
+            description="Tokens by type and detail (text, audio; cached is part of input).",
+        ),
+        tool_duration=meter.create_histogram(
+            "gen_ai.execute_tool.duration",
+            description="A tool execution, from its task's start to its output.",
+            **seconds,  # type: ignore[arg-type]
+        ),
+        reconnects=meter.create_counter(
+            "agentkit.reconnects",
+            unit="{reconnection}",
+            description="Reconnections, by outcome (reconnected, gave_up).",
+        ),
+    )
+    _INSTRUMENTS[provider] = made
+    return made
+
+
+# -- tool exceptions ------------------------------------------------------------------------------
+
+_TOOL_SPAN: ContextVar[Span | None] = ContextVar("agentkit_tool_span", default=None)
+
+
+class _ToolExceptionRecorder(logging.Filter):
+    """Puts the exception a tool raised on its span.
+
+    ``agentkit.tools`` turns a tool's exception into an output for the model and logs it with
+    ``logger.exception``, in the tool's own task, where :data:`_TOOL_SPAN` names its span. The
+    record always passes on.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        span = _TOOL_SPAN.get()
+        if span is not None and record.exc_info and record.exc_info[1] is not None:
+            span.record_exception(record.exc_info[1])
+        return True
+
+
+_RECORDER = _ToolExceptionRecorder()
+
+
+def _watch_tool_exceptions() -> None:
+    tools_logger = logging.getLogger("agentkit.tools")
+    if _RECORDER not in tools_logger.filters:
+        tools_logger.addFilter(_RECORDER)
+
+
+# -- the tracer ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Response:
+    span: Span
+    started: float  # perf_counter() at its request, or at response.created
+    first_audio: float | None = None
+    first_text: float | None = None
+    interrupted: bool = False
+
+
+@dataclass(slots=True)
+class _Tool:
+    span: Span
+    started: float
+    result: ToolCallFinished | None = None
+
+
+class SessionTracer(NoTracing):
+    """Spans and metrics of one session; see the module docstring for the span tree."""
+
+    def __init__(
+        self,
+        session: Session,
+        endpoint: Endpoint | None,
+        tracer: Tracer,
+        instruments: _Instruments,
+    ) -> None:
+        self._session = session
+        self._tracer = tracer
+        self._metrics = instruments
+        self._content = session.options.trace_content
+        self._endpoint = _endpoint_attributes(endpoint)
+        self._model = _requested_model(endpoint)
+        self._span: Span | None = None
+        self._context: Context | None = None
+        self._requested: tuple[int, float] | None = None
+        self._responses: dict[str, _Response] = {}
+        self._response_contexts: dict[str, Context] = {}
+        self._tools: dict[str, _Tool] = {}
+        self._reconnect: Span | None = None
+        self._failure: str | None = None
+        _watch_tool_exceptions()
+        session.on(ResponseStarted, self._response_started)
+        session.on(ResponseFinished, self._response_finished)
+        session.on(AudioDelta, self._audio_delta)
+        session.on(TranscriptDelta, self._text_delta)
+        session.on(Interrupted, self._interrupted)
+        session.on(ToolCallFinished, self._tool_finished)
+        session.on(SessionReady, self._ready)
+        session.on(ErrorOccurred, self._error)
+        session.on(Reconnecting, self._reconnecting)
+        session.on(Reconnected, self._reconnected)
+        session.on(ReconnectGaveUp, self._gave_up)
+        if self._content:
+            session.on(UserTranscript, self._user_transcript)
+
+    # -- attributes shared by spans and metrics -----------------------------------------------
+
+    def _common(self, operation: str) -> dict[str, AttributeValue]:
+        attributes: dict[str, AttributeValue] = {OPERATION: operation}
+        attributes[PROVIDER] = self._endpoint.get(PROVIDER, "openai")
+        model = self._model or self._response_model()
+        if model:
+            attributes[REQUEST_MODEL] = model
+        return attributes
+
+    def _response_model(self) -> str | None:
+        model = self._session.server_session.get("model")
+        return model if isinstance(model, str) and model else None
+
+    def _session_ids(self) -> dict[str, AttributeValue]:
+        session_id = self._session.session_id
+        return {SESSION_ID: session_id} if session_id else {}
+
+    # -- session ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        attributes = self._common("invoke_agent")
+        attributes[AGENT_NAME] = self._session.agent.name
+        attributes[DIALECT] = self._session.dialect.value
+        attributes.update(self._endpoint)
+        self._span = self._tracer.start_span(
+            f"invoke_agent {self._session.agent.name}",
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+        )
+        self._context = trace.set_span_in_context(self._span)
+        connect = self._tracer.start_span("connect", context=self._context, kind=SpanKind.CLIENT)
+        try:
+            yield
+        except BaseException as exc:
+            for span in (connect, self._span):
+                _fail(span, type(exc).__qualname__, exc)
+                span.end()
+            self._span = None
+            raise
+        connect.end()
+
+    def _ready(self, event: SessionReady) -> None:
+        if self._span is None:
+            return
+        attributes = self._session_ids()
+        if event.session_id:
+            attributes[CONVERSATION_ID] = event.session_id
+        model = self._response_model()
+        if model:
+            attributes[RESPONSE_MODEL] = model
+        self._span.set_attributes(attributes)
+
+    def closed(self, event: SessionClosed) -> None:
+        for response_id in list(self._responses):
+            self._end_response(response_id, "session_closed")
+        if self._reconnect is not None:
+            self._end_reconnect("gave_up", error="session_closed")
+        span, self._span = self._span, None
+        if span is None:
+            return
+        span.set_attributes({CLOSE_CODE: event.code or 0, CLOSE_REASON: event.reason})
+        failure = self._failure or (None if event.code in (None, 1000) else "connection_closed")
+        if failure is not None:
+            _fail(span, failure)
+        span.end()
+
+    def _error(self, event: ErrorOccurred) -> None:
+        if event.caused_by == "response.create":
+            self._requested = None  # rejected: no response.created will come for it
+        if self._span is None:
+            return
+        attributes: dict[str, AttributeValue] = {
+            ERROR_TYPE: event.code or event.error_type or "error",
+            "exception.message": event.message,
+        }
+        if event.caused_by:
+            attributes["agentkit.error.caused_by"] = event.caused_by
+        self._span.add_event("agentkit.error", attributes)
+
+    def _user_transcript(self, event: UserTranscript) -> None:
+        if self._span is not None:
+            self._span.add_event(
+                "agentkit.user_transcript",
+                {"agentkit.item.id": event.item_id, "agentkit.transcript": event.text},
+            )
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def sending(self, event: ClientEvent) -> None:
+        if type(event) is ResponseCreate:
+            self._requested = (time.time_ns(), time.perf_counter())
+
+    def _response_started(self, event: ResponseStarted) -> None:
+        requested, self._requested = self._requested, None
+        start_ns, started = requested or (time.time_ns(), time.perf_counter())
+        response_id = event.response_id or ""
+        attributes = self._common("chat")
+        attributes[RESPONSE_ID] = response_id
+        attributes[ROUND] = self._session.state.rounds_this_turn
+        attributes[TRIGGER] = "client" if requested else "server"
+        attributes.update(self._endpoint)
+        attributes.update(self._session_ids())
+        model = self._response_model()
+        if model:
+            attributes[RESPONSE_MODEL] = model
+        requested_model = self._model or model
+        name = f"chat {requested_model}" if requested_model else "chat"
+        span = self._tracer.start_span(
+            name,
+            context=self._context,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=start_ns,
+        )
+        self._responses[response_id] = _Response(span, started)
+        contexts = self._response_contexts
+        contexts[response_id] = trace.set_span_in_context(span, self._context)
+        if len(contexts) > _KEPT_RESPONSE_CONTEXTS:
+            del contexts[next(iter(contexts))]
+
+    def _audio_delta(self, event: AudioDelta) -> None:
+        response = self._responses.get(event.response_id or "")
+        if response is not None and response.first_audio is None:
+            response.first_audio = time.perf_counter()
+
+    def _text_delta(self, event: TranscriptDelta) -> None:
+        response = self._responses.get(event.response_id or "")
+        if response is not None and response.first_text is None:
+            response.first_text = time.perf_counter()
+
+    def _interrupted(self, event: Interrupted) -> None:
+        attributes: dict[str, AttributeValue] = {}
+        if event.audio_end_ms is not None:
+            attributes["agentkit.audio_end_ms"] = event.audio_end_ms
+        response = self._responses.get(event.response_id or "")
+        if response is not None:
+            response.interrupted = True
+            response.span.add_event("agentkit.interrupted", attributes)
+        elif self._span is not None:  # playback of a finished response was cut off
+            if event.response_id:
+                attributes[RESPONSE_ID] = event.response_id
+            self._span.add_event("agentkit.interrupted", attributes)
+
+    def _response_finished(self, event: ResponseFinished) -> None:
+        response = self._responses.get(event.response_id or "")
+        if response is None:
+            return
+        status = event.status or "completed"
+        attributes: dict[str, AttributeValue] = {}
+        if event.reason:
+            attributes[STATUS_REASON] = event.reason
+        if event.usage is not None:
+            attributes.update(_usage_attributes(event.usage))
+            self._count_tokens(event.usage)
+        if self._content and event.text:
+            attributes[OUTPUT_MESSAGES] = _output_messages(event.text, status)
+        response.span.set_attributes(attributes)
+        error = (event.reason or "failed") if status == "failed" else None
+        self._end_response(event.response_id or "", status, error=error)
+
+    def _end_response(self, response_id: str, status: str, *, error: str | None = None) -> None:
+        response = self._responses.pop(response_id)
+        span = response.span
+        now = time.perf_counter()
+        attributes: dict[str, AttributeValue] = {
+            FINISH_REASONS: (status,),
+            INTERRUPTED: response.interrupted,
+        }
+        firsts = [t for t in (response.first_audio, response.first_text) if t is not None]
+        if response.first_audio is not None:
+            attributes[TIME_TO_FIRST_AUDIO] = response.first_audio - response.started
+        if response.first_text is not None:
+            attributes[TIME_TO_FIRST_TEXT] = response.first_text - response.started
+        span.set_attributes(attributes)
+        measured = self._common("chat")
+        if error is not None:
+            exception = ServerError(f"response {response_id} ended: {status}", code=error)
+            _fail(span, error, exception)
+            measured[ERROR_TYPE] = error
+        span.end()
+        self._metrics.operation_duration.record(now - response.started, measured)
+        if firsts:
+            self._metrics.time_to_first_chunk.record(min(firsts) - response.started, measured)
+        if response.first_audio is not None:
+            self._metrics.time_to_first_audio.record(
+                response.first_audio - response.started, measured
+            )
+
+    def _count_tokens(self, usage: Usage) -> None:
+        measured = self._common("chat")
+        for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
+            if count is not None:
+                self._metrics.token_usage.record(count, {**measured, TOKEN_TYPE: token_type})
+        for token_type, detail, count in _token_details(usage):
+            self._metrics.tokens.add(
+                count, {**measured, TOKEN_TYPE: token_type, TOKEN_DETAIL: detail}
+            )
+
+    # -- tools --------------------------------------------------------------------------------
+
+    def traced_call(self, call: Call, run: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
+        return self._traced_call(call, run)
+
+    async def _traced_call(self, call: Call, run: Coroutine[Any, Any, None]) -> None:
+        parent = self._response_contexts.get(call.response_id or "", self._context)
+        attributes: dict[str, AttributeValue] = {
+            OPERATION: "execute_tool",
+            TOOL_NAME: call.name,
+            TOOL_CALL_ID: call.call_id,
+            TOOL_TYPE: "function",
+        }
+        if call.response_id:
+            attributes[RESPONSE_ID] = call.response_id
+        if self._content:
+            attributes[TOOL_ARGUMENTS] = call.arguments
+        span = self._tracer.start_span(
+            f"execute_tool {call.name}",
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+        )
+        tool = self._tools[call.call_id] = _Tool(span, time.perf_counter())
+        attached = otel_context.attach(trace.set_span_in_context(span, parent))
+        marked = _TOOL_SPAN.set(span)
+        try:
+            await run
+        finally:
+            _TOOL_SPAN.reset(marked)
+            otel_context.detach(attached)
+            self._tools.pop(call.call_id, None)
+            self._end_tool(call, tool)
+
+    def _tool_finished(self, event: ToolCallFinished) -> None:
+        tool = self._tools.get(event.call_id)
+        if tool is not None:
+            tool.result = event
+
+    def _end_tool(self, call: Call, tool: _Tool) -> None:
+        measured: dict[str, AttributeValue] = {OPERATION: "execute_tool", TOOL_NAME: call.name}
+        result = tool.result
+        if result is not None and result.is_error:
+            error = result.error_type or "tool_error"
+            _fail(tool.span, error)
+            measured[ERROR_TYPE] = error
+        if result is not None and self._content:
+            tool.span.set_attribute(TOOL_RESULT, result.output)
+        tool.span.end()
+        self._metrics.tool_duration.record(time.perf_counter() - tool.started, measured)
+
+    # -- reconnection -------------------------------------------------------------------------
+
+    def _reconnecting(self, event: Reconnecting) -> None:
+        if self._reconnect is None:
+            for response_id in list(self._responses):  # lost with the socket
+                self._end_response(response_id, "connection_lost", error="connection_lost")
+            self._reconnect = self._tracer.start_span(
+                "agentkit.reconnect",
+                context=self._context,
+                kind=SpanKind.INTERNAL,
+                attributes={RECONNECT_REASON: event.reason, **self._endpoint},
+            )
+        self._reconnect.add_event(
+            "agentkit.reconnect.attempt",
+            {
+                RECONNECT_ATTEMPTS: event.attempt,
+                "agentkit.reconnect.delay_s": event.delay_s,
+                RECONNECT_REASON: event.reason,
+            },
+        )
+
+    def _reconnected(self, event: Reconnected) -> None:
+        if self._reconnect is not None:
+            self._reconnect.set_attributes(
+                {
+                    RECONNECT_ATTEMPTS: event.attempt,
+                    "agentkit.reconnect.restored_items": event.restored_items,
+                    "agentkit.reconnect.not_restored": list(event.not_restored),
+                    "agentkit.reconnect.dropped_audio_chunks": event.dropped_audio_chunks,
+                }
+            )
+        self._end_reconnect("reconnected")
+
+    def _gave_up(self, event: ReconnectGaveUp) -> None:
+        self._failure = "reconnect_gave_up"
+        if self._reconnect is not None:
+            self._reconnect.set_attribute(RECONNECT_ATTEMPTS, event.attempts)
+        self._end_reconnect("gave_up", error="reconnect_gave_up")
+
+    def _end_reconnect(self, outcome: str, *, error: str | None = None) -> None:
+        span, self._reconnect = self._reconnect, None
+        if span is not None:
+            span.set_attribute(RECONNECT_OUTCOME, outcome)
+            if error is not None:
+                _fail(span, error)
+            span.end()
+        provider = self._endpoint.get(PROVIDER, "openai")
+        self._metrics.reconnects.add(1, {RECONNECT_OUTCOME: outcome, PROVIDER: provider})
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _fail(span: Span, error_type: str, exception: BaseException | None = None) -> None:
+    span.set_attribute(ERROR_TYPE, error_type)
+    span.set_status(Status(StatusCode.ERROR, error_type))
+    if exception is not None:
+        span.record_exception(exception)
+
+
+def _endpoint_attributes(endpoint: Endpoint | None) -> dict[str, AttributeValue]:
+    """Provider, host, port and the redacted URL: never a credential."""
+    if endpoint is None:
+        return {}
+    parts = urlsplit(endpoint.url)
+    attributes: dict[str, AttributeValue] = {
+        PROVIDER: "azure.ai.openai" if endpoint.kind == "azure" else "openai",
+        ENDPOINT_URL: endpoint.redacted_url,
+    }
+    if parts.hostname:
+        attributes[SERVER_ADDRESS] = parts.hostname
+        attributes[SERVER_PORT] = parts.port or (443 if parts.scheme == "wss" else 80)
+    return attributes
+
+
+def _requested_model(endpoint: Endpoint | None) -> str | None:
+    """The model (OpenAI) or deployment (Azure) named in the endpoint's URL."""
+    if endpoint is None:
+        return None
+    query = dict(parse_qsl(urlsplit(endpoint.url).query))
+    return query.get("model") or query.get("deployment") or None
+
+
+def _usage_attributes(usage: Usage) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {}
+    if usage.input_tokens is not None:
+        attributes[INPUT_TOKENS] = usage.input_tokens
+    if usage.output_tokens is not None:
+        attributes[OUTPUT_TOKENS] = usage.output_tokens
+    cached = (usage.input_token_details or {}).get("cached_tokens")
+    if isinstance(cached, int):
+        attributes[CACHED_INPUT_TOKENS] = cached
+    for field, key, name in _USAGE_DETAILS:
+        value = (getattr(usage, field) or {}).get(key)
+        if isinstance(value, int):
+            attributes[name] = value
+    return attributes
+
+
+def _token_details(usage: Usage) -> Iterator[tuple[str, str, int]]:
+    """(token type, detail, count) for the text, audio and cached counts the service gave."""
+    for token_type, details in (
+        ("input", usage.input_token_details or {}),
+        ("output", usage.output_token_details or {}),
+    ):
+        for detail, key in (("text", "text_tokens"), ("audio", "audio_tokens")):
+            value = details.get(key)
+            if isinstance(value, int) and value:
+                yield token_type, detail, value
+    cached = (usage.input_token_details or {}).get("cached_tokens")
+    if isinstance(cached, int) and cached:
+        yield "input", "cached", cached
+
+
+def _output_messages(text: str, status: str) -> str:
+    message = {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": text}],
+        "finish_reason": status,
+    }
+    return json.dumps([message], ensure_ascii=False)
