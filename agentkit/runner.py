@@ -1,35 +1,72 @@
-"""``agentkit run``: hold a text conversation with an agent from a Python file, in a terminal.
+"""``agentkit run``: hold a conversation with an agent from a Python file, in a terminal.
 
 With ``--simulate`` (or no credentials in the environment) the agent talks to the built-in
 simulator, scripted by the file's module-level ``scenario``; otherwise to the endpoint that
-:meth:`Endpoint.from_env` finds.
+:meth:`Endpoint.from_env` finds. Besides ``agent`` (or the ``NAME`` of ``FILE:NAME``), the file
+may define ``deps`` (handed to tools as ``ToolContext.deps``) and ``options`` (a
+:class:`SessionOptions`).
+
+Text runs ask for text output without turn detection. Audio runs (``--audio-in`` /
+``--audio-out``) keep audio output, and with ``--audio-in`` the agent's own turn detection: the
+file is streamed in short chunks followed by silence, so server VAD ends the turn (or committed,
+when turn detection is off). ``--record`` writes the server events as a cassette that
+``agentkit.testing.Cassette.load`` replays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
+from agentkit import audio
+from agentkit._redact import redact
 from agentkit.agent import Agent
 from agentkit.endpoints import Endpoint
-from agentkit.errors import AgentkitError, MissingSettingError
+from agentkit.errors import AgentkitError, MissingSettingError, ToolDefinitionError
 from agentkit.events import (
+    AudioDelta,
     ErrorOccurred,
+    Event,
+    Interrupted,
+    Reconnected,
+    Reconnecting,
     ResponseFinished,
     SessionClosed,
     ToolCallFinished,
     ToolCallStarted,
     ToolProgress,
     TranscriptDelta,
+    UserTranscript,
 )
-from agentkit.session import Session
+from agentkit.protocol.config import AudioFormat
+from agentkit.session import Connector, Session, SessionOptions
 from agentkit.tools.loader import load_module
+from agentkit.transport import Transport, connect
 
-__all__ = ["RunSettings", "find_agent", "run_conversation"]
+__all__ = [
+    "CassetteRecorder",
+    "InputError",
+    "RecordingTransport",
+    "RunSettings",
+    "Target",
+    "load_target",
+    "run_conversation",
+]
+
+CHUNK_MS = 50
+"""Input audio is sent in chunks of this length (the service accepts any size; 20-100 ms is
+what a microphone would deliver)."""
+
+
+class InputError(ValueError):
+    """The command line asked for something impossible (exit code 2); the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -40,120 +77,321 @@ class RunSettings:
     says: Sequence[str] = ()
     simulate: bool = False
     turn_timeout: float = 120.0
+    audio_in: str | None = None
+    audio_out: str | None = None
+    record: str | None = None
 
 
-def find_agent(target: str) -> tuple[Agent, Any]:
-    """Load ``FILE[:NAME]``; return the agent and the module's ``scenario`` (or ``None``).
+@dataclass(frozen=True)
+class Target:
+    """What a file offers ``agentkit run``: the agent and the module's optional companions."""
+
+    path: str
+    agent: Agent
+    scenario: Any = None
+    deps: Any = None
+    options: SessionOptions | None = None
+
+
+def load_target(target: str) -> Target:
+    """Import ``FILE[:NAME]`` and pick its agent.
 
     Raises:
-        LookupError: no agent of that name, or several agents and no name given.
+        InputError: no such file, the file fails to import, no agent of that name, or several
+            agents and no name given.
     """
-    path, _, name = target.partition(":") if not _is_windows_drive(target) else (target, "", "")
-    module = load_module(path)
-    namespace = vars(module)
-    if name:
-        agent = namespace.get(name)
-        if not isinstance(agent, Agent):
-            raise LookupError(f"{path} has no Agent named {name!r}")
-        return agent, namespace.get("scenario")
+    path, name = _split_target(target)
+    namespace = vars(_import(path))
+    agent = _pick_agent(path, name, namespace)
+    options = namespace.get("options")
+    return Target(
+        path=path,
+        agent=agent,
+        scenario=namespace.get("scenario"),
+        deps=namespace.get("deps"),
+        options=options if isinstance(options, SessionOptions) else None,
+    )
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    if len(target) > 2 and target[1] == ":" and target[2] in "\\/":  # C:\agents\x.py
+        drive, rest = target[:2], target[2:]
+        path, _, name = rest.partition(":")
+        return drive + path, name
+    path, _, name = target.partition(":")
+    return path, name
+
+
+def _import(path: str) -> Any:
+    try:
+        return load_module(path)
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except ToolDefinitionError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    except Exception as exc:
+        raise InputError(f"cannot import {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _pick_agent(path: str, name: str, namespace: dict[str, Any]) -> Agent:
     agents = {key: value for key, value in namespace.items() if isinstance(value, Agent)}
+    if name:
+        if name not in agents:
+            known = f" (it has: {', '.join(agents)})" if agents else ""
+            raise InputError(f"{path} has no Agent named {name!r}{known}")
+        return agents[name]
     if not agents:
-        raise LookupError(f"{path} defines no module-level Agent")
+        raise InputError(f"{path} defines no module-level Agent")
     if len(agents) > 1 and "agent" not in agents:
-        raise LookupError(f"{path} defines several agents ({', '.join(agents)}); name one")
-    chosen = agents.get("agent") or next(iter(agents.values()))
-    return chosen, namespace.get("scenario")
+        raise InputError(f"{path} defines several agents ({', '.join(agents)}); name one")
+    return agents.get("agent") or next(iter(agents.values()))
 
 
-def _is_windows_drive(target: str) -> bool:
-    return len(target) > 2 and target[1] == ":" and target[2] in "\\/"
+async def run_conversation(settings: RunSettings, out: TextIO | None = None) -> int:
+    """Run the conversation, printing to ``out`` (default: ``sys.stdout``); returns the exit code.
 
-
-async def run_conversation(settings: RunSettings, out: TextIO = sys.stdout) -> int:
-    """Run the conversation; returns the process exit code."""
-    agent, scenario = find_agent(settings.target)
-    agent = agent.with_changes(modality="text", turn_detection=None)
-    async with _endpoint(settings.simulate, scenario, out) as endpoint:
-        async with Session(agent, endpoint) as session:
-            printer = _Printer(out)
-            session_events = session.events()
-            if settings.says:
-                for text in settings.says:
-                    out.write(f"you: {text}\n")
-                    await _turn(session, session_events, text, printer, settings.turn_timeout)
-            else:
-                await _interactive(session, session_events, printer, settings.turn_timeout)
+    Raises:
+        InputError: bad input, found before anything connects.
+        AgentkitError: the connection failed or the service did not answer in time.
+    """
+    out = out or sys.stdout
+    target = load_target(settings.target)
+    speech = _read_speech(settings.audio_in, target.agent)
+    for output in (settings.audio_out, settings.record):
+        _check_writable(output)
+    agent = _conversation_agent(target.agent, settings)
+    sink = _AudioSink(settings.audio_out, agent.output_audio_format)
+    recorder = CassetteRecorder(settings.record) if settings.record else None
+    try:
+        async with _endpoint(settings.simulate, target, out) as endpoint:
+            connector = recorder.connector(endpoint) if recorder else None
+            session = Session(
+                agent, endpoint, deps=target.deps, options=target.options, connector=connector
+            )
+            async with session:
+                chat = _Conversation(session, _Printer(out, sink), settings.turn_timeout)
+                await chat.run(speech, settings)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        sink.save(out)
     return 0
 
 
+def _conversation_agent(agent: Agent, settings: RunSettings) -> Agent:
+    """Text runs: text out, no VAD. Audio runs keep audio out; audio in keeps the agent's VAD."""
+    if settings.audio_in:
+        return agent.with_changes(modality="audio")
+    if settings.audio_out:
+        return agent.with_changes(modality="audio", turn_detection=None)
+    return agent.with_changes(modality="text", turn_detection=None)
+
+
+def _read_speech(path: str | None, agent: Agent) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        clip = audio.read_wav(path)
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(str(exc)) from exc
+    if not clip.data:
+        raise InputError(f"{path}: the file holds no audio")
+    return audio.to_session_format(clip, agent.input_audio_format)
+
+
+def _check_writable(path: str | None) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{path} is a directory")
+    if not target.parent.is_dir():
+        raise InputError(f"no such directory: {target.parent}")
+
+
 @asynccontextmanager
-async def _endpoint(simulate: bool, scenario: Any, out: TextIO) -> AsyncIterator[Endpoint]:
+async def _endpoint(simulate: bool, target: Target, out: TextIO) -> AsyncIterator[Endpoint]:
     if not simulate:
         try:
-            yield Endpoint.from_env()
-            return
+            endpoint = Endpoint.from_env()
         except MissingSettingError as exc:
             out.write(f"[agentkit] no credentials found ({exc.setting}); using the simulator\n")
+        else:
+            out.write(f"[agentkit] connecting to {endpoint.redacted_url}\n")
+            yield endpoint
+            return
     from agentkit.testing import Simulator  # only needed offline
 
-    async with Simulator(scenario) as simulator:
+    if target.scenario is None:
+        out.write(f"[agentkit] {target.path} defines no `scenario`; the simulator improvises\n")
+    async with Simulator(target.scenario) as simulator:
         out.write(f"[agentkit] simulator listening on {simulator.url}\n")
         yield Endpoint.custom(simulator.ga_url(model="simulated"), credential=simulator.api_key)
 
 
-async def _interactive(
-    session: Session, events: AsyncIterator[Any], printer: _Printer, timeout: float
-) -> None:
-    while True:
-        try:
-            text = await asyncio.to_thread(input, "you: ")
-        except EOFError:
-            return
-        if text.strip() in ("", "/quit", "/exit"):
+class _Conversation:
+    """Sends the user's turns and prints everything until the agent has nothing left to do."""
+
+    def __init__(self, session: Session, printer: _Printer, timeout: float) -> None:
+        self.session = session
+        self.printer = printer
+        self.timeout = timeout
+        self.events = session.events()
+
+    async def run(self, speech: bytes | None, settings: RunSettings) -> None:
+        if speech is not None:
+            await self.speak(speech, settings.audio_in or "audio")
+        for text in settings.says:
+            await self.say(text)
+        if speech is None and not settings.says:
+            await self.interactive()
+        self.printer.end()
+
+    async def say(self, text: str) -> None:
+        self.printer.line(f"you: {text}")
+        await self.session.send_text(text)
+        await self.until_idle()
+
+    async def speak(self, pcm: bytes, name: str) -> None:
+        """Stream the clip; then silence for server VAD, or commit when turn detection is off."""
+        agent = self.session.agent
+        rate = _bytes_per_ms(agent.input_audio_format)
+        self.printer.line(f"you: [audio {name}, {len(pcm) / rate / 1000:.1f} s]")
+        detection = agent.turn_detection_config
+        tail = b""
+        if detection is not None:
+            silence_ms = detection.silence_duration_ms or 500
+            if detection.type == "semantic_vad":
+                silence_ms = max(silence_ms, 3000)
+            tail = _silence(agent.input_audio_format, silence_ms + 500)
+        step = CHUNK_MS * rate
+        clip = pcm + tail
+        for start in range(0, len(clip), step):
+            await self.session.send_audio(clip[start : start + step])
+        if detection is None:
+            await self.session.commit_audio(respond=True)
+        await self.until_idle()
+
+    async def interactive(self) -> None:
+        lines = _StdinLines()
+        echo = not sys.stdin.isatty()  # piped input: show what was said, like --say does
+        while True:
+            self.printer.prompt("you: ")
+            text = await lines.next()
+            if text is None:  # end of input (Ctrl-D)
+                self.printer.line("")
+                return
+            if echo:
+                self.printer.line(text)
+            if text.strip() in ("/quit", "/exit"):
+                return
             if text.strip():
+                await self.session.send_text(text)
+                await self.until_idle()
+
+    async def until_idle(self) -> None:
+        async def watch() -> None:
+            async for event in self.events:
+                self.printer.show(event)
+                if isinstance(event, SessionClosed):
+                    raise AgentkitError(f"the session closed: {event.reason or event.code}")
+                if isinstance(event, ResponseFinished) and self.session.state.idle():
+                    return
+
+        try:
+            await asyncio.wait_for(watch(), self.timeout)
+        except asyncio.TimeoutError:
+            raise AgentkitError(f"no complete answer within {self.timeout:g} s") from None
+
+
+def _bytes_per_ms(audio_format: AudioFormat) -> int:
+    return 48 if audio_format == "pcm16" else 8
+
+
+def _silence(audio_format: AudioFormat, ms: int) -> bytes:
+    return audio.to_session_format(audio.Pcm(bytes(ms * 48)), audio_format)
+
+
+class _StdinLines:
+    """Lines typed at the terminal, read by a daemon thread.
+
+    A daemon thread, not ``asyncio.to_thread``: a thread blocked in ``input()`` would keep
+    ``asyncio.run`` from returning after Ctrl-C until the user pressed Enter.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        threading.Thread(target=self._read, name="agentkit-stdin", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            line = sys.stdin.readline()
+            self._loop.call_soon_threadsafe(self._lines.put_nowait, line or None)
+            if not line:
                 return
-            continue
-        await _turn(session, events, text, printer, timeout)
+
+    async def next(self) -> str | None:
+        line = await self._lines.get()
+        return None if line is None else line.rstrip("\n")
 
 
-async def _turn(
-    session: Session, events: AsyncIterator[Any], text: str, printer: _Printer, timeout: float
-) -> None:
-    """Send one user message and print everything until the agent has nothing left to do."""
-    await session.send_text(text)
+class _AudioSink:
+    """Collects the assistant's audio for ``--audio-out`` and writes it as 24 kHz mono PCM16."""
 
-    async def until_idle() -> None:
-        async for event in events:
-            printer.show(event)
-            if isinstance(event, SessionClosed):
-                raise AgentkitError(f"the session closed: {event.reason or event.code}")
-            if isinstance(event, ResponseFinished) and session.state.idle():
-                return
+    def __init__(self, path: str | None, audio_format: AudioFormat) -> None:
+        self.path = path
+        self.audio_format = audio_format
+        self.chunks: list[bytes] = []
 
-    try:
-        await asyncio.wait_for(until_idle(), timeout)
-    except asyncio.TimeoutError:
-        raise AgentkitError(f"no complete answer within {timeout:g} s") from None
+    def add(self, event: AudioDelta) -> None:
+        if self.path is not None:
+            self.chunks.append(event.audio())
+
+    def save(self, out: TextIO) -> None:
+        if self.path is None:
+            return
+        pcm = audio.from_session_format(b"".join(self.chunks), self.audio_format)
+        audio.write_wav(self.path, pcm)
+        out.write(f"[agentkit] wrote {len(pcm) / 48_000:.1f} s of audio to {self.path}\n")
 
 
 class _Printer:
     """Streams assistant text and shows each tool call as it starts and ends."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, sink: _AudioSink) -> None:
         self.out = out
+        self.sink = sink
         self.speaking = False
 
-    def show(self, event: Any) -> None:
-        if isinstance(event, TranscriptDelta):
+    def line(self, text: str) -> None:
+        self._end_line()
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def prompt(self, text: str) -> None:
+        self._end_line()
+        self.out.write(text)
+        self.out.flush()
+
+    def show(self, event: Event) -> None:
+        if isinstance(event, AudioDelta):
+            self.sink.add(event)
+        elif isinstance(event, TranscriptDelta):
             if not self.speaking:
                 self.out.write("assistant: ")
                 self.speaking = True
             self.out.write(event.delta)
+            self.out.flush()
         else:
-            self._end_line()
-            line = self._describe(event)
-            if line:
-                self.out.write(line + "\n")
+            description = _describe(event)
+            if description is not None:
+                self.line(description)
+
+    def end(self) -> None:
+        self._end_line()
         self.out.flush()
 
     def _end_line(self) -> None:
@@ -161,17 +399,129 @@ class _Printer:
             self.out.write("\n")
             self.speaking = False
 
-    @staticmethod
-    def _describe(event: Any) -> str | None:
-        if isinstance(event, ToolCallStarted):
-            return f"  -> {event.name}({event.arguments})"
-        if isinstance(event, ToolCallFinished):
-            took = f"{event.duration_s * 1000:.0f} ms"
-            if event.is_error:
-                return f"  !! {event.name} failed ({event.error_type}, {took}): {event.output}"
-            return f"  <- {event.name} ({took}): {event.output}"
-        if isinstance(event, ToolProgress):
-            return f"  .. {event.name}: {event.message}"
-        if isinstance(event, ErrorOccurred):
-            return f"  [error] {event.code or event.error_type}: {event.message}"
-        return None
+
+def _describe(event: Event) -> str | None:
+    if isinstance(event, ToolCallStarted):
+        return f"  -> {event.name}({event.arguments})"
+    if isinstance(event, ToolCallFinished):
+        took = f"{event.duration_s * 1000:.0f} ms"
+        if event.is_error:
+            return f"  !! {event.name} failed ({event.error_type}, {took}): {event.output}"
+        return f"  <- {event.name} ({took}): {event.output}"
+    if isinstance(event, ToolProgress):
+        return f"  .. {event.name}: {event.message}"
+    if isinstance(event, UserTranscript):
+        return f"you (heard): {event.text}"
+    if isinstance(event, Interrupted):
+        return "  [interrupted]"
+    if isinstance(event, ErrorOccurred):
+        return f"  [error] {event.code or event.error_type}: {event.message}"
+    if isinstance(event, Reconnecting):
+        return f"  [reconnecting, attempt {event.attempt}: {event.reason}]"
+    if isinstance(event, Reconnected):
+        return f"  [reconnected: {event.restored_items} items restored]"
+    return None
+
+
+# -- recording -----------------------------------------------------------------------------
+
+
+class CassetteRecorder:
+    """Writes what one connection exchanged as a cassette (see :mod:`agentkit.testing.cassette`).
+
+    Every server event is written as received (string values passed through
+    :func:`~agentkit._redact.redact`, though server events carry no credentials); each client
+    event leaves an ``{"expect": "<type>"}`` marker, so a replay waits for the client exactly
+    where the recorded service did. Only the first connection is recorded: a cassette replays
+    one connection, from its beginning.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.connections = 0
+        self._file: TextIO | None = self.path.open("w", encoding="utf-8", buffering=1)
+        self._file.write("# recorded by `agentkit run --record`; replay with Cassette.load()\n")
+
+    def connector(self, endpoint: Endpoint) -> Connector:
+        """A session connector that records the first transport it opens."""
+
+        async def open_transport() -> Transport:
+            transport: Transport = await connect(endpoint)
+            self.connections += 1
+            return RecordingTransport(transport, self) if self.connections == 1 else transport
+
+        return open_transport
+
+    def client_sent(self, frame: str) -> None:
+        try:
+            event_type = json.loads(frame).get("type")
+        except (ValueError, AttributeError):
+            return
+        self._write({"expect": str(event_type)})
+
+    def server_sent(self, frame: str | bytes) -> None:
+        try:
+            event = json.loads(frame)
+        except ValueError:
+            return
+        if isinstance(event, dict) and isinstance(event.get("type"), str):
+            self._write(_redacted(event))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
+
+
+class RecordingTransport:
+    """A :class:`~agentkit.transport.Transport` that tells a recorder every frame it moves."""
+
+    def __init__(self, inner: Transport, recorder: CassetteRecorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    async def send(self, data: str) -> None:
+        self.recorder.client_sent(data)
+        await self.inner.send(data)
+
+    async def recv(self) -> str | bytes:
+        frame = await self.inner.recv()
+        self.recorder.server_sent(frame)
+        return frame
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._frames()
+
+    async def _frames(self) -> AsyncIterator[str | bytes]:
+        async for frame in self.inner:
+            self.recorder.server_sent(frame)
+            yield frame
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.inner.close(code, reason)
+
+    @property
+    def closed(self) -> bool:
+        return self.inner.closed
+
+    @property
+    def close_code(self) -> int | None:
+        return getattr(self.inner, "close_code", None)
+
+    @property
+    def close_reason(self) -> str | None:
+        return getattr(self.inner, "close_reason", None)
