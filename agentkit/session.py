@@ -12,6 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -79,6 +80,11 @@ from agentkit.transport import Transport, connect
 __all__ = ["Connector", "Session", "SessionOptions"]
 
 logger = logging.getLogger("agentkit.session")
+
+T = TypeVar("T")
+_timeout: Callable[[float], AbstractAsyncContextManager[None]] | None = getattr(
+    asyncio, "timeout", None
+)
 
 Connector = Callable[[], Awaitable[Transport]]
 """Opens a fresh transport; called at every (re)connect."""
@@ -637,7 +643,7 @@ class Session:
         timeout = tool.timeout if tool.timeout is not None else self.options.tool_timeout
         async with self._tool_slots:
             try:
-                return await asyncio.wait_for(tool.invoke(call.arguments, context), timeout)
+                return await _within(timeout, tool.invoke(call.arguments, context))
             except asyncio.TimeoutError:
                 message = f"{call.name} did not finish within {timeout:g} s"
                 return ToolResult.error(message, error_type="timeout")
@@ -680,6 +686,15 @@ class Session:
         for call_id, task in list(self._call_tasks.items()):
             self._cancel_reasons.setdefault(call_id, "the connection was lost")
             task.cancel()
+
+
+async def _within(seconds: float, work: Awaitable[T]) -> T:
+    """``work`` with a time limit; in the current task where the loop allows it (3.11+),
+    since ``asyncio.wait_for`` costs a task and loop iterations on every tool call."""
+    if _timeout is None:
+        return await asyncio.wait_for(work, seconds)
+    async with _timeout(seconds):
+        return await work
 
 
 async def _awaitable(value: Approval | bool | Awaitable[Approval | bool]) -> Approval | bool:

@@ -61,7 +61,7 @@ InterruptPolicy = Literal["finish", "cancel"]
 """What barge-in does to running tools: let them finish and post, or cancel them."""
 
 _PCM16_BYTES_PER_MS = 48  # 24 kHz mono 16-bit
-_SENT_MEMORY = 512
+_SENT_MEMORY = 128  # errors answer within moments; older events need not be matched
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
 
 
@@ -181,7 +181,8 @@ class ConversationState:
     _response_calls: dict[str, list[str]] = field(default_factory=dict)
     _rounds: list[_Round] = field(default_factory=list)
     _unacked_outputs: set[str] = field(default_factory=set)
-    _sent: OrderedDict[str, ClientEvent] = field(default_factory=OrderedDict)
+    _sent: OrderedDict[str, ResponseCreate | str] = field(default_factory=OrderedDict)
+    _answered: set[str] = field(default_factory=set)
     _audio: _AudioPlayback | None = None
     _unacked_items: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     _busy_elsewhere: bool = False
@@ -237,7 +238,8 @@ class ConversationState:
     def sent(self, event: ClientEvent) -> Send:
         """Remember an outgoing event so an ``error`` can be matched back to it."""
         if type(event) is not InputAudioBufferAppend:
-            self._sent[event.event_id] = event
+            # Only a response.create is needed whole (to ask again); for the rest, the type.
+            self._sent[event.event_id] = event if type(event) is ResponseCreate else event.type
             if len(self._sent) > _SENT_MEMORY:
                 self._sent.popitem(last=False)
             if type(event) is ConversationItemCreate and _is_input(event.item):
@@ -261,7 +263,7 @@ class ConversationState:
     def _finished_event(self, call: Call) -> ToolCallFinished:
         result = call.result
         assert result is not None
-        return ToolCallFinished(
+        return ToolCallFinished.model_construct(
             call_id=call.call_id,
             name=call.name,
             output=result.output,
@@ -395,7 +397,14 @@ class ConversationState:
         if pending is not None and pending.follow_up and not self._unacked_outputs:
             if not any(round_.call_ids for round_ in self._rounds):
                 self._pending = None  # this response already sees every output
-        return [Emit(ResponseStarted(response_id=event.response.id))]
+        return [Emit(ResponseStarted.model_construct(response_id=event.response.id))]
+
+    def _forget(self, call_id: str) -> None:
+        """An answered call the server acknowledged needs only its id (long sessions stay small)."""
+        call = self.calls.get(call_id)
+        if call is not None and call.posted and call.response_done:
+            del self.calls[call_id]
+            self._answered.add(call_id)
 
     def _on_output_item_added(self, event: ev.ResponseOutputItemAdded) -> list[Action]:
         self._remember_item(event.item, response_id=event.response_id)
@@ -413,7 +422,7 @@ class ConversationState:
 
     def _new_call(self, item: ev.Item, response_id: str | None) -> list[Action]:
         call_id = item.call_id or ""
-        if call_id in self.calls:
+        if call_id in self.calls or call_id in self._answered:
             return []  # models and replays re-send calls; a call_id runs at most once
         call = Call(call_id, item.name or "", item.arguments or "", response_id, item.id)
         call.started_at = self.clock()
@@ -460,7 +469,9 @@ class ConversationState:
 
     @staticmethod
     def _started_event(call: Call) -> ToolCallStarted:
-        return ToolCallStarted(call_id=call.call_id, name=call.name, arguments=call.arguments)
+        return ToolCallStarted.model_construct(
+            call_id=call.call_id, name=call.name, arguments=call.arguments
+        )
 
     def _on_response_done(self, event: ev.ResponseDone) -> list[Action]:
         response = event.response
@@ -494,7 +505,7 @@ class ConversationState:
     @staticmethod
     def _finished(response: ev.Response) -> ResponseFinished:
         text = "".join(item.text for item in response.output if item.type == "message")
-        return ResponseFinished(
+        return ResponseFinished.model_construct(
             response_id=response.id,
             status=response.status,
             reason=response.status_reason,
@@ -553,7 +564,7 @@ class ConversationState:
                     code=error.code,
                     error_type=error.type,
                     event_id=error.event_id,
-                    caused_by=cause.type if cause is not None else None,
+                    caused_by=cause if isinstance(cause, str) or cause is None else cause.type,
                 )
             )
         ]
@@ -565,6 +576,7 @@ class ConversationState:
             self._unacked_items.pop(item.id, None)
         if item.type == "function_call_output" and item.call_id:
             self._unacked_outputs.discard(item.call_id)
+            self._forget(item.call_id)
         elif item.type == "message" and item.role == "user":
             self.rounds_this_turn = 0
         return []

@@ -92,7 +92,17 @@ class Live:
             if e["item"].get("type") == "function_call_output"
         ]
 
-    def output_for(self, call_id: str) -> str:
+    async def output_for(self, call_id: str) -> str:
+        """The output the server received for ``call_id`` (waiting for it to arrive: the app
+        hears ToolCallFinished as the output is queued, a moment before it is on the wire)."""
+        await self.sim.wait_for(
+            "conversation.item.create",
+            timeout=TIMEOUT,
+            where=lambda e: (
+                e["item"].get("type") == "function_call_output"
+                and e["item"].get("call_id") == call_id
+            ),
+        )
         (item,) = [i for i in self.outputs() if i["call_id"] == call_id]
         return str(item["output"])
 

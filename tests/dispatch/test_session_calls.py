@@ -66,7 +66,7 @@ async def test_one_call_round_trip_on_the_wire() -> None:
             "response.create",
         ]
         (call,) = t.server_calls()
-        assert json.loads(t.output_for(call["call_id"])) == {"temp_c": 4, "city": "Oslo"}
+        assert json.loads(await t.output_for(call["call_id"])) == {"temp_c": 4, "city": "Oslo"}
         (started,) = t.events.of(ToolCallStarted)
         assert (started.call_id, started.name) == (call["call_id"], "get_weather")
         # The output follows the calling response.done; the response.create follows the output.
@@ -166,7 +166,7 @@ async def test_parallel_calls_run_concurrently_and_one_create_follows() -> None:
             "conversation.item.create",
             "response.create",
         ]
-        outputs = {t.output_for(c["call_id"]) for c in t.server_calls()}
+        outputs = {await t.output_for(c["call_id"]) for c in t.server_calls()}
         assert outputs == {"3 flights to Rome", "5 hotels in Rome", "3 flights to Oslo"}
         t.assert_one_output_per_call()
 
@@ -250,7 +250,7 @@ async def test_round_cap_answers_calls_past_it_and_stops() -> None:
         await t.events.wait_for(ResponseFinished, count=3)
         await quiet(t)
         assert len(t.client("response.create")) == 3
-        assert error_of(t.output_for(limited.call_id))["type"] == "round_limit"
+        assert error_of(await t.output_for(limited.call_id))["type"] == "round_limit"
         assert len(t.server_calls()) == 3
         t.assert_one_output_per_call()
 
@@ -267,7 +267,7 @@ async def test_tool_exception_becomes_an_output_and_the_session_goes_on() -> Non
         await t.session.send_text("weather?")
         finished = await t.events.wait_for(ToolCallFinished)
         assert finished.is_error and finished.error_type == "tool_error"
-        error = error_of(t.output_for(finished.call_id))
+        error = error_of(await t.output_for(finished.call_id))
         assert error["type"] == "tool_error" and "no station in Oslo" in error["message"]
         await t.events.wait_for(ResponseFinished, count=2)
         await t.session.send_text("thanks")
@@ -305,8 +305,10 @@ async def test_timeouts_from_the_tool_and_from_the_session() -> None:
         assert final.text == "Moving on."
         by_name = {e.name: e for e in t.events.of(ToolCallFinished)}
         assert {e.error_type for e in by_name.values()} == {"timeout"}
-        assert "0.2 s" in error_of(t.output_for(by_name["own_timeout"].call_id))["message"]
-        assert "0.3 s" in error_of(t.output_for(by_name["session_timeout"].call_id))["message"]
+        assert "0.2 s" in error_of(await t.output_for(by_name["own_timeout"].call_id))["message"]
+        assert (
+            "0.3 s" in error_of(await t.output_for(by_name["session_timeout"].call_id))["message"]
+        )
         assert sorted(cancelled) == ["own", "session"]
         t.assert_one_output_per_call()
 
@@ -318,7 +320,7 @@ async def test_unknown_tool_gets_an_output_naming_the_known_ones() -> None:
         final = await t.events.wait_for(ResponseFinished, count=2)
         assert final.text == "Sorry."
         (finished,) = t.events.of(ToolCallFinished)
-        error = error_of(t.output_for(finished.call_id))
+        error = error_of(await t.output_for(finished.call_id))
         assert error["type"] == "unknown_tool"
         assert "teleport" in error["message"] and "get_weather" in error["message"]
         t.assert_one_output_per_call()
@@ -348,6 +350,6 @@ async def test_invalid_arguments_get_outputs_the_model_can_act_on() -> None:
         assert calls == ["Oslo"]
         bad = [e for e in t.events.of(ToolCallFinished) if e.is_error]
         for event in bad:
-            assert error_of(t.output_for(event.call_id))["type"] == "invalid_arguments"
+            assert error_of(await t.output_for(event.call_id))["type"] == "invalid_arguments"
         assert len(t.client("response.create")) == 2
         t.assert_one_output_per_call()

@@ -92,7 +92,7 @@ async def test_barge_in_during_a_running_tool(policy: InterruptPolicy) -> None:
             assert outcome == []
             gate.set()
         finished = await t.events.wait_for(ToolCallFinished)
-        output = t.output_for(finished.call_id)
+        output = await t.output_for(finished.call_id)
         if policy == "finish":
             assert outcome == ["finished"] and output == "4 degrees in Oslo"
         else:
@@ -159,7 +159,7 @@ async def test_one_call_in_each_dialect_and_modality(preview: bool, modality: st
         assert transcript == "Checking.It is 4 degrees."
         assert bool(t.events.of(AudioDelta)) == (modality == "audio")
         (call,) = t.server_calls()
-        assert json.loads(t.output_for(call["call_id"])) == {"temp_c": 4, "city": "Oslo"}
+        assert json.loads(await t.output_for(call["call_id"])) == {"temp_c": 4, "city": "Oslo"}
         assert not t.events.of(ErrorOccurred)
 
 
@@ -349,7 +349,7 @@ async def test_closing_the_session_answers_running_calls() -> None:
         await t.events.wait_for(ResponseFinished)
         await t.session.close()
         await t.conn.wait_closed(TIMEOUT)
-        output = json.loads(t.output_for(started.call_id))
+        output = json.loads(await t.output_for(started.call_id))
         assert output["error"]["type"] == "cancelled"
         assert "session closed" in output["error"]["message"]
         t.assert_one_output_per_call()
