@@ -606,7 +606,7 @@ class ConversationState:
         return []
 
     def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> list[Action]:
-        if self.active_response_id is None and self._audio is None:
+        if self.active_response_id is None and self._audio is None and not self._cancellable():
             return []
         actions: list[Action] = []
         if not self.auto_interrupt and self.active_response_id is not None:
@@ -623,12 +623,11 @@ class ConversationState:
             # conversation.item.truncate: drop the audio (and its transcript) the user never heard.
             truncate = ConversationItemTruncate(item_id=audio.item_id, audio_end_ms=end_ms)
             actions.append(self.sent(truncate))
-        elif response_id is None:
-            return actions
-        if self.interrupt_policy == "cancel":
-            running = tuple(c.call_id for c in self.calls.values() if c.result is None)
-            if running:
-                actions.append(CancelCalls(running, reason="interrupted"))
+        running = self._cancellable()
+        if end_ms is None and response_id is None and not running:
+            return actions  # nothing was playing, answering or running: nothing to interrupt
+        if running:
+            actions.append(CancelCalls(running, reason="interrupted"))
             for round_ in self._rounds:
                 round_.interrupted = round_.interrupted or bool(round_.call_ids & set(running))
         item_id = audio.item_id if audio is not None else None
@@ -636,6 +635,12 @@ class ConversationState:
             Emit(Interrupted(response_id=response_id, item_id=item_id, audio_end_ms=end_ms))
         )
         return actions
+
+    def _cancellable(self) -> tuple[str, ...]:
+        """Running calls that a barge-in cancels (only under the "cancel" policy)."""
+        if self.interrupt_policy != "cancel":
+            return ()
+        return tuple(call.call_id for call in self.calls.values() if call.result is None)
 
     def _unheard_from(self, audio: _AudioPlayback | None) -> int | None:
         """Where playback of ``audio`` stands, if the user has not heard all of it yet."""

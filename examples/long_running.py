@@ -66,9 +66,9 @@ agent = Agent(
 
 deps = ReportDeps()
 # "cancel": a barge-in cancels running tools (the default, "finish", lets them finish quietly).
-# speak_progress=False because the simulator cannot voice progress yet (it would repeat the
-# scripted step); against a real model, leave it on and the model tells the user each stage.
-options = SessionOptions(interrupt_policy="cancel", speak_progress=False)
+# Progress is spoken (speak_progress defaults to on): when nothing else is being said, the model
+# is asked to tell the user the stage the tool reported.
+options = SessionOptions(interrupt_policy="cancel")
 
 
 def _summary(out: ToolOutputs) -> str:

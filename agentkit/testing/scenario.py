@@ -259,6 +259,10 @@ class Scenario:
         return turn
 
 
+PROGRESS_TEXT = "One moment, I'm still working on it."
+"""What the simulated model says when asked to speak while its tool calls are still running."""
+
+
 class ScenarioRunner:
     """Where one connection is in its scenario; decides each response's output (sans-I/O)."""
 
@@ -279,6 +283,9 @@ class ScenarioRunner:
         """The output of the next response, given the context ``items`` and declared ``tools``."""
         if self._collect_outputs(items):
             return self._follow_up(tools, ids)
+        if not tools and self._unanswered():
+            # Asked to speak, without tools, while its calls still run: a progress update.
+            return [PlannedText(PROGRESS_TEXT)]
         user = latest_user_input(items)
         if user is None:
             return [PlannedText(self.scenario.default(""))]

@@ -332,6 +332,20 @@ def test_interrupt_policy_cancel_cancels_running_tools_and_answers_them() -> Non
     assert creates(answer) == []  # the user is talking: no response over them
 
 
+def test_speech_while_idle_cancels_running_tools_under_the_cancel_policy() -> None:
+    for policy, cancelled in (("cancel", ("c1",)), ("finish", ())):
+        state = ConversationState(interrupt_policy=policy)  # type: ignore[arg-type]
+        ask(state)
+        state.on_event(created("r1"))
+        state.on_event(item_done("r1", call_item("c1")))
+        state.on_event(done("r1", call_item("c1")))  # nothing plays, nothing answers; c1 runs
+        actions = state.on_event(speech_started())
+        assert tuple(c for a in actions if isinstance(a, CancelCalls) for c in a.call_ids) == (
+            cancelled
+        )
+        assert len(emitted(actions, Interrupted)) == len(cancelled)
+
+
 def test_interrupt_policy_finish_leaves_running_tools_alone() -> None:
     state = ConversationState(interrupt_policy="finish")
     ask(state)
