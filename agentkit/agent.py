@@ -82,7 +82,15 @@ class Agent:
         return detection is not None and detection.interrupt_response is not False
 
     def session_config(self) -> SessionConfig:
-        """The dialect-neutral ``session.update`` payload for this agent."""
+        """The dialect-neutral ``session.update`` payload for this agent (built once: the agent
+        is immutable, and thousands of sessions may share it)."""
+        cached = self.__dict__.get("_session_config")
+        if cached is None:
+            cached = self._build_session_config()
+            object.__setattr__(self, "_session_config", cached)
+        return cached
+
+    def _build_session_config(self) -> SessionConfig:
         settings: dict[str, Any] = {
             "instructions": self.instructions,
             "output_modalities": (self.modality,),

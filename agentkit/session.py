@@ -188,14 +188,15 @@ class Session:
         self._tasks = TaskOwner()
         self._call_tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
-        self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._tool_slots: asyncio.Semaphore | None = None  # made on the first call
+        self._events = _EventChannel()
         self._handlers: dict[type, list[Handler]] = {}
         self._outbox: deque[tuple[ClientEvent, float]] = deque()
         self._flushing = False
         self._connected = False
         self._rollover_reason: str | None = None
-        self._expiry_watch: asyncio.Task[None] | None = None
+        self._expiry_timer: asyncio.TimerHandle | None = None
+        self._stale_timer: asyncio.TimerHandle | None = None
         self._ready: asyncio.Future[None] | None = None
         self._config_event_id: str | None = None
         self._closed = False
@@ -226,8 +227,7 @@ class Session:
                 self._transport = await self._connector()
         self._connected = True
         self._tasks.start(self._read_loop(), name="agentkit-reader")
-        if self.state.stale_response_after is not None:
-            self._tasks.start(self._watch_stale(self.state.stale_response_after / 4))
+        self._schedule_stale_check()
         await self._send(SessionUpdate(session=self.agent.session_config()), config=True)
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self.options.ready_timeout)
@@ -245,6 +245,9 @@ class Session:
             task.cancel()
         if self._call_tasks:
             await asyncio.gather(*self._call_tasks.values(), return_exceptions=True)
+        for timer in (self._stale_timer, self._expiry_timer):
+            if timer is not None:
+                timer.cancel()
         if self._transport is not None:
             await self._transport.close()
         await self._tasks.cancel_all()
@@ -555,23 +558,34 @@ class Session:
                     )
                 )
 
-    async def _watch_stale(self, period: float) -> None:
-        while not self._closed:
-            await asyncio.sleep(period)
-            if self._connected:
-                await self._perform(self.state.check_stale())
+    def _schedule_stale_check(self) -> None:
+        """A timer, not a sleeping task: an idle session should cost next to nothing."""
+        limit = self.state.stale_response_after
+        if limit is not None and not self._closed:
+            loop = asyncio.get_running_loop()
+            self._stale_timer = loop.call_later(limit / 4, self._check_stale)
+
+    def _check_stale(self) -> None:
+        if self._closed:
+            return
+        actions = self.state.check_stale() if self._connected else []
+        if actions:
+            self._tasks.start(self._perform(actions), name="agentkit-stale")
+        self._schedule_stale_check()
 
     def _watch_expiry(self) -> None:
         margin = self.options.reconnect.expiry_margin
-        if self._expiry_watch is not None:
-            self._expiry_watch.cancel()
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
         if margin is None or self.expires_at is None or not self.options.reconnect.enabled:
             return
-        self._expiry_watch = self._tasks.start(self._roll_over_before(self.expires_at - margin))
+        delay = max(0.0, self.expires_at - margin - time.time())
+        self._expiry_timer = asyncio.get_running_loop().call_later(
+            delay, lambda: self._tasks.start(self._roll_over(), name="agentkit-rollover")
+        )
 
-    async def _roll_over_before(self, deadline: float) -> None:
+    async def _roll_over(self) -> None:
         """Move to a fresh socket before the service ends the session, between responses."""
-        await asyncio.sleep(max(0.0, deadline - time.time()))
         while not self.state.idle():  # noqa: ASYNC110 - idleness is derived state, not an event
             await asyncio.sleep(0.05)
         if not self._closed and self._transport is not None:
@@ -641,6 +655,8 @@ class Session:
         if denial is not None:
             return denial
         timeout = tool.timeout if tool.timeout is not None else self.options.tool_timeout
+        if self._tool_slots is None:
+            self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
         async with self._tool_slots:
             try:
                 return await _within(timeout, tool.invoke(call.arguments, context))
@@ -708,6 +724,45 @@ async def _awaited(outcome: Awaitable[None]) -> None:
         await outcome
     except Exception:
         logger.exception("an event handler failed")
+
+
+class _EventChannel:
+    """An unbounded FIFO for application events: a deque and the futures of waiting readers.
+
+    Lighter than ``asyncio.Queue`` (no putter queue, no unfinished-task bookkeeping), which
+    matters for memory when a process holds thousands of idle sessions.
+    """
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: deque[Event] = deque()
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def put_nowait(self, event: Event) -> None:
+        self._items.append(event)
+        self._wake_next()
+
+    async def get(self) -> Event:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif self._items and not waiter.cancelled():
+                    self._wake_next()  # pass the wake-up on: we will not read this event
+                raise
+        return self._items.popleft()
+
+    def _wake_next(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
 
 def _describe_close(ended: ConnectionClosedError) -> str:

@@ -1,0 +1,41 @@
+"""The session's event channel: FIFO, several readers, cancellation-safe."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agentkit.events import SessionReady, TranscriptDelta
+from agentkit.session import _EventChannel
+from tests.support import TIMEOUT
+
+
+async def test_events_come_out_in_order() -> None:
+    channel = _EventChannel()
+    for n in range(3):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    got = [await channel.get() for _ in range(3)]
+    assert [e.delta for e in got if isinstance(e, TranscriptDelta)] == ["0", "1", "2"]
+
+
+async def test_two_waiting_readers_each_get_one_event() -> None:
+    channel = _EventChannel()
+    readers = [asyncio.ensure_future(channel.get()) for _ in range(2)]
+    await asyncio.sleep(0)
+    channel.put_nowait(TranscriptDelta(delta="a"))
+    channel.put_nowait(TranscriptDelta(delta="b"))
+    done, _ = await asyncio.wait(readers, timeout=TIMEOUT)
+    assert len(done) == 2
+    assert sorted(r.result().delta for r in readers if isinstance(r.result(), TranscriptDelta)) == [
+        "a",
+        "b",
+    ]
+
+
+async def test_a_cancelled_reader_does_not_swallow_an_event() -> None:
+    channel = _EventChannel()
+    first = asyncio.ensure_future(channel.get())
+    second = asyncio.ensure_future(channel.get())
+    await asyncio.sleep(0)
+    channel.put_nowait(SessionReady())
+    first.cancel()  # woken, then cancelled before it could read
+    assert isinstance(await asyncio.wait_for(second, TIMEOUT), SessionReady)
