@@ -306,7 +306,9 @@ class SessionTracer(NoTracing):
         self._metrics = instruments
         self._content = session.options.trace_content
         self._endpoint = _endpoint_attributes(endpoint)
+        self._server = {k: v for k, v in self._endpoint.items() if k.startswith("server.")}
         self._model = _requested_model(endpoint)
+        self._measured: dict[str, AttributeValue] | None = None
         self._span: Span | None = None
         self._context: Context | None = None
         self._requested: tuple[int, float] | None = None
@@ -339,6 +341,12 @@ class SessionTracer(NoTracing):
         if model:
             attributes[REQUEST_MODEL] = model
         return attributes
+
+    def _chat_measured(self) -> dict[str, AttributeValue]:
+        """Metric attributes of responses, built once (the model is known by the first one)."""
+        if self._measured is None:
+            self._measured = self._common("chat")
+        return self._measured
 
     def _response_model(self) -> str | None:
         model = self._session.server_session.get("model")
@@ -432,7 +440,7 @@ class SessionTracer(NoTracing):
         attributes[RESPONSE_ID] = response_id
         attributes[ROUND] = self._session.state.rounds_this_turn
         attributes[TRIGGER] = "client" if requested else "server"
-        attributes.update(self._endpoint)
+        attributes.update(self._server)
         attributes.update(self._session_ids())
         model = self._response_model()
         if model:
@@ -506,11 +514,11 @@ class SessionTracer(NoTracing):
         if response.first_text is not None:
             attributes[TIME_TO_FIRST_TEXT] = response.first_text - response.started
         span.set_attributes(attributes)
-        measured = self._common("chat")
+        measured = self._chat_measured()
         if error is not None:
+            measured = {**measured, ERROR_TYPE: error}
             exception = ServerError(f"response {response_id} ended: {status}", code=error)
             _fail(span, error, exception)
-            measured[ERROR_TYPE] = error
         span.end()
         self._metrics.operation_duration.record(now - response.started, measured)
         if firsts:
@@ -521,7 +529,7 @@ class SessionTracer(NoTracing):
             )
 
     def _count_tokens(self, usage: Usage) -> None:
-        measured = self._common("chat")
+        measured = self._chat_measured()
         for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
             if count is not None:
                 self._metrics.token_usage.record(count, {**measured, TOKEN_TYPE: token_type})

@@ -1,0 +1,313 @@
+"""What tracing costs a session (issue #7), on loopback. Run by hand, not in CI.
+
+    .venv/bin/python benchmarks/tracing_overhead.py            # about a minute
+    .venv/bin/python benchmarks/tracing_overhead.py --quick    # a smoke run
+
+The same two workloads as ``run.py`` (the server in ``server.py``): the tool round trip, timed by
+the server, with the client's CPU per round trip, and a stream of audio deltas, timed by the
+client. Each runs, interleaved, in three variants, each in a fresh process pinned to its own CPU:
+
+``before``   agentkit just before the tracing hooks went in (``--before``, extracted with
+             ``git archive``): the yardstick.
+``no SDK``   agentkit with tracing (``--rev``), no provider configured: what every user pays.
+``SDK``      the same, with an SDK ``TracerProvider`` (``SimpleSpanProcessor`` into an
+             ``InMemorySpanExporter``) and a ``MeterProvider`` with an ``InMemoryMetricReader``.
+
+Targets: ``no SDK`` within 2% of ``before``, ``SDK`` within 10%. The script prints a table with
+PASS/MISS and exits 1 if a target is missed. This module imports no agentkit at the top: each
+client process puts its variant's source first on ``sys.path`` and imports it then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
+from multiprocessing.queues import Queue
+from pathlib import Path
+from typing import Any
+
+from common import median, pin_to_cpu, raise_open_files
+from server import run_server
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = ("before", "no SDK", "SDK")
+LIMITS = {"no SDK": 0.02, "SDK": 0.10}
+
+
+# -- the client process ----------------------------------------------------------------------------
+
+
+def run_variant(
+    source: str, sdk: bool, scenario: str, url: str, params: dict[str, Any], out: Connection
+) -> None:
+    """Process entry point: import agentkit from ``source``, run one scenario, send figures."""
+    sys.path.insert(0, source)
+    raise_open_files()
+    pin_to_cpu(1)
+    try:
+        figures = asyncio.run(asyncio.wait_for(_scenario(sdk, scenario, url, params), 120))
+    except BaseException as exc:
+        out.send({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+    out.send(figures)
+
+
+async def _scenario(sdk: bool, scenario: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
+    import agentkit
+
+    session = await _open(url, sdk)
+    try:
+        if scenario == "roundtrip":
+            figures = await _roundtrip(session)
+        else:
+            figures = await _audio(session, params["n"], params["repeats"])
+    finally:
+        await session.close()
+    figures["agentkit"] = agentkit.__file__
+    return figures
+
+
+async def _open(url: str, sdk: bool) -> Any:
+    from agentkit import Agent, Endpoint, Session, SessionOptions, tool
+
+    @tool
+    async def noop() -> str:
+        """Do nothing (the tool of the round-trip benchmark)."""
+        return "ok"
+
+    providers: dict[str, Any] = {}
+    if sdk:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+        meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        providers = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+    options = SessionOptions(max_tool_rounds=10**9, **providers)
+    agent = Agent(instructions="Benchmark.", tools=[noop])
+    session = Session(agent, Endpoint.custom(url, credential="bench"), options=options)
+    await session.start()
+    return session
+
+
+async def _roundtrip(session: Any) -> dict[str, Any]:
+    from agentkit.events import SessionClosed
+
+    cpu_before = _cpu_seconds()
+    await session.create_response()
+    async for event in session.events():
+        if isinstance(event, SessionClosed):
+            break
+    return {"cpu_seconds": _cpu_seconds() - cpu_before}
+
+
+async def _audio(session: Any, count: int, repeats: int) -> dict[str, Any]:
+    from agentkit.events import AudioDelta
+
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        await session.create_response()
+        received = 0
+        async for event in session.events():
+            if isinstance(event, AudioDelta):
+                event.audio()
+                received += 1
+                if received == count:
+                    break
+        rates.append(count / (time.perf_counter() - start))
+    return {"rates": rates}
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+# -- the driver ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    ctx: SpawnContext
+    port: int
+    results: Queue[Any]
+    sources: dict[str, str]
+
+    def run(self, variant: str, scenario: str, path: str, params: dict[str, Any]) -> Any:
+        receiver, sender = self.ctx.Pipe(duplex=False)
+        args = (self.sources[variant], variant == "SDK", scenario, self.url(path), params, sender)
+        process = self.ctx.Process(target=run_variant, args=args)
+        process.start()
+        sender.close()
+        try:
+            if not receiver.poll(150):
+                raise RuntimeError(f"{variant} {scenario}: no answer within 150 s")
+            figures = receiver.recv()
+        finally:
+            process.join(10)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
+        if "error" in figures:
+            raise RuntimeError(f"{variant} {scenario} failed: {figures['error']}")
+        return figures
+
+    def url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def round_trips(self, tag: str) -> list[float]:
+        while True:
+            got, durations = self.results.get(timeout=30)
+            if got == tag:
+                return list(durations)
+
+
+@contextmanager
+def bench(sources: dict[str, str]) -> Iterator[Bench]:
+    ctx = multiprocessing.get_context("spawn")
+    results: Queue[Any] = ctx.Queue()
+    control, server_end = ctx.Pipe()
+    process = ctx.Process(target=run_server, args=(server_end, results), daemon=True)
+    process.start()
+    try:
+        if not control.poll(30):
+            raise RuntimeError("the benchmark server did not start")
+        yield Bench(ctx, control.recv(), results, sources)
+    finally:
+        control.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+
+
+def extract(rev: str, into: Path) -> str:
+    """``agentkit/`` as of ``rev``, in a directory of its own; its path."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "agentkit"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return str(into)
+
+
+def default_before() -> str:
+    """The parent of the commit that added ``agentkit/tracing.py``."""
+    added = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "--diff-filter=A", "--format=%H", "--",
+         "agentkit/tracing.py"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    return f"{added[-1]}^"
+
+
+def measure(bench: Bench, calls: int, audio_events: int, repeats: int) -> dict[str, Any]:
+    trips: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    rates: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for run in range(repeats):
+        for variant in VARIANTS:  # interleaved, so a noisy moment hits every variant alike
+            tag = f"rt-{run}-{variant.replace(' ', '')}"
+            figures = bench.run(variant, "roundtrip", f"/roundtrip?calls={calls}&tag={tag}", {})
+            cpu[variant].append(figures["cpu_seconds"] / calls)
+            trips[variant].append(median(bench.round_trips(tag)))
+            # One stream per session: the benchmark server gives every stream the same response
+            # id, and agentkit ignores a response id it has already seen.
+            params = {"n": audio_events, "repeats": 1}
+            for _ in range(3):
+                figures = bench.run(variant, "audio", f"/audio?n={audio_events}", params)
+                rates[variant].extend(figures["rates"])
+        print(f"run {run + 1}/{repeats} done", file=sys.stderr, flush=True)
+    return {"trips": trips, "cpu": cpu, "rates": rates}
+
+
+def report(found: dict[str, Any], calls: int, audio_events: int) -> bool:
+    rows = [
+        ("tool round trip, median of medians", "ms", found["trips"], 1000.0, False),
+        ("client CPU per tool round trip", "us", found["cpu"], 1e6, False),
+        (f"audio stream, {audio_events:,} deltas", "events/s", found["rates"], 1.0, True),
+    ]
+    print(f"{'figure':<38} {'unit':<9}" + "".join(f"{v:>12}" for v in VARIANTS)
+          + f"{'no SDK':>10}{'SDK':>10}  result")  # fmt: skip
+    passed = True
+    for figure, unit, values, scale, higher_is_better in rows:
+        medians = {v: median(values[v]) * scale for v in VARIANTS}
+        cells = "".join(f"{medians[v]:>12,.3f}" for v in VARIANTS)
+        verdicts, costs = [], ""
+        for variant, limit in LIMITS.items():
+            ratio = medians[variant] / medians["before"]
+            cost = (1 - ratio) if higher_is_better else (ratio - 1)
+            costs += f"{cost:>+10.1%}"
+            ok = cost <= limit
+            passed = passed and ok
+            verdicts.append(f"{variant}: {'PASS' if ok else 'MISS'}")
+        print(f"{figure:<38} {unit:<9}{cells}{costs}  {', '.join(verdicts)}")
+    print(f"(cost = slower than 'before'; targets: no SDK <= 2%, SDK <= 10%; {calls} calls/run)")
+    return passed
+
+
+def hook_cost() -> float:
+    """Seconds the hooks add to one tool round trip when no SDK is configured: two ``sending``
+    calls (the output, the ``response.create``) and one ``traced_call``. An audio delta meets
+    no hook at all: without an SDK the session registers no handler. Measured through a lambda,
+    so the figure is on the high side."""
+    import timeit
+
+    from agentkit.protocol.client_events import ResponseCreate
+    from agentkit.tracing import NO_TRACING
+
+    event, number = ResponseCreate(), 200_000
+    sending = timeit.timeit(lambda: NO_TRACING.sending(event), number=number) / number
+    wrapped = timeit.timeit(lambda: NO_TRACING.traced_call(None, None), number=number) / number  # type: ignore[arg-type]
+    return 2 * sending + wrapped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--calls", type=int, default=1000, help="tool rounds per conversation")
+    parser.add_argument("--audio-events", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs per variant")
+    parser.add_argument("--before", help="agentkit without tracing (default: before its commit)")
+    parser.add_argument("--rev", default="HEAD", help="agentkit with tracing (default: HEAD)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.audio_events, args.repeats = 200, 1000, 2
+    before = args.before or default_before()
+    with tempfile.TemporaryDirectory(prefix="agentkit-tracing-bench-") as tmp:
+        sources = {
+            "before": extract(before, Path(tmp, "before")),
+            "no SDK": extract(args.rev, Path(tmp, "after")),
+        }
+        sources["SDK"] = sources["no SDK"]
+        print(f"before = {before}, no SDK / SDK = {args.rev}; python {sys.version.split()[0]}")
+        with bench(sources) as running:
+            found = measure(running, args.calls, args.audio_events, args.repeats)
+    passed = report(found, args.calls, args.audio_events)
+    cost, trip = hook_cost(), median(found["trips"]["before"])
+    print(f"no-SDK hooks per tool round trip: {cost * 1e9:.0f} ns = {cost / trip:.3%} of the "
+          f"'before' median round trip; per audio delta: none")  # fmt: skip
+    spread = {v: (min(found["trips"][v]) * 1e3, max(found["trips"][v]) * 1e3) for v in VARIANTS}
+    print("round-trip medians across runs (ms): "
+          + ", ".join(f"{v} {lo:.3f}-{hi:.3f}" for v, (lo, hi) in spread.items()))  # fmt: skip
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
