@@ -781,13 +781,13 @@ def _endpoint_connector(endpoint: Endpoint | None) -> Connector:
 
 
 def _text_delta(event: Any) -> Event:
-    return TranscriptDelta.model_construct(
+    return TranscriptDelta(
         response_id=event.response_id, item_id=event.item_id, delta=event.delta
     )
 
 
 _APP_EVENTS: dict[type, Callable[[Any], Event | None]] = {
-    ev.ResponseAudioDelta: lambda e: AudioDelta.model_construct(
+    ev.ResponseAudioDelta: lambda e: AudioDelta(
         response_id=e.response_id, item_id=e.item_id, data=e.delta
     ),
     ev.ResponseAudioTranscriptDelta: _text_delta,

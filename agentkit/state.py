@@ -263,7 +263,7 @@ class ConversationState:
     def _finished_event(self, call: Call) -> ToolCallFinished:
         result = call.result
         assert result is not None
-        return ToolCallFinished.model_construct(
+        return ToolCallFinished(
             call_id=call.call_id,
             name=call.name,
             output=result.output,
@@ -397,7 +397,7 @@ class ConversationState:
         if pending is not None and pending.follow_up and not self._unacked_outputs:
             if not any(round_.call_ids for round_ in self._rounds):
                 self._pending = None  # this response already sees every output
-        return [Emit(ResponseStarted.model_construct(response_id=event.response.id))]
+        return [Emit(ResponseStarted(response_id=event.response.id))]
 
     def _forget(self, call_id: str) -> None:
         """An answered call the server acknowledged needs only its id (long sessions stay small)."""
@@ -469,7 +469,7 @@ class ConversationState:
 
     @staticmethod
     def _started_event(call: Call) -> ToolCallStarted:
-        return ToolCallStarted.model_construct(
+        return ToolCallStarted(
             call_id=call.call_id, name=call.name, arguments=call.arguments
         )
 
@@ -505,7 +505,7 @@ class ConversationState:
     @staticmethod
     def _finished(response: ev.Response) -> ResponseFinished:
         text = "".join(item.text for item in response.output if item.type == "message")
-        return ResponseFinished.model_construct(
+        return ResponseFinished(
             response_id=response.id,
             status=response.status,
             reason=response.status_reason,

@@ -11,6 +11,7 @@ import json
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from agentkit.errors import ProtocolError
 from agentkit.protocol import events as ev
@@ -91,7 +92,8 @@ def decode(frame: str | bytes, dialect: Dialect | None = None) -> ev.ServerEvent
     if isinstance(frame, (bytes, bytearray, memoryview)):
         raise ProtocolError(f"unexpected binary frame of {len(frame)} bytes")
     try:
-        data = json.loads(frame)
+        # pydantic-core's JSON parser: several times faster than json.loads on audio frames.
+        data = from_json(frame)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ProtocolError(f"frame is not JSON ({len(frame)} chars): {exc}") from exc
     return decode_object(data)
@@ -113,12 +115,24 @@ def decode_object(data: Any) -> ev.ServerEvent:
         )
     if data["type"] != name:
         data = {**data, "type": name}  # a copy: the caller's object stays as it came
-    if model in _FAST and type(data.get("delta")) is str and "_fields_set" not in data:
+    if model in _FAST and _well_formed_delta(data):
         return cast(ev.ServerEvent, model.model_construct(**data))
     try:
         return cast(ev.ServerEvent, model.model_validate(data))
     except ValidationError as exc:
         raise ProtocolError(f"malformed {name} event: {_first_error(exc)}") from exc
+
+
+def _well_formed_delta(data: dict[str, Any]) -> bool:
+    """A delta whose fields have the right types, so skipping validation cannot let a wrong
+    type through (the checks cost a fraction of validating)."""
+    get = data.get
+    return (
+        type(get("delta")) is str
+        and type(get("response_id", "")) is str
+        and type(get("item_id", "")) is str
+        and "_fields_set" not in data
+    )
 
 
 def _first_error(exc: ValidationError) -> str:
