@@ -92,12 +92,12 @@ class _Model(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _drop_nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict) and any(
-            data.get(name, 0) is None for name in cls._null_means_default
-        ):
-            return {
-                k: v for k, v in data.items() if v is not None or k not in cls._null_means_default
-            }
+        names = cls._null_means_default
+        if not names or type(data) is not dict:
+            return data
+        for name in names:  # a plain loop: this runs for every model of every event
+            if data.get(name, 0) is None:
+                return {k: v for k, v in data.items() if v is not None or k not in names}
         return data
 
 
