@@ -284,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1000, help="tool rounds per conversation")
     parser.add_argument("--audio-events", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs per variant")
-    parser.add_argument("--before", help="agentkit without tracing (default: before its commit)")
+    parser.add_argument(
+        "--before", help="a rev, or a directory holding agentkit/, without the tracing hooks "
+        "(default: the parent of the commit that added agentkit/tracing.py)"
+    )  # fmt: skip
     parser.add_argument("--rev", default="HEAD", help="agentkit with tracing (default: HEAD)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     before = args.before or default_before()
     with tempfile.TemporaryDirectory(prefix="agentkit-tracing-bench-") as tmp:
         sources = {
-            "before": extract(before, Path(tmp, "before")),
+            "before": before if Path(before).is_dir() else extract(before, Path(tmp, "before")),
             "no SDK": extract(args.rev, Path(tmp, "after")),
         }
         sources["SDK"] = sources["no SDK"]
