@@ -528,7 +528,9 @@ class Session:
                 self._emit(mapped)
         elif type(event) in _SESSION_EVENTS:
             await self._on_session_event(event)
-        await self._perform(self.state.on_event(event))
+        actions = self.state.on_event(event)
+        if actions:
+            await self._perform(actions)
 
     async def _on_session_event(self, event: ev.ServerEvent) -> None:
         if isinstance(event, ev.SessionCreated):

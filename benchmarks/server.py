@@ -168,13 +168,16 @@ async def _load(conv: _Conversation, params: dict[str, str], results: Queue[Any]
 
 async def _audio(conv: _Conversation, params: dict[str, str]) -> None:
     count = int(params.get("n", "1000"))
-    ids = {"response_id": "resp_audio", "item_id": "item_audio", "output_index": 0}
+    stream = 0
     while True:
         await conv.wait_for("response.create")
-        response = {"id": "resp_audio", "object": "realtime.response", "status": "in_progress"}
+        stream += 1  # a fresh response id per stream, as the service gives
+        response_id, item_id = f"resp_audio_{stream}", f"item_audio_{stream}"
+        ids = {"response_id": response_id, "item_id": item_id, "output_index": 0}
+        response = {"id": response_id, "object": "realtime.response", "status": "in_progress"}
         await conv.ws.send(_dumps({"type": "response.created", "response": response}))
         head = '{"type":"response.output_audio.delta","event_id":"evt_'
-        tail = '","response_id":"resp_audio","item_id":"item_audio","output_index":0,'
+        tail = f'","response_id":"{response_id}","item_id":"{item_id}","output_index":0,'
         tail += '"content_index":0,"delta":"' + AUDIO_CHUNK + '"}'
         for number in range(count):
             await conv.ws.send(head + str(number) + tail)

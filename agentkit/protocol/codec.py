@@ -76,6 +76,11 @@ _FAST_TYPES: tuple[type[BaseModel], ...] = (
     ev.FunctionCallArgumentsDelta,
 )
 _FAST = frozenset(_FAST_TYPES)
+_FAST_FIELDS = {model: frozenset(model.model_fields) for model in _FAST_TYPES}
+_FAST_DEFAULTS = {
+    model: {name: f.default for name, f in model.model_fields.items() if not f.is_required()}
+    for model in _FAST_TYPES
+}
 _MAX_ERROR_DETAIL = 200
 
 
@@ -116,11 +121,27 @@ def decode_object(data: Any) -> ev.ServerEvent:
     if data["type"] != name:
         data = {**data, "type": name}  # a copy: the caller's object stays as it came
     if model in _FAST and _well_formed_delta(data):
-        return cast(ev.ServerEvent, model.model_construct(**data))
+        return cast(ev.ServerEvent, _construct_delta(model, data))
     try:
         return cast(ev.ServerEvent, model.model_validate(data))
     except ValidationError as exc:
         raise ProtocolError(f"malformed {name} event: {_first_error(exc)}") from exc
+
+
+def _construct_delta(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    """What ``model_construct`` builds, in a third of its time (it runs per audio chunk).
+
+    It sets the attributes pydantic documents for constructed models; a test checks the result
+    equals ``model_construct``'s, so a pydantic upgrade that changes them is caught.
+    """
+    if not data.keys() <= _FAST_FIELDS[model]:
+        return model.model_construct(**data)  # extra fields: let pydantic file them
+    event = object.__new__(model)
+    object.__setattr__(event, "__dict__", {**_FAST_DEFAULTS[model], **data})
+    object.__setattr__(event, "__pydantic_fields_set__", set(data))
+    object.__setattr__(event, "__pydantic_extra__", {})
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
 
 
 def _well_formed_delta(data: dict[str, Any]) -> bool:
