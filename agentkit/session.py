@@ -191,7 +191,8 @@ class Session:
         self._tool_slots: asyncio.Semaphore | None = None  # made on the first call
         self._events = _EventChannel()
         self._handlers: dict[type, list[Handler]] = {}
-        self._outbox: deque[tuple[ClientEvent, float]] = deque()
+        # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
+        self._outbox: list[tuple[ClientEvent, float]] = []
         self._flushing = False
         self._connected = False
         self._rollover_reason: str | None = None
@@ -389,7 +390,7 @@ class Session:
         try:
             while self._outbox and self._connected:
                 await self._transport.send(encode(self._outbox[0][0], self.dialect))
-                self._outbox.popleft()
+                del self._outbox[0]
         except ConnectionFailedError:
             self._connected = False  # the reader sees the close and reconnects or ends
         finally:
@@ -420,14 +421,12 @@ class Session:
         transport = self._transport
         assert transport is not None
         try:
-            async for frame in transport:
-                await self._on_frame(frame)
+            while True:  # recv() rather than async-for: no async generator kept per session
+                await self._on_frame(await transport.recv())
         except ConnectionClosedError as exc:
             return exc
         except ConnectionFailedError as exc:
             return ConnectionClosedError(1006, str(exc))
-        code = getattr(transport, "close_code", None) or 1000
-        return ConnectionClosedError(code, getattr(transport, "close_reason", None) or "")
 
     def _worth_reconnecting(self, ended: ConnectionClosedError) -> bool:
         rejected = self._ready is not None and self._ready.done() and self._ready.exception()

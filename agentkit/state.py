@@ -61,6 +61,7 @@ InterruptPolicy = Literal["finish", "cancel"]
 """What barge-in does to running tools: let them finish and post, or cancel them."""
 
 _PCM16_BYTES_PER_MS = 48  # 24 kHz mono 16-bit
+_FINISHED_MEMORY = 64  # response ids remembered to spot duplicated response events
 _SENT_MEMORY = 128  # errors answer within moments; older events need not be matched
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
 
@@ -181,13 +182,13 @@ class ConversationState:
     _response_calls: dict[str, list[str]] = field(default_factory=dict)
     _rounds: list[_Round] = field(default_factory=list)
     _unacked_outputs: set[str] = field(default_factory=set)
-    _sent: OrderedDict[str, ResponseCreate | str] = field(default_factory=OrderedDict)
+    _sent: dict[str, ResponseCreate | str] = field(default_factory=dict)  # insertion-ordered
     _answered: set[str] = field(default_factory=set)
     _audio: _AudioPlayback | None = None
-    _unacked_items: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    _unacked_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     _busy_elsewhere: bool = False
-    _recent_calls: deque[float] = field(default_factory=deque)
-    _finished_ids: deque[str] = field(default_factory=lambda: deque(maxlen=64))
+    _recent_calls: deque[float] | None = None  # made when a call budget is set
+    _finished_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _active_touched: float = 0.0
 
     # -- application requests -------------------------------------------------------------
@@ -241,7 +242,7 @@ class ConversationState:
             # Only a response.create is needed whole (to ask again); for the rest, the type.
             self._sent[event.event_id] = event if type(event) is ResponseCreate else event.type
             if len(self._sent) > _SENT_MEMORY:
-                self._sent.popitem(last=False)
+                del self._sent[next(iter(self._sent))]
             if type(event) is ConversationItemCreate and _is_input(event.item):
                 self._unacked_items[event.item["id"]] = event.item
         return Send(event)
@@ -460,6 +461,8 @@ class ConversationState:
             return False
         now = self.clock()
         recent = self._recent_calls
+        if recent is None:
+            recent = self._recent_calls = deque()
         while recent and now - recent[0] >= 60.0:
             recent.popleft()
         if len(recent) >= self.max_calls_per_minute:
@@ -478,7 +481,9 @@ class ConversationState:
         response_id = response.id or ""
         if response_id in self._finished_ids:
             return []  # a duplicate; this response was settled already
-        self._finished_ids.append(response_id)
+        self._finished_ids[response_id] = None
+        if len(self._finished_ids) > _FINISHED_MEMORY:
+            del self._finished_ids[next(iter(self._finished_ids))]
         if response_id == self.active_response_id:
             self.active_response_id = None
         self._busy_elsewhere = False

@@ -97,12 +97,19 @@ async def bare_close(ws: ClientConnection) -> None:
 # -- agentkit ------------------------------------------------------------------------------------
 
 
+# One agent and one set of options serve every session, as in an application: both are
+# immutable. Every round here is a follow-up of one user turn; lift the per-turn cap on tool
+# rounds so the 2,000th call runs the tool like the first (a real conversation resets it).
+_AGENTS = {
+    False: Agent(instructions="Benchmark.", tools=[noop]),
+    True: Agent(instructions="Benchmark.", tools=[noop_sync]),
+}
+_OPTIONS = SessionOptions(max_tool_rounds=10**9)
+
+
 async def agentkit_open(url: str, *, sync_tool: bool = False) -> Session:
-    agent = Agent(instructions="Benchmark.", tools=[noop_sync if sync_tool else noop])
-    # Every round here is a follow-up of one user turn; lift the per-turn cap on tool rounds so
-    # the 2,000th call runs the tool like the first (a real conversation resets it each turn).
-    options = SessionOptions(max_tool_rounds=10**9)
-    session = Session(agent, Endpoint.custom(url, credential="bench"), options=options)
+    endpoint = Endpoint.custom(url, credential="bench")
+    session = Session(_AGENTS[sync_tool], endpoint, options=_OPTIONS)
     await session.start()
     return session
 
