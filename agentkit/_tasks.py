@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+if sys.version_info >= (3, 12):
+
+    def _new_task(coro: Coroutine[Any, Any, T], name: str | None, eager: bool) -> asyncio.Task[T]:
+        loop = asyncio.get_running_loop()
+        return asyncio.Task(coro, loop=loop, name=name, eager_start=eager)
+
+else:
+
+    def _new_task(coro: Coroutine[Any, Any, T], name: str | None, eager: bool) -> asyncio.Task[T]:
+        return asyncio.get_running_loop().create_task(coro, name=name)
+
 
 __all__ = ["TaskOwner"]
 
@@ -21,8 +34,16 @@ class TaskOwner:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+    def start(
+        self, coro: Coroutine[Any, Any, T], *, name: str | None = None, eager: bool = False
+    ) -> asyncio.Task[T]:
+        """Start ``coro`` as an owned task.
+
+        ``eager`` runs it at once, up to its first suspension, where Python supports that safely
+        (3.12+: the task is already current, so ``asyncio.timeout`` inside it behaves); a fast
+        tool then finishes without a trip round the event loop.
+        """
+        task = _new_task(coro, name, eager)
         self._tasks.add(task)
         task.add_done_callback(self._forget)
         return task

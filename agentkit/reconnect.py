@@ -6,6 +6,7 @@ tested without sockets; :func:`connect_with_retry` applies them to a connector w
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def is_retryable(error: BaseException) -> bool:
         return error.status >= 500
     if isinstance(error, ConnectionClosedError):
         return error.code in RETRYABLE_CLOSE_CODES
-    return isinstance(error, (ConnectionFailedError, OSError, TimeoutError))
+    return isinstance(error, (ConnectionFailedError, OSError, asyncio.TimeoutError))
 
 
 def is_expiry(code: int | None, reason: str) -> bool:

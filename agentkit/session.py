@@ -364,7 +364,10 @@ class Session:
 
     async def _perform(self, actions: list[Action]) -> None:
         """Apply the state's decisions. Sends are queued synchronously, right where the state
-        decided them, so concurrent tool tasks can never reorder an output and its follow-up."""
+        decided them, so concurrent tool tasks can never reorder an output and its follow-up.
+        Calls start last: an eagerly started tool may answer at once, and its output must queue
+        behind everything decided before it."""
+        starts: list[Call] = []
         for action in actions:
             if type(action) is Send:
                 self._outbox.append((action.event, time.monotonic()))
@@ -372,9 +375,11 @@ class Session:
             elif type(action) is Emit:
                 self._emit(action.event)
             elif type(action) is StartCall:
-                self._start_call(action.call)
+                starts.append(action.call)
             elif type(action) is CancelCalls:
                 self._cancel_calls(action.call_ids, action.reason)
+        for call in starts:
+            self._start_call(call)
         if self._outbox:
             await self._flush()
 
@@ -612,8 +617,9 @@ class Session:
 
     def _start_call(self, call: Call) -> None:
         run = self._tracing.traced_call(call, self._run_call(call))
-        task = self._tasks.start(run, name=f"agentkit-tool-{call.name}")
-        self._call_tasks[call.call_id] = task
+        task = self._tasks.start(run, name=f"agentkit-tool-{call.name}", eager=True)
+        if not task.done():  # an eager task (3.12+) may already have answered the call
+            self._call_tasks[call.call_id] = task
 
     def _cancel_calls(self, call_ids: tuple[str, ...], reason: str) -> None:
         for call_id in call_ids:

@@ -27,6 +27,7 @@ bad URI / proxy         :class:`~agentkit.errors.ConfigurationError`
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -240,7 +241,7 @@ async def connect(
         raise ConfigurationError(f"cannot connect to {url}: {redact(str(exc))}") from _scrubbed(
             exc, url
         )
-    except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, EOFError) as exc:
+    except (OSError, asyncio.TimeoutError, InvalidHandshake, ConnectionClosed, EOFError) as exc:
         raise ConnectionFailedError(f"could not connect to {url}: {_describe(exc)}") from exc
     transport = WebSocketTransport(connection, url=url)
     logger.debug("connected to %s (%s)", url, _request_id(transport.response_headers))

@@ -114,9 +114,18 @@ class Live:
                 calls[event["item"]["call_id"]] = event["item"]
         return list(calls.values())
 
-    def assert_one_output_per_call(self) -> None:
-        posted = [item["call_id"] for item in self.outputs()]
+    async def assert_one_output_per_call(self) -> None:
+        """Every call the simulator made got exactly one output on the wire (waiting for the
+        last ones to arrive: the app hears of a result as its output is queued)."""
         expected = [call["call_id"] for call in self.server_calls()]
+        if expected:
+            await self.sim.wait_for(
+                "conversation.item.create",
+                count=len(expected),
+                timeout=TIMEOUT,
+                where=lambda e: e["item"].get("type") == "function_call_output",
+            )
+        posted = [item["call_id"] for item in self.outputs()]
         assert sorted(posted) == sorted(expected), (posted, expected)
 
     async def wait_client(self, event_type: str, count: int = 1, **kw: Any) -> dict[str, Any]:

@@ -100,7 +100,7 @@ async def test_tool_starts_before_response_done_and_its_output_waits_for_it() ->
             if side == "client" and e.get("item", {}).get("type") == "function_call_output"
         )
         assert output_at > order.index(("server", "response.done"))
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 class Tracker:
@@ -168,7 +168,7 @@ async def test_parallel_calls_run_concurrently_and_one_create_follows() -> None:
         ]
         outputs = {await t.output_for(c["call_id"]) for c in t.server_calls()}
         assert outputs == {"3 flights to Rome", "5 hotels in Rome", "3 flights to Oslo"}
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_max_concurrent_tools_bounds_running_calls() -> None:
@@ -180,7 +180,7 @@ async def test_max_concurrent_tools_bounds_running_calls() -> None:
         assert final.text == "Found 3 answers."
         assert tracker.peak == 1 and tracker.started == 3
         assert len(t.client("response.create")) == 2
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_chained_calls_feed_each_other() -> None:
@@ -205,7 +205,7 @@ async def test_chained_calls_feed_each_other() -> None:
         assert names == ["find_city", "get_weather"]
         assert t.client_types().count("response.create") == 3
         assert [c["arguments"] for c in t.server_calls()][1] == '{"city": "Paris"}'
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 def forever(strict: bool) -> tuple[Scenario, Agent]:
@@ -239,7 +239,7 @@ async def test_round_cap_ends_a_turn_that_calls_tools_forever() -> None:
         assert creates[1].get("response", {}).get("tool_choice") in (None, "auto")
         assert creates[2]["response"]["tool_choice"] == "none"
         assert len(t.server_calls()) == 2
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_round_cap_answers_calls_past_it_and_stops() -> None:
@@ -252,7 +252,7 @@ async def test_round_cap_answers_calls_past_it_and_stops() -> None:
         assert len(t.client("response.create")) == 3
         assert error_of(await t.output_for(limited.call_id))["type"] == "round_limit"
         assert len(t.server_calls()) == 3
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 # -- failures become outputs ------------------------------------------------------------------
@@ -273,7 +273,7 @@ async def test_tool_exception_becomes_an_output_and_the_session_goes_on() -> Non
         await t.session.send_text("thanks")
         final = await t.events.wait_for(ResponseFinished, count=3)
         assert final.text == "You are welcome."
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_timeouts_from_the_tool_and_from_the_session() -> None:
@@ -310,7 +310,7 @@ async def test_timeouts_from_the_tool_and_from_the_session() -> None:
             "0.3 s" in error_of(await t.output_for(by_name["session_timeout"].call_id))["message"]
         )
         assert sorted(cancelled) == ["own", "session"]
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_unknown_tool_gets_an_output_naming_the_known_ones() -> None:
@@ -323,7 +323,7 @@ async def test_unknown_tool_gets_an_output_naming_the_known_ones() -> None:
         error = error_of(await t.output_for(finished.call_id))
         assert error["type"] == "unknown_tool"
         assert "teleport" in error["message"] and "get_weather" in error["message"]
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_invalid_arguments_get_outputs_the_model_can_act_on() -> None:
@@ -352,4 +352,4 @@ async def test_invalid_arguments_get_outputs_the_model_can_act_on() -> None:
         for event in bad:
             assert error_of(await t.output_for(event.call_id))["type"] == "invalid_arguments"
         assert len(t.client("response.create")) == 2
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()

@@ -104,7 +104,7 @@ async def test_barge_in_during_a_running_tool(policy: InterruptPolicy) -> None:
             await t.wait_server("conversation.item.added", count + 1)
             assert len(t.client("response.create")) == 1
         assert not [e for e in t.events.of(ErrorOccurred)]
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_app_interrupt_cancels_the_response_and_truncates_its_audio() -> None:
@@ -190,7 +190,7 @@ async def test_tools_changed_mid_session() -> None:
         assert final.text == "It is 12:00 in UTC."
         tools = [tool["name"] for tool in t.client("session.update")[1]["session"]["tools"]]
         assert tools == ["get_weather", "get_time"]
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_a_tool_hands_the_conversation_to_another_agent() -> None:
@@ -225,7 +225,7 @@ async def test_a_tool_hands_the_conversation_to_another_agent() -> None:
         assert kinds[handoff_at + 1] == "function_call_output"
         assert t.client("session.update")[1]["session"]["instructions"] == "You do billing."
         assert t.session.agent is billing
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 # -- long-running tools -----------------------------------------------------------------------
@@ -259,7 +259,7 @@ async def test_progress_is_reported_and_spoken_without_overlapping_responses() -
         assert final.text == "All booked."
         assert len(t.client("response.create")) == 3
         assert not t.events.of(ErrorOccurred)  # never a response.create while one was active
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 async def test_a_blocking_sync_tool_never_stalls_the_stream() -> None:
@@ -296,7 +296,7 @@ async def test_a_blocking_sync_tool_never_stalls_the_stream() -> None:
         finished = await t.events.wait_for(ToolCallFinished)
         assert finished.output == "found Oslo"
         assert t.events.events.index(chat) < t.events.events.index(finished)
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()
 
 
 # -- event ids, errors, the active-response race, shutdown ------------------------------------
@@ -352,4 +352,4 @@ async def test_closing_the_session_answers_running_calls() -> None:
         output = json.loads(await t.output_for(started.call_id))
         assert output["error"]["type"] == "cancelled"
         assert "session closed" in output["error"]["message"]
-        t.assert_one_output_per_call()
+        await t.assert_one_output_per_call()

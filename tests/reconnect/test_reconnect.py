@@ -51,16 +51,7 @@ async def _run(drop: int | None, code: int | None = None) -> dict[str, Any]:
         agent = Agent(instructions="x", tools=[get_weather, find_city], modality="text")
         async with Session(agent, endpoint, options=SessionOptions(reconnect=FAST)) as session:
             await session.send_text("plan my trip")
-            final = ""
-            async with asyncio.timeout(TIMEOUT):
-                async for event in session:
-                    if (
-                        isinstance(event, ResponseFinished)
-                        and "FINAL" in event.text
-                        and session.state.idle()
-                    ):
-                        final = event.text
-                        break
+            final = await asyncio.wait_for(_final_answer(session), TIMEOUT)
             history = _canonical(session.history)
             outputs = [
                 collections.Counter(
@@ -74,6 +65,13 @@ async def _run(drop: int | None, code: int | None = None) -> dict[str, Any]:
             served = sum(len(c.sent) for c in sim.connections) if drop is None else 0
         return {"final": final, "runs": dict(runs), "history": history, "outputs": outputs,
                 "served": served}  # fmt: skip
+
+
+async def _final_answer(session: Session) -> str:
+    async for event in session:
+        if isinstance(event, ResponseFinished) and "FINAL" in event.text and session.state.idle():
+            return event.text
+    return ""
 
 
 def _canonical(history: list[HistoryItem]) -> list[Any]:

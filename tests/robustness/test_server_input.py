@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from agentkit import SessionOptions
+from agentkit.events import ResponseStarted
 from agentkit.testing import Scenario
 from tests.robustness.helpers import ask, connected, errors, final_text
+from tests.support import TIMEOUT
 
 SCENARIO = Scenario().on("hello").say("Hi there.")
 
@@ -110,7 +112,8 @@ async def test_a_ghost_response_is_given_up_after_the_stale_limit() -> None:
     options = SessionOptions(stale_response_after=0.2)
     async with connected(SCENARIO, options=options) as (sim, session):
         await sim.inject(ghost)
-        await sim.wait_for("session.update")  # the ghost is in before the question
+        started = await session.wait_for(ResponseStarted, TIMEOUT)  # the ghost is in first
+        assert started.response_id == "resp_ghost"
         events = await ask(session, "hello")
     assert final_text(events) == "Hi there."
     assert [e.code for e in errors(events)] == ["stale_response"]
