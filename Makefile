@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean test-pythons
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,19 @@ unit: $(VENV)/.installed
 
 test: lint typecheck unit
 
+# The suite again on the other Pythons this machine has (pyenv's 3.10 and 3.12), when present:
+# agentkit supports 3.10+, and asyncio differs between them.
+OTHER_PYTHONS := $(wildcard /root/.pyenv/versions/3.10.*/bin/python3 /root/.pyenv/versions/3.12.*/bin/python3)
+
+test-pythons:
+	@for py in $(OTHER_PYTHONS); do \
+		version=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+		echo "== Python $$version"; \
+		$(MAKE) --no-print-directory unit PYTHON=$$py VENV=.venv-$$version || exit 1; \
+	done
+
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache build dist
