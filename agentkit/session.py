@@ -788,9 +788,7 @@ def _endpoint_connector(endpoint: Endpoint | None) -> Connector:
 
 
 def _text_delta(event: Any) -> Event:
-    return TranscriptDelta(
-        response_id=event.response_id, item_id=event.item_id, delta=event.delta
-    )
+    return TranscriptDelta(response_id=event.response_id, item_id=event.item_id, delta=event.delta)
 
 
 _APP_EVENTS: dict[type, Callable[[Any], Event | None]] = {

@@ -472,9 +472,7 @@ class ConversationState:
 
     @staticmethod
     def _started_event(call: Call) -> ToolCallStarted:
-        return ToolCallStarted(
-            call_id=call.call_id, name=call.name, arguments=call.arguments
-        )
+        return ToolCallStarted(call_id=call.call_id, name=call.name, arguments=call.arguments)
 
     def _on_response_done(self, event: ev.ResponseDone) -> list[Action]:
         response = event.response
