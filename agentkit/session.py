@@ -304,7 +304,7 @@ class Session:
     @property
     def history(self) -> list[HistoryItem]:
         """The conversation as the session saw it, in the server's order."""
-        return list(self.state.history.values())
+        return self.state.history_items()
 
     # -- events ------------------------------------------------------------------------------
 

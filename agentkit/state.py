@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from agentkit.events import (
     ErrorOccurred,
@@ -105,7 +105,7 @@ class Call:
     started_at: float = 0.0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class HistoryItem:
     """One conversation item as the session saw it, in the order the server put it."""
 
@@ -121,6 +121,41 @@ class HistoryItem:
     truncated: bool = False
     response_id: str | None = None
     status: str | None = None
+
+
+class _Entry(TypedDict):
+    """How the state keeps a history item: a plain dict of strings, which the garbage
+    collector does not track, so sessions with long histories do not slow its full passes."""
+
+    item_id: str
+    type: str
+    role: str | None
+    text: str
+    call_id: str | None
+    name: str | None
+    arguments: str | None
+    output: str | None
+    has_audio: bool
+    truncated: bool
+    response_id: str | None
+    status: str | None
+
+
+def _new_entry(item_id: str, item_type: str) -> _Entry:
+    return {
+        "item_id": item_id,
+        "type": item_type,
+        "role": None,
+        "text": "",
+        "call_id": None,
+        "name": None,
+        "arguments": None,
+        "output": None,
+        "has_audio": False,
+        "truncated": False,
+        "response_id": None,
+        "status": None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +209,7 @@ class ConversationState:
     clock: Callable[[], float] = time.monotonic
     active_response_id: str | None = None
     calls: dict[str, Call] = field(default_factory=dict)
-    history: OrderedDict[str, HistoryItem] = field(default_factory=OrderedDict)
+    history: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
     rounds_this_turn: int = 0
     connected: bool = True
     _inflight_create: ResponseCreate | None = None
@@ -182,7 +217,9 @@ class ConversationState:
     _response_calls: dict[str, list[str]] = field(default_factory=dict)
     _rounds: list[_Round] = field(default_factory=list)
     _unacked_outputs: set[str] = field(default_factory=set)
-    _sent: dict[str, ResponseCreate | str] = field(default_factory=dict)  # insertion-ordered
+    # event id -> its type, or a response.create's overrides (kept to ask again); insertion order
+    # bounds it. Plain strings, not events: long sessions must not grow the collector's work.
+    _sent: dict[str, str | ResponseOptions] = field(default_factory=dict)
     _answered: set[str] = field(default_factory=set)
     _audio: _AudioPlayback | None = None
     _unacked_items: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -240,7 +277,8 @@ class ConversationState:
         """Remember an outgoing event so an ``error`` can be matched back to it."""
         if type(event) is not InputAudioBufferAppend:
             # Only a response.create is needed whole (to ask again); for the rest, the type.
-            self._sent[event.event_id] = event if type(event) is ResponseCreate else event.type
+            kept = event.response if type(event) is ResponseCreate else None
+            self._sent[event.event_id] = kept if kept is not None else event.type
             if len(self._sent) > _SENT_MEMORY:
                 del self._sent[next(iter(self._sent))]
             if type(event) is ConversationItemCreate and _is_input(event.item):
@@ -325,14 +363,15 @@ class ConversationState:
         for entry in entries:
             item = _replay_item(entry)
             if item is None:
-                not_restored.append(
-                    f"{entry.role or entry.type} item {entry.item_id} (audio, no transcript)"
-                )
+                kind, item_id = entry["role"] or entry["type"], entry["item_id"]
+                not_restored.append(f"{kind} item {item_id} (audio, no transcript)")
             else:
                 events.append(ConversationItemCreate(item=item))
-        if any(e.has_audio and e.role == "assistant" for e in entries):
+        if any(e["has_audio"] and e["role"] == "assistant" for e in entries):
             not_restored.append("assistant audio (restored as its transcript)")
-        replayed = {entry.call_id for entry in entries if entry.type == "function_call_output"}
+        replayed = {
+            entry["call_id"] for entry in entries if entry["type"] == "function_call_output"
+        }
         for call_id in list(self._unacked_outputs):
             call = self.calls.get(call_id)
             if call is not None and call.result is not None and call_id not in replayed:
@@ -551,14 +590,17 @@ class ConversationState:
     def _on_error(self, event: ev.ErrorEvent) -> list[Action]:
         error = event.error
         cause = self._sent.get(error.event_id or "")
-        if cause is not None and cause is self._inflight_create:
+        inflight = self._inflight_create
+        if cause is not None and inflight is not None and inflight.event_id == error.event_id:
             self._inflight_create = None  # rejected: no response.created will come for it
-        if isinstance(cause, ResponseCreate) and error.code == _ALREADY_ACTIVE:
+        was_create = isinstance(cause, ResponseOptions) or cause == "response.create"
+        if was_create and error.code == _ALREADY_ACTIVE:
             # Benign race (often server VAD starting a response): ask again after it ends,
             # even if its response.created has not reached us yet.
             self._busy_elsewhere = self.active_response_id is None
             if self._pending is None:
-                self._pending = _Pending(cause.response, follow_up=False)
+                options = cause if isinstance(cause, ResponseOptions) else None
+                self._pending = _Pending(options, follow_up=False)
             return self._maybe_create()
         return [
             Emit(
@@ -567,7 +609,7 @@ class ConversationState:
                     code=error.code,
                     error_type=error.type,
                     event_id=error.event_id,
-                    caused_by=cause if isinstance(cause, str) or cause is None else cause.type,
+                    caused_by="response.create" if was_create else cause,
                 )
             )
         ]
@@ -599,13 +641,13 @@ class ConversationState:
     def _on_truncated(self, event: ev.ConversationItemTruncated) -> list[Action]:
         entry = self.history.get(event.item_id)
         if entry is not None:
-            entry.truncated = True
+            entry["truncated"] = True
         return []
 
     def _on_user_transcript(self, event: ev.InputAudioTranscriptionCompleted) -> list[Action]:
         entry = self.history.get(event.item_id)
         if entry is not None:
-            entry.text = event.transcript
+            entry["text"] = event.transcript
         return []
 
     def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> list[Action]:
@@ -662,20 +704,26 @@ class ConversationState:
         entry = self.history.get(item.id)
         if entry is None:
             last = next(reversed(self.history), None)
-            entry = self.history[item.id] = HistoryItem(item_id=item.id, type=item.type)
+            entry = self.history[item.id] = _new_entry(item.id, item.type)
             if after is not None and after != last and after in self.history:
                 self._move_after(item.id, after)
-        entry.role = item.role or entry.role
-        entry.text = item.text or entry.text
-        entry.call_id = item.call_id or entry.call_id
-        entry.name = item.name or entry.name
-        entry.arguments = item.arguments if item.arguments is not None else entry.arguments
-        entry.output = item.output if item.output is not None else entry.output
-        entry.status = item.status or entry.status
-        entry.response_id = response_id or entry.response_id
-        entry.has_audio = entry.has_audio or any(
+        entry["role"] = item.role or entry["role"]
+        entry["text"] = item.text or entry["text"]
+        entry["call_id"] = item.call_id or entry["call_id"]
+        entry["name"] = item.name or entry["name"]
+        if item.arguments is not None:
+            entry["arguments"] = item.arguments
+        if item.output is not None:
+            entry["output"] = item.output
+        entry["status"] = item.status or entry["status"]
+        entry["response_id"] = response_id or entry["response_id"]
+        entry["has_audio"] = entry["has_audio"] or any(
             p.type in ("output_audio", "input_audio") for p in item.content
         )
+
+    def history_items(self) -> list[HistoryItem]:
+        """The history as immutable :class:`HistoryItem` views, oldest first."""
+        return [HistoryItem(**entry) for entry in self.history.values()]
 
     def _move_after(self, item_id: str, after: str) -> None:
         keys = list(self.history)
@@ -707,30 +755,30 @@ def _is_input(item: dict[str, Any]) -> bool:
     return item.get("type") == "message" and item.get("role") in ("user", "system") and "id" in item
 
 
-def _replay_item(entry: HistoryItem) -> dict[str, Any] | None:
-    if entry.type == "function_call":
+def _replay_item(entry: _Entry) -> dict[str, Any] | None:
+    if entry["type"] == "function_call":
         return {
-            "id": entry.item_id,
+            "id": entry["item_id"],
             "type": "function_call",
-            "call_id": entry.call_id,
-            "name": entry.name,
-            "arguments": entry.arguments or "",
+            "call_id": entry["call_id"],
+            "name": entry["name"],
+            "arguments": entry["arguments"] or "",
         }
-    if entry.type == "function_call_output":
+    if entry["type"] == "function_call_output":
         return {
-            "id": entry.item_id,
+            "id": entry["item_id"],
             "type": "function_call_output",
-            "call_id": entry.call_id,
-            "output": entry.output or "",
+            "call_id": entry["call_id"],
+            "output": entry["output"] or "",
         }
-    if entry.type != "message" or not entry.text:
+    if entry["type"] != "message" or not entry["text"]:
         return None
-    part = "output_text" if entry.role == "assistant" else "input_text"
+    part = "output_text" if entry["role"] == "assistant" else "input_text"
     return {
-        "id": entry.item_id,
+        "id": entry["item_id"],
         "type": "message",
-        "role": entry.role,
-        "content": [{"type": part, "text": entry.text}],
+        "role": entry["role"],
+        "content": [{"type": part, "text": entry["text"]}],
     }
 
 
@@ -746,11 +794,11 @@ def _resume_note() -> ConversationItemCreate:
     )
 
 
-def _lost_output(entry: HistoryItem, regenerated_response: str | None) -> bool:
+def _lost_output(entry: _Entry, regenerated_response: str | None) -> bool:
     """Model output lost with the socket: anything the server never finished, and the words of
     a response that will be asked for again. Completed calls stay: they run exactly once."""
-    if entry.status != "completed":
-        return entry.role == "assistant" or entry.type == "function_call"
+    if entry["status"] != "completed":
+        return entry["role"] == "assistant" or entry["type"] == "function_call"
     if regenerated_response is None:
         return False
-    return entry.role == "assistant" and entry.response_id == regenerated_response
+    return entry["role"] == "assistant" and entry["response_id"] == regenerated_response
