@@ -233,8 +233,12 @@ async def load(kind: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
     stop.set()
     lags = await lag_monitor
     await _close_all(kind, handles)
-    return {"client_cpu": cpu, "gc": pauses.summary(), "loop_lag_p99": percentile(lags, 0.99),
-            "loop_lag_max": max(lags)}
+    return {
+        "client_cpu": cpu,
+        "gc": pauses.summary(),
+        "loop_lag_p99": percentile(lags, 0.99),
+        "loop_lag_max": max(lags),
+    }
 
 
 def _cpu_seconds() -> float:

@@ -28,7 +28,7 @@ from typing import Any
 import websockets
 from clients import run_client
 from common import PIN_ENV, median, percentile
-from server import run_server
+from server import serving
 
 KINDS = ("bare", "agentkit")
 WINDOW = 100  # calls per window: 1-100 and the last 100
@@ -96,21 +96,8 @@ class Bench:
 
 @contextmanager
 def bench_server(verbose: bool) -> Iterator[Bench]:
-    ctx = multiprocessing.get_context("spawn")
-    results: Queue[Any] = ctx.Queue()
-    control, server_end = ctx.Pipe()
-    process = ctx.Process(target=run_server, args=(server_end, results), daemon=True)
-    process.start()
-    try:
-        if not control.poll(30):
-            raise RuntimeError("the benchmark server did not start")
-        yield Bench(ctx, control.recv(), results, verbose)
-    finally:
-        control.send("stop")
-        process.join(10)
-        if process.is_alive():
-            process.terminate()
-            process.join(5)
+    with serving() as (ctx, port, results):
+        yield Bench(ctx, port, results, verbose)
 
 
 # -- the figures ---------------------------------------------------------------------------------
@@ -136,28 +123,58 @@ def roundtrip_rows(bench: Bench, calls: int, repeats: int) -> list[Row]:
     rows = []
     for window, label in (("early", first), ("late", last)):
         bare, agentkit = windows["bare"][window], windows["agentkit"][window]
-        rows.append(ratio_row(f"tool round trip, median, {label}", median(bare), median(agentkit),
-                              "ms", 1.3))
-        rows.append(Row(f"tool round trip, p99, {label}", percentile(bare, 0.99),
-                        percentile(agentkit, 0.99), "ms"))
+        rows.append(
+            ratio_row(
+                f"tool round trip, median, {label}", median(bare), median(agentkit), "ms", 1.3
+            )
+        )
+        rows.append(
+            Row(
+                f"tool round trip, p99, {label}",
+                percentile(bare, 0.99),
+                percentile(agentkit, 0.99),
+                "ms",
+            )
+        )
     bare_cpu, agentkit_cpu = (median(cpu[kind]) * 1e6 for kind in KINDS)
-    rows.append(Row("client CPU per tool round trip (all calls)", bare_cpu, agentkit_cpu, "us",
-                    ratio=agentkit_cpu / bare_cpu))
+    rows.append(
+        Row(
+            "client CPU per tool round trip (all calls)",
+            bare_cpu,
+            agentkit_cpu,
+            "us",
+            ratio=agentkit_cpu / bare_cpu,
+        )
+    )
     early, late = median(windows["agentkit"]["early"]), median(windows["agentkit"]["late"])
     growth = late / early
-    rows.append(Row(f"agentkit median growth, {last} vs {first}", None, growth, "x",
-                    "<= 1.2x (flat)", growth <= 1.2))
+    rows.append(
+        Row(
+            f"agentkit median growth, {last} vs {first}",
+            None,
+            growth,
+            "x",
+            "<= 1.2x (flat)",
+            growth <= 1.2,
+        )
+    )
     return rows
 
 
 def sync_tool_row(bench: Bench, calls: int) -> Row:
     """Informational: the same round trip with a plain ``def`` tool (run in a worker thread)."""
     tag = "rt-sync"
-    bench.client("agentkit", "roundtrip", f"/roundtrip?calls={calls}&tag={tag}",
-                 {"sync_tool": True})
+    bench.client(
+        "agentkit", "roundtrip", f"/roundtrip?calls={calls}&tag={tag}", {"sync_tool": True}
+    )
     (durations,) = bench.server_results(tag, 1, 30)
-    return Row("tool round trip, median, sync `def` tool", None, median(ms(durations)), "ms",
-               "(information)")
+    return Row(
+        "tool round trip, median, sync `def` tool",
+        None,
+        median(ms(durations)),
+        "ms",
+        "(information)",
+    )
 
 
 def ratio_row(figure: str, bare: float, agentkit: float, unit: str, limit: float) -> Row:
@@ -172,8 +189,15 @@ def audio_row(bench: Bench, count: int) -> Row:
         rates[kind] = median(figures["rates"])
         bench.log(f"audio {kind}: {', '.join(f'{r:,.0f}' for r in figures['rates'])} events/s")
     ratio = rates["agentkit"] / rates["bare"]
-    return Row(f"audio stream, {count:,} deltas of 100 ms", rates["bare"], rates["agentkit"],
-               "events/s", ">= 0.9x bare", ratio >= 0.9, ratio)
+    return Row(
+        f"audio stream, {count:,} deltas of 100 ms",
+        rates["bare"],
+        rates["agentkit"],
+        "events/s",
+        ">= 0.9x bare",
+        ratio >= 0.9,
+        ratio,
+    )
 
 
 def memory_rows(bench: Bench, sessions: int) -> list[Row]:
@@ -241,8 +265,17 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         verdict = "" if row.passed is None else ("PASS" if row.passed else "MISS")
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
-        lines.append((row.figure, row.unit, number(row.bare, row.unit),
-                      number(row.agentkit, row.unit), ratio, row.target, verdict))
+        lines.append(
+            (
+                row.figure,
+                row.unit,
+                number(row.bare, row.unit),
+                number(row.agentkit, row.unit),
+                ratio,
+                row.target,
+                verdict,
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
@@ -261,10 +294,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle-sessions", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=1000, help="concurrent sessions")
     parser.add_argument("--seconds", type=int, default=15, help="duration of the load run")
-    parser.add_argument("--skip", action="append", default=[],
-                        choices=["roundtrip", "audio", "memory", "load"])
-    parser.add_argument("--no-pin", action="store_true",
-                        help="let the scheduler place server and client (default: one CPU each)")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["roundtrip", "audio", "memory", "load"]
+    )
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the scheduler place server and client (default: one CPU each)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     if args.quick:
@@ -290,10 +327,12 @@ def main(argv: list[str] | None = None) -> int:
             rows += memory_rows(bench, args.idle_sessions)
         if "load" not in args.skip:
             rows += load_rows(bench, args.sessions, args.seconds)
-    print(f"Python {platform.python_version()}, websockets {websockets.__version__}, "
-          f"{multiprocessing.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s, "
-          f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f} "
-          "(other busy processes skew every figure)")
+    print(
+        f"Python {platform.python_version()}, websockets {websockets.__version__}, "
+        f"{multiprocessing.cpu_count()} CPUs, {time.perf_counter() - started:.0f} s, "
+        f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f} "
+        "(other busy processes skew every figure)"
+    )
     print(table(rows))
     return 0 if all(row.passed is not False for row in rows) else 1
 

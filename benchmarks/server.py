@@ -30,10 +30,14 @@ import asyncio
 import base64
 import gc
 import json
+import multiprocessing
 import os
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
 from multiprocessing.queues import Queue
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -264,3 +268,23 @@ def run_server(control: Connection, results: Queue[Any]) -> None:
     raise_open_files()
     pin_to_cpu(0)
     asyncio.run(_serve(control, results))
+
+
+@contextmanager
+def serving() -> Iterator[tuple[SpawnContext, int, Queue[Any]]]:
+    """Run the benchmark server in its own process; yield the context, its port, its results."""
+    ctx = multiprocessing.get_context("spawn")
+    results: Queue[Any] = ctx.Queue()
+    control, server_end = ctx.Pipe()
+    process = ctx.Process(target=run_server, args=(server_end, results), daemon=True)
+    process.start()
+    try:
+        if not control.poll(30):
+            raise RuntimeError("the benchmark server did not start")
+        yield ctx, control.recv(), results
+    finally:
+        control.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from common import median, pin_to_cpu, raise_open_files
-from server import run_server
+from server import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("before", "no SDK", "SDK")
@@ -180,21 +179,8 @@ class Bench:
 
 @contextmanager
 def bench(sources: dict[str, str]) -> Iterator[Bench]:
-    ctx = multiprocessing.get_context("spawn")
-    results: Queue[Any] = ctx.Queue()
-    control, server_end = ctx.Pipe()
-    process = ctx.Process(target=run_server, args=(server_end, results), daemon=True)
-    process.start()
-    try:
-        if not control.poll(30):
-            raise RuntimeError("the benchmark server did not start")
-        yield Bench(ctx, control.recv(), results, sources)
-    finally:
-        control.send("stop")
-        process.join(10)
-        if process.is_alive():
-            process.terminate()
-            process.join(5)
+    with serving() as (ctx, port, results):
+        yield Bench(ctx, port, results, sources)
 
 
 def extract(rev: str, into: Path) -> str:
