@@ -220,12 +220,31 @@ class Scenario:
     Args:
         strict_tools: when true (the default) a scripted call to a tool the client did not
             declare (session or response ``tools``) is not made; the simulator says so in text.
+        heard: what the simulated recogniser hears in committed audio, when the client turned
+            input transcription on: one utterance per user turn in order, or a callable of the
+            audio's length in ms. The transcript also lets ``.on("text")`` turns match speech.
     """
 
-    def __init__(self, *, strict_tools: bool = True) -> None:
+    def __init__(
+        self, *, strict_tools: bool = True, heard: Sequence[str] | Callable[[int], str] = ()
+    ) -> None:
         self.turns: list[Turn] = []
         self.strict_tools = strict_tools
         self.default: Callable[[str], str] = _default_reply
+        self.heard = heard
+
+    def transcript(self, index: int, audio_ms: int) -> str:
+        """What the simulated speech recogniser hears when ``index`` user turns came before.
+
+        ``heard`` is a list of utterances, one per user turn in order (the last one repeats), or
+        a callable of the audio's length in milliseconds; without it, a placeholder naming the
+        length.
+        """
+        if callable(self.heard):
+            return self.heard(audio_ms)
+        if self.heard:
+            return self.heard[min(index, len(self.heard) - 1)]
+        return f"[{audio_ms} ms of speech]"
 
     def on(self, match: Matcher) -> Turn:
         """A turn for text input containing ``match`` (case-insensitive), matching a compiled

@@ -278,6 +278,15 @@ def turn_detection(session: Mapping[str, Any], dialect: Dialect) -> Any:
     return session.get("turn_detection")
 
 
+def input_transcription(session: Mapping[str, Any], dialect: Dialect) -> Any:
+    """The input transcription config (GA: ``audio.input.transcription``), or ``None`` when off."""
+    if dialect == GA:
+        audio = session.get("audio")
+        section = audio.get("input") if isinstance(audio, Mapping) else None
+        return section.get("transcription") if isinstance(section, Mapping) else None
+    return session.get("input_audio_transcription")
+
+
 def output_modality(config: Mapping[str, Any], dialect: Dialect) -> str:
     """``"audio"`` or ``"text"``: what a response speaks with, from a session or response config."""
     if dialect == GA:

@@ -232,10 +232,12 @@ class ConnectionState:
         if self._vad is not None:
             self._vad.reset()
         self._speech_item = None
+        transcript = self._transcribe(pcm)
         item = {
             "id": item_id, "object": "realtime.item", "type": "message", "role": "user",
             "status": "completed",
-            "content": [{"type": "input_audio", "transcript": None, "audio": audio.to_base64(pcm)}],
+            "content": [{"type": "input_audio", "transcript": transcript,
+                         "audio": audio.to_base64(pcm)}],
         }  # fmt: skip
         previous = self.conversation.insert(item)
         committed = {
@@ -243,7 +245,23 @@ class ConnectionState:
             "previous_item_id": previous,
             "item_id": item_id,
         }
-        return [committed, *self._item_events(item, previous)]
+        events = [committed, *self._item_events(item, previous)]
+        if transcript is not None:
+            events.extend(_transcription_events(item_id, transcript, audio.duration_ms(pcm)))
+        return events
+
+    def _transcribe(self, pcm: bytes) -> str | None:
+        """The simulated recogniser: only when the client turned input transcription on."""
+        if not config.input_transcription(self.session, self.dialect):
+            return None
+        # Count the user turns already in the conversation, not on this socket: after a client
+        # replays its history on a new connection, the next utterance is still the next one.
+        earlier = sum(
+            1
+            for item in self.conversation.items
+            if item.get("type") == "message" and item.get("role") == "user"
+        )
+        return self.runner.scenario.transcript(earlier, audio.duration_ms(pcm))
 
     def _clear(self, event: Mapping[str, Any]) -> list[Event]:
         self.audio_buffer = b""
@@ -454,3 +472,22 @@ def _max_tokens(config_: Mapping[str, Any], dialect: Dialect) -> int | str:
 def _estimate_tokens(items: list[Mapping[str, Any]], instructions: str) -> int:
     text = instructions + json.dumps([public_item(item) for item in items])
     return max(1, len(text) // 4)
+
+
+def _transcription_events(item_id: str, transcript: str, audio_ms: int) -> list[Event]:
+    """``conversation.item.input_audio_transcription.delta`` then ``.completed``."""
+    common = {"item_id": item_id, "content_index": 0}
+    usage = {"type": "duration", "seconds": audio_ms / 1000}
+    return [
+        {
+            "type": "conversation.item.input_audio_transcription.delta",
+            **common,
+            "delta": transcript,
+        },
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            **common,
+            "transcript": transcript,
+            "usage": usage,
+        },
+    ]
