@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
+from agentkit._delivery import APP_EVENTS, EventChannel
 from agentkit._tasks import TaskOwner
 from agentkit.agent import Agent
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
@@ -31,8 +31,6 @@ from agentkit.errors import (
     SessionClosedError,
 )
 from agentkit.events import (
-    AudioDelta,
-    AudioDone,
     ErrorOccurred,
     Event,
     Reconnected,
@@ -40,12 +38,7 @@ from agentkit.events import (
     Reconnecting,
     SessionClosed,
     SessionReady,
-    SpeechStarted,
-    SpeechStopped,
     ToolProgress,
-    TranscriptDelta,
-    TranscriptDone,
-    UserTranscript,
 )
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
@@ -189,7 +182,7 @@ class Session:
         self._call_tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
         self._tool_slots: asyncio.Semaphore | None = None  # made on the first call
-        self._events = _EventChannel()
+        self._events = EventChannel()
         self._handlers: dict[type, list[Handler]] = {}
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
         self._outbox: list[tuple[ClientEvent, float]] = []
@@ -525,7 +518,7 @@ class Session:
             self._emit(ErrorOccurred(message=message, code="internal_error"))
 
     async def _on_event(self, event: ev.ServerEvent) -> None:
-        app_event = _APP_EVENTS.get(type(event))
+        app_event = APP_EVENTS.get(type(event))
         if app_event is not None:
             mapped = app_event(event)
             if mapped is not None:
@@ -733,45 +726,6 @@ async def _awaited(outcome: Awaitable[None]) -> None:
         logger.exception("an event handler failed")
 
 
-class _EventChannel:
-    """An unbounded FIFO for application events: a deque and the futures of waiting readers.
-
-    Lighter than ``asyncio.Queue`` (no putter queue, no unfinished-task bookkeeping), which
-    matters for memory when a process holds thousands of idle sessions.
-    """
-
-    __slots__ = ("_items", "_waiters")
-
-    def __init__(self) -> None:
-        self._items: deque[Event] = deque()
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def put_nowait(self, event: Event) -> None:
-        self._items.append(event)
-        self._wake_next()
-
-    async def get(self) -> Event:
-        while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                elif self._items and not waiter.cancelled():
-                    self._wake_next()  # pass the wake-up on: we will not read this event
-                raise
-        return self._items.popleft()
-
-    def _wake_next(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.pop(0)
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-
 def _describe_close(ended: ConnectionClosedError) -> str:
     if is_expiry(ended.code, ended.reason):
         return "the session hit its maximum duration"
@@ -787,31 +741,4 @@ def _endpoint_connector(endpoint: Endpoint | None) -> Connector:
     return open_transport
 
 
-def _text_delta(event: Any) -> Event:
-    return TranscriptDelta(response_id=event.response_id, item_id=event.item_id, delta=event.delta)
-
-
-_APP_EVENTS: dict[type, Callable[[Any], Event | None]] = {
-    ev.ResponseAudioDelta: lambda e: AudioDelta(
-        response_id=e.response_id, item_id=e.item_id, data=e.delta
-    ),
-    ev.ResponseAudioTranscriptDelta: _text_delta,
-    ev.ResponseTextDelta: _text_delta,
-    ev.ResponseAudioTranscriptDone: lambda e: TranscriptDone(
-        response_id=e.response_id, item_id=e.item_id, text=e.transcript
-    ),
-    ev.ResponseTextDone: lambda e: TranscriptDone(
-        response_id=e.response_id, item_id=e.item_id, text=e.text
-    ),
-    ev.ResponseAudioDone: lambda e: AudioDone(response_id=e.response_id, item_id=e.item_id),
-    ev.InputAudioTranscriptionCompleted: lambda e: UserTranscript(
-        item_id=e.item_id, text=e.transcript
-    ),
-    ev.InputAudioBufferSpeechStarted: lambda e: SpeechStarted(
-        audio_start_ms=e.audio_start_ms, item_id=e.item_id
-    ),
-    ev.InputAudioBufferSpeechStopped: lambda e: SpeechStopped(
-        audio_end_ms=e.audio_end_ms, item_id=e.item_id
-    ),
-}
 _SESSION_EVENTS: frozenset[type] = frozenset((ev.SessionCreated, ev.SessionUpdated, ev.ErrorEvent))

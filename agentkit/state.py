@@ -348,7 +348,7 @@ class ConversationState:
         elif (lost is not None or create_lost) and self._pending is None:
             self._pending = _Pending(None, follow_up=False)
 
-    def replay(self, max_items: int, dialect_note: str | None = None) -> Replay:
+    def replay(self, max_items: int) -> Replay:
         """Client events that rebuild the conversation on a fresh session, oldest first.
 
         Assistant audio comes back as its transcript (audio cannot be injected); user audio comes

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from agentkit._delivery import EventChannel
 from agentkit.events import SessionReady, TranscriptDelta
-from agentkit.session import _EventChannel
 from tests.support import TIMEOUT
 
 
 async def test_events_come_out_in_order() -> None:
-    channel = _EventChannel()
+    channel = EventChannel()
     for n in range(3):
         channel.put_nowait(TranscriptDelta(delta=str(n)))
     got = [await channel.get() for _ in range(3)]
@@ -18,7 +18,7 @@ async def test_events_come_out_in_order() -> None:
 
 
 async def test_two_waiting_readers_each_get_one_event() -> None:
-    channel = _EventChannel()
+    channel = EventChannel()
     readers = [asyncio.ensure_future(channel.get()) for _ in range(2)]
     await asyncio.sleep(0)
     channel.put_nowait(TranscriptDelta(delta="a"))
@@ -32,7 +32,7 @@ async def test_two_waiting_readers_each_get_one_event() -> None:
 
 
 async def test_a_cancelled_reader_does_not_swallow_an_event() -> None:
-    channel = _EventChannel()
+    channel = EventChannel()
     first = asyncio.ensure_future(channel.get())
     second = asyncio.ensure_future(channel.get())
     await asyncio.sleep(0)

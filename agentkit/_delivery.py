@@ -1,0 +1,91 @@
+"""How server events reach the application: the wire-to-application mapping of the events
+that need no decision, and the channel the session's iterator reads from."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from agentkit.events import (
+    AudioDelta,
+    AudioDone,
+    Event,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptDelta,
+    TranscriptDone,
+    UserTranscript,
+)
+from agentkit.protocol import events as ev
+
+__all__ = ["APP_EVENTS", "EventChannel"]
+
+
+class EventChannel:
+    """An unbounded FIFO for application events: a deque and the futures of waiting readers.
+
+    Lighter than ``asyncio.Queue`` (no putter queue, no unfinished-task bookkeeping), which
+    matters for memory when a process holds thousands of idle sessions.
+    """
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: deque[Event] = deque()
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def put_nowait(self, event: Event) -> None:
+        self._items.append(event)
+        self._wake_next()
+
+    async def get(self) -> Event:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif self._items and not waiter.cancelled():
+                    self._wake_next()  # pass the wake-up on: we will not read this event
+                raise
+        return self._items.popleft()
+
+    def _wake_next(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+def _text_delta(event: Any) -> Event:
+    return TranscriptDelta(response_id=event.response_id, item_id=event.item_id, delta=event.delta)
+
+
+APP_EVENTS: dict[type, Callable[[Any], Event | None]] = {
+    ev.ResponseAudioDelta: lambda e: AudioDelta(
+        response_id=e.response_id, item_id=e.item_id, data=e.delta
+    ),
+    ev.ResponseAudioTranscriptDelta: _text_delta,
+    ev.ResponseTextDelta: _text_delta,
+    ev.ResponseAudioTranscriptDone: lambda e: TranscriptDone(
+        response_id=e.response_id, item_id=e.item_id, text=e.transcript
+    ),
+    ev.ResponseTextDone: lambda e: TranscriptDone(
+        response_id=e.response_id, item_id=e.item_id, text=e.text
+    ),
+    ev.ResponseAudioDone: lambda e: AudioDone(response_id=e.response_id, item_id=e.item_id),
+    ev.InputAudioTranscriptionCompleted: lambda e: UserTranscript(
+        item_id=e.item_id, text=e.transcript
+    ),
+    ev.InputAudioBufferSpeechStarted: lambda e: SpeechStarted(
+        audio_start_ms=e.audio_start_ms, item_id=e.item_id
+    ),
+    ev.InputAudioBufferSpeechStopped: lambda e: SpeechStopped(
+        audio_end_ms=e.audio_end_ms, item_id=e.item_id
+    ),
+}
