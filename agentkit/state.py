@@ -14,12 +14,11 @@ application this). The session performs them. Every dispatch rule lives here, on
 
 from __future__ import annotations
 
-import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from agentkit.events import (
     ErrorOccurred,
@@ -30,6 +29,15 @@ from agentkit.events import (
     ToolCallStarted,
 )
 from agentkit.events import Event as AppEvent
+from agentkit.history import (
+    Entry,
+    HistoryItem,
+    Replay,
+    lost_output,
+    new_entry,
+    replay_item,
+    resume_note,
+)
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
     RESUME_ITEM_PREFIX,
@@ -105,68 +113,6 @@ class Call:
     started_at: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
-    """One conversation item as the session saw it, in the order the server put it."""
-
-    item_id: str
-    type: str
-    role: str | None = None
-    text: str = ""
-    call_id: str | None = None
-    name: str | None = None
-    arguments: str | None = None
-    output: str | None = None
-    has_audio: bool = False
-    truncated: bool = False
-    response_id: str | None = None
-    status: str | None = None
-
-
-class _Entry(TypedDict):
-    """How the state keeps a history item: a plain dict of strings, which the garbage
-    collector does not track, so sessions with long histories do not slow its full passes."""
-
-    item_id: str
-    type: str
-    role: str | None
-    text: str
-    call_id: str | None
-    name: str | None
-    arguments: str | None
-    output: str | None
-    has_audio: bool
-    truncated: bool
-    response_id: str | None
-    status: str | None
-
-
-def _new_entry(item_id: str, item_type: str) -> _Entry:
-    return {
-        "item_id": item_id,
-        "type": item_type,
-        "role": None,
-        "text": "",
-        "call_id": None,
-        "name": None,
-        "arguments": None,
-        "output": None,
-        "has_audio": False,
-        "truncated": False,
-        "response_id": None,
-        "status": None,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Replay:
-    """What a new socket gets to restore the conversation, and what could not come back."""
-
-    events: tuple[ConversationItemCreate, ...]
-    restored: int
-    not_restored: tuple[str, ...]
-
-
 @dataclass(slots=True)
 class _Round:
     call_ids: set[str]
@@ -209,7 +155,7 @@ class ConversationState:
     clock: Callable[[], float] = time.monotonic
     active_response_id: str | None = None
     calls: dict[str, Call] = field(default_factory=dict)
-    history: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
+    history: OrderedDict[str, Entry] = field(default_factory=OrderedDict)
     rounds_this_turn: int = 0
     connected: bool = True
     _inflight_create: ResponseCreate | None = None
@@ -339,7 +285,7 @@ class ConversationState:
         self._audio = None
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
         regenerated = lost if not call_ids else None
-        for key in [k for k, entry in self.history.items() if _lost_output(entry, regenerated)]:
+        for key in [k for k, entry in self.history.items() if lost_output(entry, regenerated)]:
             del self.history[key]
         for call_id in call_ids:
             self.calls[call_id].response_done = True
@@ -361,7 +307,7 @@ class ConversationState:
             [f"{skipped} older items beyond the replay budget"] if skipped else []
         )
         for entry in entries:
-            item = _replay_item(entry)
+            item = replay_item(entry)
             if item is None:
                 kind, item_id = entry["role"] or entry["type"], entry["item_id"]
                 not_restored.append(f"{kind} item {item_id} (audio, no transcript)")
@@ -377,7 +323,7 @@ class ConversationState:
             if call is not None and call.result is not None and call_id not in replayed:
                 events.append(function_call_output(call_id, call.result.output))
         if events:
-            events.append(_resume_note())
+            events.append(resume_note())
         events.extend(ConversationItemCreate(item=item) for item in self._unacked_items.values())
         return Replay(tuple(events), restored=len(entries), not_restored=tuple(not_restored))
 
@@ -704,7 +650,7 @@ class ConversationState:
         entry = self.history.get(item.id)
         if entry is None:
             last = next(reversed(self.history), None)
-            entry = self.history[item.id] = _new_entry(item.id, item.type)
+            entry = self.history[item.id] = new_entry(item.id, item.type)
             if after is not None and after != last and after in self.history:
                 self._move_after(item.id, after)
         entry["role"] = item.role or entry["role"]
@@ -753,52 +699,3 @@ _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
 def _is_input(item: dict[str, Any]) -> bool:
     """Items the application adds (user and system messages) that must survive a reconnect."""
     return item.get("type") == "message" and item.get("role") in ("user", "system") and "id" in item
-
-
-def _replay_item(entry: _Entry) -> dict[str, Any] | None:
-    if entry["type"] == "function_call":
-        return {
-            "id": entry["item_id"],
-            "type": "function_call",
-            "call_id": entry["call_id"],
-            "name": entry["name"],
-            "arguments": entry["arguments"] or "",
-        }
-    if entry["type"] == "function_call_output":
-        return {
-            "id": entry["item_id"],
-            "type": "function_call_output",
-            "call_id": entry["call_id"],
-            "output": entry["output"] or "",
-        }
-    if entry["type"] != "message" or not entry["text"]:
-        return None
-    part = "output_text" if entry["role"] == "assistant" else "input_text"
-    return {
-        "id": entry["item_id"],
-        "type": "message",
-        "role": entry["role"],
-        "content": [{"type": part, "text": entry["text"]}],
-    }
-
-
-def _resume_note() -> ConversationItemCreate:
-    text = (
-        "The connection was restored and the conversation above is the same conversation. "
-        "Continue from where it stopped; do not greet the user again."
-    )
-    item_id = RESUME_ITEM_PREFIX + os.urandom(4).hex()
-    content = [{"type": "input_text", "text": text}]
-    return ConversationItemCreate(
-        item={"id": item_id, "type": "message", "role": "system", "content": content}
-    )
-
-
-def _lost_output(entry: _Entry, regenerated_response: str | None) -> bool:
-    """Model output lost with the socket: anything the server never finished, and the words of
-    a response that will be asked for again. Completed calls stay: they run exactly once."""
-    if entry["status"] != "completed":
-        return entry["role"] == "assistant" or entry["type"] == "function_call"
-    if regenerated_response is None:
-        return False
-    return entry["role"] == "assistant" and entry["response_id"] == regenerated_response
