@@ -297,7 +297,7 @@ class _Conversation:
                 self.printer.show(event)
                 if isinstance(event, SessionClosed):
                     raise AgentkitError(f"the session closed: {event.reason or event.code}")
-                if isinstance(event, ResponseFinished) and self.session.state.idle():
+                if isinstance(event, ResponseFinished) and self.session.idle:
                     return
 
         try:

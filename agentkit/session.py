@@ -295,6 +295,15 @@ class Session:
         await self._send(event)
 
     @property
+    def idle(self) -> bool:
+        """Nothing in progress: no response running or wanted, every tool call answered.
+
+        After a :class:`~agentkit.events.ResponseFinished`, this tells the agent's final answer
+        (the turn is over) from a response that only called tools (a follow-up will come).
+        """
+        return self.state.idle()
+
+    @property
     def history(self) -> list[HistoryItem]:
         """The conversation as the session saw it, in the server's order."""
         return self.state.history_items()

@@ -150,7 +150,7 @@ async def _final_text(session: Session) -> str:
     async for event in session:
         if isinstance(event, TranscriptDone):
             words.append(event.text)
-        elif isinstance(event, ResponseFinished) and session.state.idle():
+        elif isinstance(event, ResponseFinished) and session.idle:
             break
         elif isinstance(event, SessionClosed):
             raise RuntimeError(f"session closed: {event.reason}")

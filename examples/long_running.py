@@ -111,7 +111,7 @@ async def main() -> None:
                     print(f"<- {event.name}: {event.output}")
                 elif isinstance(event, TranscriptDone):
                     print(f"assistant: {event.text}")
-                elif isinstance(event, ResponseFinished) and interrupted and session.state.idle():
+                elif isinstance(event, ResponseFinished) and interrupted and session.idle:
                     break
 
 

@@ -63,7 +63,7 @@ async def answer_aloud(session: Session, question: Pcm) -> tuple[bytes, str]:
             spoken += event.audio()
         elif isinstance(event, TranscriptDone):
             words.append(event.text)
-        elif isinstance(event, ResponseFinished) and session.state.idle():
+        elif isinstance(event, ResponseFinished) and session.idle:
             break
     return bytes(spoken), " ".join(words)
 

@@ -20,6 +20,7 @@ The scenario object is immutable in use: each connection gets its own :class:`Sc
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from functools import partial
 from typing import Any, TypeAlias
 
 from agentkit.testing.ids import IdFactory
+
+logger = logging.getLogger("agentkit.testing")
 
 __all__ = [
     "PlannedCall",
@@ -299,7 +302,20 @@ class ScenarioRunner:
     def plan(
         self, items: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], ids: IdFactory
     ) -> list[Planned]:
-        """The output of the next response, given the context ``items`` and declared ``tools``."""
+        """The output of the next response, given the context ``items`` and declared ``tools``.
+
+        A scenario callable that raises (a ``KeyError`` on a tool output, say) is answered in
+        text naming the error, so a broken script fails the test visibly instead of hanging it.
+        """
+        try:
+            return self._plan(items, tools, ids)
+        except Exception as exc:
+            logger.exception("the scenario raised while planning a response")
+            return [PlannedText(f"[simulator] the scenario raised {type(exc).__name__}: {exc}")]
+
+    def _plan(
+        self, items: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], ids: IdFactory
+    ) -> list[Planned]:
         if self._collect_outputs(items):
             return self._follow_up(tools, ids)
         if not tools and self._unanswered():

@@ -48,7 +48,7 @@ async def until_idle(session: Session) -> list[Event]:
             seen.append(event)
             if isinstance(event, SessionClosed):
                 raise AssertionError(f"session closed: {event}")
-            if isinstance(event, ResponseFinished) and session.state.idle():
+            if isinstance(event, ResponseFinished) and session.idle:
                 return seen
         return seen
 

@@ -64,6 +64,6 @@ async def _talk_over_the_report(session: Session) -> list[Event]:
         if isinstance(event, ToolProgress) and len(of_type(events, ToolProgress)) == 1:
             await session.send_audio(speech(400) + silence(700))
         interrupted = interrupted or isinstance(event, Interrupted)
-        if isinstance(event, ResponseFinished) and interrupted and session.state.idle():
+        if isinstance(event, ResponseFinished) and interrupted and session.idle:
             return events
     return events

@@ -69,7 +69,7 @@ async def _run(drop: int | None, code: int | None = None) -> dict[str, Any]:
 
 async def _final_answer(session: Session) -> str:
     async for event in session:
-        if isinstance(event, ResponseFinished) and "FINAL" in event.text and session.state.idle():
+        if isinstance(event, ResponseFinished) and "FINAL" in event.text and session.idle:
             return event.text
     return ""
 

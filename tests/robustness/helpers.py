@@ -34,7 +34,7 @@ async def ask(session: Session, text: str) -> list[Event]:
     async def collect() -> None:
         async for event in session:
             seen.append(event)
-            if isinstance(event, ResponseFinished) and session.state.idle():
+            if isinstance(event, ResponseFinished) and session.idle:
                 return
 
     await asyncio.wait_for(collect(), TIMEOUT)

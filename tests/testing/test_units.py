@@ -310,3 +310,31 @@ def test_response_overrides_of_the_other_dialect_are_refused(dialect: Any, field
     )
     assert (error["error"]["code"], error["error"]["event_id"]) == ("unknown_parameter", "r")
     assert state.active is None
+
+
+def test_a_scenario_that_raises_answers_with_the_error_instead_of_hanging() -> None:
+    broken = (
+        Scenario()
+        .on("weather")
+        .call("get_weather", city="Oslo")
+        .say(lambda out: f"{out['get_weather']['no_such_key']}")
+    )
+    state = ConnectionState("ga", "gpt-realtime", broken)
+    state.open()
+    tools = {"type": "realtime", "tools": [WEATHER_TOOL], "output_modalities": ["text"]}
+    state.receive({"type": "session.update", "session": tools})
+    state.receive({"type": "conversation.item.create", "item": user_text("weather?")})
+    events = state.receive({"type": "response.create"}) + _drain_all(state)
+    call = next(e["item"] for e in events if e["type"] == "response.output_item.done")
+    output = {"type": "function_call_output", "call_id": call["call_id"], "output": "{}"}
+    state.receive({"type": "conversation.item.create", "item": output})
+    events = state.receive({"type": "response.create"}) + _drain_all(state)
+    done = [e for e in events if e["type"] == "response.done"][-1]
+    assert "the scenario raised KeyError" in json.dumps(done)
+
+
+def _drain_all(state: ConnectionState) -> list[dict[str, Any]]:
+    out = []
+    while (event := state.next_event()) is not None:
+        out.append(event)
+    return out
