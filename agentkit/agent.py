@@ -81,6 +81,12 @@ class Agent:
         detection = self.turn_detection_config
         return detection is not None and detection.interrupt_response is not False
 
+    @property
+    def server_responds(self) -> bool:
+        """Whether the service answers the user's spoken turns itself (VAD ``create_response``)."""
+        detection = self.turn_detection_config
+        return detection is not None and detection.create_response is not False
+
     def session_config(self) -> SessionConfig:
         """The dialect-neutral ``session.update`` payload for this agent (built once: the agent
         is immutable, and thousands of sessions may share it)."""

@@ -173,6 +173,7 @@ class Session:
             stale_response_after=self.options.stale_response_after,
             interrupt_policy=self.options.interrupt_policy,
             auto_interrupt=agent.server_interrupts,
+            auto_response=agent.server_responds,
         )
         self.session_id: str | None = None
         self.expires_at: int | None = None
@@ -288,6 +289,7 @@ class Session:
         """Switch to another agent's instructions and tools (a hand-off), mid-session."""
         self.agent = agent
         self.state.auto_interrupt = agent.server_interrupts
+        self.state.auto_response = agent.server_responds
         await self._send(SessionUpdate(session=agent.session_config()))
 
     async def send_event(self, event: ClientEvent) -> None:

@@ -143,6 +143,8 @@ class ConversationState:
         interrupt_policy: what barge-in does to running tools.
         auto_interrupt: True when the server cancels responses itself on speech
             (server/semantic VAD with ``interrupt_response``); otherwise agentkit cancels.
+        auto_response: True when the server answers a user's spoken turn itself (VAD with
+            ``create_response``); a follow-up held back during speech is then left to it.
         clock: a monotonic clock in seconds, injectable for tests.
     """
 
@@ -151,6 +153,7 @@ class ConversationState:
     max_calls_per_minute: int | None = None
     interrupt_policy: InterruptPolicy = "finish"
     auto_interrupt: bool = True
+    auto_response: bool = False
     stale_response_after: float | None = 30.0
     clock: Callable[[], float] = time.monotonic
     active_response_id: str | None = None
@@ -173,6 +176,7 @@ class ConversationState:
     _recent_calls: deque[float] | None = None  # made when a call budget is set
     _finished_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _active_touched: float = 0.0
+    _user_speaking: bool = False
 
     # -- application requests -------------------------------------------------------------
 
@@ -514,6 +518,8 @@ class ConversationState:
             return []  # decided again by resumed(), on the new socket
         if pending.follow_up and any(round_.call_ids for round_ in self._rounds):
             return []
+        if pending.follow_up and self._user_speaking:
+            return []  # never talk over the user: the follow-up waits for the end of speech
         self._pending = None
         if pending.follow_up:
             self.rounds_this_turn += 1
@@ -578,7 +584,20 @@ class ConversationState:
 
     def _on_committed(self, event: ev.InputAudioBufferCommitted) -> list[Action]:
         self.rounds_this_turn = 0
-        return []
+        return self._speech_over()
+
+    def _on_speech_stopped(self, event: ev.InputAudioBufferSpeechStopped) -> list[Action]:
+        return self._speech_over()
+
+    def _speech_over(self) -> list[Action]:
+        """The user stopped talking: a follow-up held back meanwhile goes now, unless server VAD
+        answers the turn itself (that response sees the outputs already posted)."""
+        if not self._user_speaking:
+            return []
+        self._user_speaking = False
+        if self.auto_response and self._pending is not None and self._pending.follow_up:
+            self._pending = None  # the server answers the turn itself, and sees the outputs
+        return self._maybe_create()
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> list[Action]:
         self.history.pop(event.item_id, None)
@@ -597,6 +616,7 @@ class ConversationState:
         return []
 
     def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> list[Action]:
+        self._user_speaking = True
         if self.active_response_id is None and self._audio is None and not self._cancellable():
             return []
         actions: list[Action] = []
@@ -693,6 +713,7 @@ _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
     ev.ConversationItemTruncated: ConversationState._on_truncated,  # type: ignore[dict-item]
     ev.InputAudioTranscriptionCompleted: ConversationState._on_user_transcript,  # type: ignore[dict-item]
     ev.InputAudioBufferSpeechStarted: ConversationState._on_speech_started,  # type: ignore[dict-item]
+    ev.InputAudioBufferSpeechStopped: ConversationState._on_speech_stopped,  # type: ignore[dict-item]
 }
 
 

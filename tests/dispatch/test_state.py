@@ -27,6 +27,7 @@ from tests.dispatch.wire import (
     outputs,
     sends,
     speech_started,
+    speech_stopped,
     user_added,
 )
 
@@ -344,6 +345,30 @@ def test_speech_while_idle_cancels_running_tools_under_the_cancel_policy() -> No
             cancelled
         )
         assert len(emitted(actions, Interrupted)) == len(cancelled)
+
+
+def test_a_follow_up_waits_while_the_user_speaks() -> None:
+    state = ConversationState(interrupt_policy="finish")
+    ask(state)
+    state.on_event(created("r1"))
+    state.on_event(item_done("r1", call_item("c1")))
+    state.on_event(done("r1", call_item("c1")))
+    state.on_event(speech_started())  # the user talks while c1 runs
+    finished = state.call_finished("c1", OK)
+    assert outputs(finished) == ["c1"] and creates(finished) == []  # output now, no talking over
+    assert len(creates(state.on_event(speech_stopped()))) == 1  # the follow-up, once they stop
+
+
+def test_with_server_vad_responding_the_held_follow_up_is_left_to_the_server() -> None:
+    state = ConversationState(interrupt_policy="finish", auto_response=True)
+    ask(state)
+    state.on_event(created("r1"))
+    state.on_event(item_done("r1", call_item("c1")))
+    state.on_event(done("r1", call_item("c1")))
+    state.on_event(speech_started())
+    assert creates(state.call_finished("c1", OK)) == []
+    assert creates(state.on_event(speech_stopped())) == []  # VAD's own response sees c1's output
+    assert state.idle()
 
 
 def test_interrupt_policy_finish_leaves_running_tools_alone() -> None:

@@ -56,6 +56,10 @@ def speech_started() -> ev.InputAudioBufferSpeechStarted:
     return ev.InputAudioBufferSpeechStarted(audio_start_ms=1000, item_id="item_speech")
 
 
+def speech_stopped() -> ev.InputAudioBufferSpeechStopped:
+    return ev.InputAudioBufferSpeechStopped(audio_end_ms=900, item_id="item_speech")
+
+
 # -- reading actions -------------------------------------------------------------------------
 
 
