@@ -277,6 +277,11 @@ class Session:
         """Ask the model to respond; waits for the active response to finish first."""
         await self._perform(self.state.request_response(options))
 
+    async def cancel_response(self) -> None:
+        """Stop the current response (``response.cancel``); the service still sends its
+        ``response.done``, with status ``cancelled``."""
+        await self._perform(self.state.cancel_response())
+
     async def interrupt(self) -> None:
         """Cut the assistant off: cancel its response and truncate what the user did not hear."""
         await self._perform(self.state.interrupt())

@@ -186,6 +186,18 @@ class ConversationState:
         self.rounds_this_turn = 0
         return self._maybe_create()
 
+    def cancel_response(self) -> list[Action]:
+        """The application stops the current response (``interrupt`` also truncates audio).
+
+        A response the application asked for and that has not started is dropped too; a tool
+        round's follow-up is not, since the model still owes an answer to its calls.
+        """
+        if self._pending is not None and not self._pending.follow_up:
+            self._pending = None
+        if self.active_response_id is None:
+            return []
+        return [self.sent(ResponseCancel(response_id=self.active_response_id))]
+
     def interrupt(self) -> list[Action]:
         """The application cuts the assistant off: cancel, truncate what was not heard."""
         actions: list[Action] = []

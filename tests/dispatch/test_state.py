@@ -13,7 +13,7 @@ from agentkit.protocol.client_events import (
     user_message,
 )
 from agentkit.protocol.config import ResponseOptions
-from agentkit.state import Action, CancelCalls, ConversationState, Emit, StartCall
+from agentkit.state import Action, CancelCalls, ConversationState, Emit, Send, StartCall
 from agentkit.tools import ToolResult
 from tests.dispatch.wire import (
     audio_delta,
@@ -369,6 +369,18 @@ def test_with_server_vad_responding_the_held_follow_up_is_left_to_the_server() -
     assert creates(state.call_finished("c1", OK)) == []
     assert creates(state.on_event(speech_stopped())) == []  # VAD's own response sees c1's output
     assert state.idle()
+
+
+def test_cancel_response_cancels_the_active_one_and_drops_a_queued_request() -> None:
+    state = ConversationState()
+    ask(state)
+    state.on_event(created("r1"))
+    assert creates(state.request_response()) == []  # queued behind r1
+    (cancel,) = [a.event for a in state.cancel_response() if isinstance(a, Send)]
+    assert isinstance(cancel, ResponseCancel) and cancel.response_id == "r1"
+    after = state.on_event(done("r1", status="cancelled", reason="client_cancelled"))
+    assert creates(after) == []  # the queued request went with the cancel
+    assert state.cancel_response() == []  # nothing active: nothing to send
 
 
 def test_interrupt_policy_finish_leaves_running_tools_alone() -> None:
