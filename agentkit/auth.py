@@ -31,8 +31,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
+from azure.core.exceptions import ClientAuthenticationError
+
 from agentkit._redact import MASK, Secret, redact
-from agentkit.errors import ConfigurationError, ConnectionFailedError
+from agentkit.errors import ConfigurationError, ConnectionFailedError, CredentialError
 
 if TYPE_CHECKING:
     from azure.core.credentials import SupportsTokenInfo, TokenCredential
@@ -221,14 +223,18 @@ class EntraToken:
         logger.debug("fetched an Entra ID token for %s, expires at %d", self.scope, expires_on)
         return _CachedToken(Secret(info.token), expires_on, refresh_at)
 
-    def _fetch_error(self, exc: Exception) -> ConnectionFailedError:
+    def _fetch_error(self, exc: Exception) -> ConnectionFailedError | CredentialError:
+        """A refusal by the identity service is final; a network failure on the way is not."""
         detail = redact(" ".join(str(exc).split()))
         if len(detail) > _MESSAGE_LIMIT:
             detail = detail[: _MESSAGE_LIMIT - 1] + "…"
-        return ConnectionFailedError(
+        message = (
             f"could not get a Microsoft Entra ID token for {self.scope} from "
             f"{type(self.credential).__name__}: {type(exc).__name__}: {detail}"
         )
+        if isinstance(exc, ClientAuthenticationError):  # CredentialUnavailableError too
+            return CredentialError(message)
+        return ConnectionFailedError(message)
 
     def __repr__(self) -> str:
         return f"EntraToken({type(self.credential).__name__}, scope={self.scope!r})"

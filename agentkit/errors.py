@@ -5,7 +5,8 @@ Every exception agentkit raises derives from :class:`AgentkitError`; foreign exc
 
     AgentkitError
     ├── ConfigurationError            bad or missing settings, detected before any I/O
-    │   └── MissingSettingError       a required setting (argument or env var) is absent
+    │   ├── MissingSettingError       a required setting (argument or env var) is absent
+    │   └── CredentialError           the credential cannot produce a token (not retried)
     ├── ToolDefinitionError           a tool's signature cannot become a schema (decoration time)
     ├── ProtocolError                 an event that cannot be decoded or makes no sense
     ├── ServerError                   an ``error`` event sent by the service
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionClosedError",
     "ConnectionFailedError",
+    "CredentialError",
     "DeploymentNotFoundError",
     "HandshakeError",
     "MissingSettingError",
@@ -61,6 +63,13 @@ class MissingSettingError(ConfigurationError):
         self.setting = setting
         message = f"missing setting: {setting}"
         super().__init__(f"{message} ({hint})" if hint else message)
+
+
+class CredentialError(ConfigurationError):
+    """The credential could not produce a token: not signed in, no access, wrong tenant.
+
+    Retrying cannot fix it, so reconnection gives up at once instead of looping.
+    """
 
 
 class ToolDefinitionError(AgentkitError):

@@ -6,6 +6,8 @@ import asyncio
 import collections
 from typing import Any
 
+import pytest
+
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
 from agentkit.events import (
     Event,
@@ -161,3 +163,51 @@ def _texts(received: list[dict[str, Any]]) -> list[str]:
         if event["type"] == "conversation.item.create"
         for part in event["item"].get("content", [])
     ]
+
+
+class _RefusingCredential:
+    """Stands in for an azure-identity credential whose sign-in is gone."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        self.calls += 1
+        raise ClientAuthenticationError("AADSTS700082: the refresh token has expired")
+
+
+async def test_an_entra_credential_that_cannot_sign_in_is_not_retried() -> None:
+    from agentkit import CredentialError, EntraToken
+
+    credential = _RefusingCredential()
+    async with Simulator(SCENARIO) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(model="m"), credential=EntraToken(credential))
+        with pytest.raises(CredentialError, match="AADSTS700082"):
+            async with Session(_agent(), endpoint, options=SessionOptions(reconnect=FAST)):
+                pass
+    assert credential.calls == 1  # one try: a refused sign-in does not loop
+    assert sim.connections == []
+
+
+async def test_a_token_the_service_refuses_on_reconnect_is_not_retried() -> None:
+    from azure.core.credentials import AccessToken
+
+    from agentkit import EntraToken
+
+    tokens = iter(["good-token", "expired-token", "expired-token"])
+
+    class _Credential:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken(next(tokens), 0)  # expires at once: fetched anew each connect
+
+    accepted = {"good-token"}
+    async with Simulator(SCENARIO, accept_token=accepted.__contains__) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(model="m"), credential=EntraToken(_Credential()))
+        async with Session(_agent(), endpoint, options=SessionOptions(reconnect=FAST)) as session:
+            await sim.close_connections(1011, "server fault")
+            events = await _until(session, SessionClosed)
+    assert len([e for e in events if isinstance(e, Reconnecting)]) == 1
+    (gave_up,) = [e for e in events if isinstance(e, ReconnectGaveUp)]
+    assert "401" in gave_up.reason and "expired-token" not in gave_up.reason
