@@ -357,6 +357,7 @@ class Session:
         if not self._connected and len(self._outbox) >= self.options.max_queued_events:
             self._make_room()
         self._outbox.append((event, time.monotonic()))
+        self._tracing.sending(event)  # a response.create from send_event starts a span too
         await self._flush()
 
     def _make_room(self) -> None:

@@ -369,3 +369,18 @@ async def test_a_failed_connect_ends_the_session_span(telemetry: Telemetry) -> N
         [[dict(e.attributes or {}) for e in span.events] for span in telemetry.spans()]
     )
     assert "wrong-key" not in all_values(telemetry)
+
+
+async def test_a_response_asked_for_through_send_event_is_traced_from_the_request(
+    telemetry: Telemetry,
+) -> None:
+    from agentkit.protocol.client_events import ResponseCreate
+
+    agent = Agent(instructions="Help.", modality="text")
+    scenario = Scenario().on("hello").say("Hi there.")
+    async with live(scenario, agent, options=telemetry.options()) as t:
+        await t.session.send_text("hello", respond=False)
+        await t.session.send_event(ResponseCreate())
+        await t.events.wait_for(ResponseFinished)
+
+    assert attributes(telemetry.one("chat"))["agentkit.response.trigger"] == "client"
