@@ -30,7 +30,6 @@ import logging
 import time
 import weakref
 from collections.abc import Coroutine, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -243,35 +242,6 @@ def _instruments(provider: MeterProvider) -> _Instruments:
     return made
 
 
-# -- tool exceptions ------------------------------------------------------------------------------
-
-_TOOL_SPAN: ContextVar[Span | None] = ContextVar("agentkit_tool_span", default=None)
-
-
-class _ToolExceptionRecorder(logging.Filter):
-    """Puts the exception a tool raised on its span.
-
-    ``agentkit.tools`` turns a tool's exception into an output for the model and logs it with
-    ``logger.exception``, in the tool's own task, where :data:`_TOOL_SPAN` names its span. The
-    record always passes on.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        span = _TOOL_SPAN.get()
-        if span is not None and record.exc_info and record.exc_info[1] is not None:
-            span.record_exception(record.exc_info[1])
-        return True
-
-
-_RECORDER = _ToolExceptionRecorder()
-
-
-def _watch_tool_exceptions() -> None:
-    tools_logger = logging.getLogger("agentkit.tools")
-    if _RECORDER not in tools_logger.filters:
-        tools_logger.addFilter(_RECORDER)
-
-
 # -- the tracer ------------------------------------------------------------------------------------
 
 
@@ -317,7 +287,6 @@ class SessionTracer(NoTracing):
         self._tools: dict[str, _Tool] = {}
         self._reconnect: Span | None = None
         self._failure: str | None = None
-        _watch_tool_exceptions()
         session.on(ResponseStarted, self._response_started)
         session.on(ResponseFinished, self._response_finished)
         session.on(AudioDelta, self._audio_delta)
@@ -563,11 +532,9 @@ class SessionTracer(NoTracing):
         )
         tool = self._tools[call.call_id] = _Tool(span, time.perf_counter())
         attached = otel_context.attach(trace.set_span_in_context(span, parent))
-        marked = _TOOL_SPAN.set(span)
         try:
             await run
         finally:
-            _TOOL_SPAN.reset(marked)
             otel_context.detach(attached)
             self._tools.pop(call.call_id, None)
             self._end_tool(call, tool)

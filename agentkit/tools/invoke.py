@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry import trace
+
 from agentkit.tools.result import ToolResult, to_result
 
 __all__ = ["ErrorMessage", "default_error_message", "is_async_callable", "run_tool"]
@@ -57,6 +59,8 @@ async def run_tool(
         return to_result(value)
     except Exception as exc:
         logger.exception("tool %s raised", tool_name)
+        # On the current span: the tool's own when tracing is on, a no-op otherwise.
+        trace.get_current_span().record_exception(exc)
         return ToolResult.error(f"{tool_name} failed: {_safe_message(error_message, exc)}")
 
 
