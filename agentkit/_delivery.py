@@ -4,6 +4,7 @@ that need no decision, and the channel the session's iterator reads from."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -22,21 +23,34 @@ from agentkit.protocol import events as ev
 
 __all__ = ["APP_EVENTS", "EventChannel"]
 
+logger = logging.getLogger("agentkit.session")
+
 
 class EventChannel:
-    """An unbounded FIFO for application events: a deque and the futures of waiting readers.
+    """A FIFO for application events: a deque and the futures of waiting readers.
 
     Lighter than ``asyncio.Queue`` (no putter queue, no unfinished-task bookkeeping), which
-    matters for memory when a process holds thousands of idle sessions.
+    matters for memory when a process holds thousands of idle sessions. It keeps at most
+    ``limit`` unread events, dropping the oldest, so an application that only uses handlers
+    (and never iterates the session) does not accumulate every audio chunk for ever.
     """
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_items", "_waiters", "dropped")
 
-    def __init__(self) -> None:
-        self._items: deque[Event] = deque()
+    def __init__(self, limit: int | None = None) -> None:
+        self._items: deque[Event] = deque(maxlen=limit)
         self._waiters: list[asyncio.Future[None]] = []
+        self.dropped = 0
 
     def put_nowait(self, event: Event) -> None:
+        if len(self._items) == self._items.maxlen:
+            self.dropped += 1
+            if self.dropped == 1:
+                logger.warning(
+                    "nobody is reading the session's events: keeping the latest %d, dropping "
+                    "older ones (iterate the session, or pass SessionOptions(max_buffered_events))",
+                    self._items.maxlen,
+                )
         self._items.append(event)
         self._wake_next()
 

@@ -112,6 +112,8 @@ class SessionOptions:
         meter_provider: the OpenTelemetry meter provider; defaults to the global one.
         stale_response_after: seconds without any event for the active response after which
             agentkit stops waiting for it (a lost ``response.done`` must not block the session).
+        max_buffered_events: unread application events kept for the session's iterator; the
+            oldest go first (``None``: no limit). Handlers see every event regardless.
     """
 
     tool_timeout: float = 30.0
@@ -131,6 +133,7 @@ class SessionOptions:
     tracer_provider: TracerProvider | None = None
     meter_provider: MeterProvider | None = None
     stale_response_after: float | None = 30.0
+    max_buffered_events: int | None = 10_000
 
 
 class Session:
@@ -183,7 +186,7 @@ class Session:
         self._call_tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
         self._tool_slots: asyncio.Semaphore | None = None  # made on the first call
-        self._events = EventChannel()
+        self._events = EventChannel(self.options.max_buffered_events)
         self._handlers: dict[type, list[Handler]] = {}
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
         self._outbox: list[tuple[ClientEvent, float]] = []

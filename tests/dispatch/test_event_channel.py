@@ -39,3 +39,12 @@ async def test_a_cancelled_reader_does_not_swallow_an_event() -> None:
     channel.put_nowait(SessionReady())
     first.cancel()  # woken, then cancelled before it could read
     assert isinstance(await asyncio.wait_for(second, TIMEOUT), SessionReady)
+
+
+async def test_unread_events_are_bounded_keeping_the_newest() -> None:
+    channel = EventChannel(limit=3)
+    for n in range(5):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    got = [await channel.get() for _ in range(3)]
+    assert [e.delta for e in got if isinstance(e, TranscriptDelta)] == ["2", "3", "4"]
+    assert channel.dropped == 2
