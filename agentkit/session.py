@@ -114,6 +114,7 @@ class SessionOptions:
             agentkit stops waiting for it (a lost ``response.done`` must not block the session).
         max_buffered_events: unread application events kept for the session's iterator; the
             oldest go first (``None``: no limit). Handlers see every event regardless.
+        max_history_items: conversation items the session remembers (the oldest go first).
     """
 
     tool_timeout: float = 30.0
@@ -134,6 +135,7 @@ class SessionOptions:
     meter_provider: MeterProvider | None = None
     stale_response_after: float | None = 30.0
     max_buffered_events: int | None = 10_000
+    max_history_items: int = 5_000
 
 
 class Session:
@@ -171,6 +173,7 @@ class Session:
         self._connector = connector or _endpoint_connector(endpoint)
         self.state = ConversationState(
             max_tool_rounds=self.options.max_tool_rounds,
+            max_history_items=self.options.max_history_items,
             max_argument_chars=self.options.max_argument_chars,
             max_calls_per_minute=self.options.max_calls_per_minute,
             stale_response_after=self.options.stale_response_after,

@@ -70,7 +70,9 @@ InterruptPolicy = Literal["finish", "cancel"]
 
 _PCM16_BYTES_PER_MS = 48  # 24 kHz mono 16-bit
 _FINISHED_MEMORY = 64  # response ids remembered to spot duplicated response events
-_SENT_MEMORY = 128  # errors answer within moments; older events need not be matched
+_SENT_MEMORY = 128
+# Answered call ids kept to refuse re-sent calls; replays re-send recent calls, not old ones.
+_ANSWERED_MEMORY = 10_000  # errors answer within moments; older events need not be matched
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
 
 
@@ -140,6 +142,8 @@ class ConversationState:
 
     Args:
         max_tool_rounds: follow-up responses caused by tool calls allowed per user turn.
+        max_history_items: conversation items kept (the oldest go first); a reconnect replays
+            at most the reconnect policy's ``replay_items`` of them anyway.
         interrupt_policy: what barge-in does to running tools.
         auto_interrupt: True when the server cancels responses itself on speech
             (server/semantic VAD with ``interrupt_response``); otherwise agentkit cancels.
@@ -149,6 +153,7 @@ class ConversationState:
     """
 
     max_tool_rounds: int = 8
+    max_history_items: int = 5_000
     max_argument_chars: int = 64_000
     max_calls_per_minute: int | None = None
     interrupt_policy: InterruptPolicy = "finish"
@@ -169,7 +174,7 @@ class ConversationState:
     # event id -> its type, or a response.create's overrides (kept to ask again); insertion order
     # bounds it. Plain strings, not events: long sessions must not grow the collector's work.
     _sent: dict[str, str | ResponseOptions] = field(default_factory=dict)
-    _answered: set[str] = field(default_factory=set)
+    _answered: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _audio: _AudioPlayback | None = None
     _unacked_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     _busy_elsewhere: bool = False
@@ -406,7 +411,9 @@ class ConversationState:
         call = self.calls.get(call_id)
         if call is not None and call.posted and call.response_done:
             del self.calls[call_id]
-            self._answered.add(call_id)
+            self._answered[call_id] = None
+            if len(self._answered) > _ANSWERED_MEMORY:
+                del self._answered[next(iter(self._answered))]
 
     def _on_output_item_added(self, event: ev.ResponseOutputItemAdded) -> list[Action]:
         self._remember_item(event.item, response_id=event.response_id)
@@ -685,6 +692,8 @@ class ConversationState:
             entry = self.history[item.id] = new_entry(item.id, item.type)
             if after is not None and after != last and after in self.history:
                 self._move_after(item.id, after)
+            if len(self.history) > self.max_history_items:
+                self.history.popitem(last=False)  # the oldest; the service truncates too
         entry["role"] = item.role or entry["role"]
         entry["text"] = item.text or entry["text"]
         entry["call_id"] = item.call_id or entry["call_id"]

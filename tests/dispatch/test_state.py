@@ -464,3 +464,10 @@ def test_outputs_acknowledged_later_still_get_one_follow_up() -> None:
     assert state.on_event(output_added("c1")) == []
     state.on_event(created("r2"))
     assert creates(state.on_event(done("r2"))) == []
+
+
+def test_history_keeps_the_most_recent_items_within_its_limit() -> None:
+    state = ConversationState(max_history_items=3)
+    for n in range(5):
+        state.on_event(user_added(f"item_{n}"))
+    assert [entry.item_id for entry in state.history_items()] == ["item_2", "item_3", "item_4"]
