@@ -9,6 +9,9 @@ import os
 import resource
 import statistics
 import time
+from collections.abc import Callable
+from multiprocessing.context import SpawnContext
+from typing import Any
 
 PIN_ENV = "AGENTKIT_BENCH_PIN"
 """Set to ``0`` (``run.py --no-pin``) to let the scheduler place the processes."""
@@ -90,3 +93,29 @@ async def loop_lags(stop: asyncio.Event, interval: float = 0.005) -> list[float]
         await asyncio.sleep(interval)
         lags.append(loop.time() - planned)
     return lags
+
+
+def figures_from_process(
+    ctx: SpawnContext, target: Callable[..., None], args: tuple[Any, ...], label: str, wait: float
+) -> Any:
+    """Run ``target(*args, sender)`` in a fresh process; return the figures it sends back.
+
+    Raises ``RuntimeError`` if nothing arrives within ``wait`` seconds or the figures carry an
+    ``"error"``; the process is always reaped.
+    """
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=target, args=(*args, sender))
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(wait):
+            raise RuntimeError(f"{label}: no answer within {wait:g} s")
+        figures = receiver.recv()
+    finally:
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+    if "error" in figures:
+        raise RuntimeError(f"{label} failed: {figures['error']}")
+    return figures

@@ -27,7 +27,7 @@ from typing import Any
 
 import websockets
 from clients import run_client
-from common import PIN_ENV, median, percentile
+from common import PIN_ENV, figures_from_process, median, percentile
 from server import serving
 
 KINDS = ("bare", "agentkit")
@@ -58,24 +58,8 @@ class Bench:
     def client(self, kind: str, scenario: str, path: str, params: dict[str, Any]) -> Any:
         """Run one client scenario in a fresh process; its figures, or raise on failure."""
         timeout = params.setdefault("timeout", 120)
-        receiver, sender = self.ctx.Pipe(duplex=False)
-        process = self.ctx.Process(
-            target=run_client, args=(kind, scenario, self.url(path), params, sender)
-        )
-        process.start()
-        sender.close()
-        try:
-            if not receiver.poll(timeout + 15):
-                raise RuntimeError(f"{kind} {scenario}: no answer within {timeout + 15} s")
-            figures = receiver.recv()
-        finally:
-            process.join(10)
-            if process.is_alive():
-                process.terminate()
-                process.join(5)
-        if "error" in figures:
-            raise RuntimeError(f"{kind} {scenario} failed: {figures['error']}")
-        return figures
+        args = (kind, scenario, self.url(path), params)
+        return figures_from_process(self.ctx, run_client, args, f"{kind} {scenario}", timeout + 15)
 
     def server_results(self, tag: str, count: int, timeout: float) -> list[list[float]]:
         """The round-trip lists of ``count`` connections tagged ``tag``."""

@@ -36,7 +36,7 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
 
-from common import median, pin_to_cpu, raise_open_files
+from common import figures_from_process, median, pin_to_cpu, raise_open_files
 from server import serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,23 +149,8 @@ class Bench:
     sources: dict[str, str]
 
     def run(self, variant: str, scenario: str, path: str, params: dict[str, Any]) -> Any:
-        receiver, sender = self.ctx.Pipe(duplex=False)
-        args = (self.sources[variant], variant == "SDK", scenario, self.url(path), params, sender)
-        process = self.ctx.Process(target=run_variant, args=args)
-        process.start()
-        sender.close()
-        try:
-            if not receiver.poll(150):
-                raise RuntimeError(f"{variant} {scenario}: no answer within 150 s")
-            figures = receiver.recv()
-        finally:
-            process.join(10)
-            if process.is_alive():
-                process.terminate()
-                process.join(5)
-        if "error" in figures:
-            raise RuntimeError(f"{variant} {scenario} failed: {figures['error']}")
-        return figures
+        args = (self.sources[variant], variant == "SDK", scenario, self.url(path), params)
+        return figures_from_process(self.ctx, run_variant, args, f"{variant} {scenario}", 150)
 
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
