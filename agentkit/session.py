@@ -52,7 +52,7 @@ from agentkit.protocol.client_events import (
     user_message,
 )
 from agentkit.protocol.codec import decode, encode
-from agentkit.protocol.config import ResponseOptions
+from agentkit.protocol.config import ResponseOptions, SessionConfig
 from agentkit.protocol.dialects import Dialect, session_from_wire
 from agentkit.reconnect import ReconnectPolicy, connect_with_retry, is_expiry, is_retryable
 from agentkit.state import (
@@ -619,7 +619,7 @@ class Session:
             self._ready.set_exception(exc)
             self._ready.exception()  # retrieved here; start() re-raises it
 
-    def server_config(self) -> Any:
+    def server_config(self) -> SessionConfig:
         """The service's view of the session, in dialect-neutral form."""
         return session_from_wire(self.server_session, self.dialect)
 
