@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -75,9 +74,6 @@ __all__ = ["Connector", "Session", "SessionOptions"]
 logger = logging.getLogger("agentkit.session")
 
 T = TypeVar("T")
-_timeout: Callable[[float], AbstractAsyncContextManager[None]] | None = getattr(
-    asyncio, "timeout", None
-)
 
 Connector = Callable[[], Awaitable[Transport]]
 """Opens a fresh transport; called at every (re)connect."""
@@ -189,6 +185,9 @@ class Session:
         self._call_tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
         self._tool_slots: asyncio.Semaphore | None = None  # made on the first call
+        self._deadlines: dict[str, tuple[float, float]] = {}  # call id -> (deadline, limit)
+        self._timed_out: dict[str, float] = {}
+        self._tool_timer: asyncio.TimerHandle | None = None
         self._events = EventChannel(self.options.max_buffered_events)
         self._handlers: dict[type, list[Handler]] = {}
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
@@ -246,7 +245,7 @@ class Session:
             task.cancel()
         if self._call_tasks:
             await asyncio.gather(*self._call_tasks.values(), return_exceptions=True)
-        for timer in (self._stale_timer, self._expiry_timer):
+        for timer in (self._stale_timer, self._expiry_timer, self._tool_timer):
             if timer is not None:
                 timer.cancel()
         if self._transport is not None:
@@ -648,10 +647,15 @@ class Session:
         try:
             result = await self._invoke(call)
         except asyncio.CancelledError:
-            reason = self._cancel_reasons.pop(call.call_id, "cancelled")
-            result = ToolResult.error(
-                f"{call.name} was cancelled: {reason}", error_type="cancelled"
-            )
+            limit = self._timed_out.pop(call.call_id, None)
+            if limit is not None:
+                message = f"{call.name} did not finish within {limit:g} s"
+                result = ToolResult.error(message, error_type="timeout")
+            else:
+                reason = self._cancel_reasons.pop(call.call_id, "cancelled")
+                result = ToolResult.error(
+                    f"{call.name} was cancelled: {reason}", error_type="cancelled"
+                )
         finally:
             self._call_tasks.pop(call.call_id, None)
         result = self._capped(result)
@@ -666,26 +670,56 @@ class Session:
             known = ", ".join(self.agent.toolset.names) or "none"
             message = f"there is no tool named {call.name!r}; available tools: {known}"
             return ToolResult.error(message, error_type="unknown_tool")
-        context: ToolContext[Any] = ToolContext(
-            call_id=call.call_id,
-            tool_name=call.name,
-            deps=self.deps,
-            session=self,
-            agent=self.agent,
-            progress_callback=lambda message: self._progress(call, message),
-        )
-        denial = await self._denial(call)
-        if denial is not None:
-            return denial
-        timeout = tool.timeout if tool.timeout is not None else self.options.tool_timeout
+        if self.options.approve is not None:
+            denial = await self._denial(call)
+            if denial is not None:
+                return denial
+        context: ToolContext[Any] | None = None
+        if tool.takes_context:
+            context = ToolContext(
+                call_id=call.call_id,
+                tool_name=call.name,
+                deps=self.deps,
+                session=self,
+                agent=self.agent,
+                progress_callback=lambda message: self._progress(call, message),
+            )
+        limit = tool.timeout if tool.timeout is not None else self.options.tool_timeout
         if self._tool_slots is None:
             self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
         async with self._tool_slots:
+            self._watch_call(call.call_id, limit)
             try:
-                return await _within(timeout, tool.invoke(call.arguments, context))
-            except asyncio.TimeoutError:
-                message = f"{call.name} did not finish within {timeout:g} s"
-                return ToolResult.error(message, error_type="timeout")
+                return await tool.invoke(call.arguments, context)
+            finally:
+                self._deadlines.pop(call.call_id, None)
+
+    def _watch_call(self, call_id: str, limit: float) -> None:
+        """Give a running call a deadline. One timer watches every call of the session, so a
+        fast tool costs two dict operations instead of a timer of its own."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        self._deadlines[call_id] = (deadline, limit)
+        timer = self._tool_timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._tool_timer = loop.call_at(deadline, self._enforce_deadlines)
+
+    def _enforce_deadlines(self) -> None:
+        """Cancel every call past its deadline (``_run_call`` answers it as a timeout), then
+        wait for the next deadline, if any."""
+        self._tool_timer = None
+        now = asyncio.get_running_loop().time()
+        for call_id, (deadline, limit) in list(self._deadlines.items()):
+            task = self._call_tasks.get(call_id)
+            if deadline <= now and task is not None and not task.done():
+                del self._deadlines[call_id]
+                self._timed_out[call_id] = limit
+                task.cancel()
+        if self._deadlines and not self._closed:
+            earliest = min(deadline for deadline, _ in self._deadlines.values())
+            self._tool_timer = asyncio.get_running_loop().call_at(earliest, self._enforce_deadlines)
 
     async def _denial(self, call: Call) -> ToolResult | None:
         """Ask the application's approval hook, if any; a denial is the call's output."""
@@ -725,15 +759,6 @@ class Session:
         for call_id, task in list(self._call_tasks.items()):
             self._cancel_reasons.setdefault(call_id, "the connection was lost")
             task.cancel()
-
-
-async def _within(seconds: float, work: Awaitable[T]) -> T:
-    """``work`` with a time limit; in the current task where the loop allows it (3.11+),
-    since ``asyncio.wait_for`` costs a task and loop iterations on every tool call."""
-    if _timeout is None:
-        return await asyncio.wait_for(work, seconds)
-    async with _timeout(seconds):
-        return await work
 
 
 async def _awaitable(value: Approval | bool | Awaitable[Approval | bool]) -> Approval | bool:

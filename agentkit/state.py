@@ -74,6 +74,7 @@ _SENT_MEMORY = 128
 # Answered call ids kept to refuse re-sent calls; replays re-send recent calls, not old ones.
 _ANSWERED_MEMORY = 10_000  # errors answer within moments; older events need not be matched
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
+_AUDIO_PARTS = frozenset(("output_audio", "input_audio"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -684,29 +685,23 @@ class ConversationState:
     def _remember_item(
         self, item: ev.Item, after: str | None = None, response_id: str | None = None
     ) -> None:
-        if not item.id or item.id.startswith(RESUME_ITEM_PREFIX):
+        item_id = item.id
+        if not item_id or item_id.startswith(RESUME_ITEM_PREFIX):
             return
-        entry = self.history.get(item.id)
+        entry = self.history.get(item_id)
         if entry is None:
-            last = next(reversed(self.history), None)
-            entry = self.history[item.id] = new_entry(item.id, item.type)
-            if after is not None and after != last and after in self.history:
-                self._move_after(item.id, after)
-            if len(self.history) > self.max_history_items:
-                self.history.popitem(last=False)  # the oldest; the service truncates too
-        entry["role"] = item.role or entry["role"]
-        entry["text"] = item.text or entry["text"]
-        entry["call_id"] = item.call_id or entry["call_id"]
-        entry["name"] = item.name or entry["name"]
-        if item.arguments is not None:
-            entry["arguments"] = item.arguments
-        if item.output is not None:
-            entry["output"] = item.output
-        entry["status"] = item.status or entry["status"]
-        entry["response_id"] = response_id or entry["response_id"]
-        entry["has_audio"] = entry["has_audio"] or any(
-            p.type in ("output_audio", "input_audio") for p in item.content
-        )
+            entry = self._new_entry(item_id, item.type, after)
+        _update_entry(entry, item, response_id)
+
+    def _new_entry(self, item_id: str, item_type: str, after: str | None) -> Entry:
+        history = self.history
+        last = next(reversed(history), None) if after is not None else None
+        entry = history[item_id] = new_entry(item_id, item_type)
+        if after is not None and after != last and after in history:
+            self._move_after(item_id, after)
+        if len(history) > self.max_history_items:
+            history.popitem(last=False)  # the oldest; the service truncates too
+        return entry
 
     def history_items(self) -> list[HistoryItem]:
         """The history as immutable :class:`HistoryItem` views, oldest first."""
@@ -741,3 +736,28 @@ _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
 def _is_input(item: dict[str, Any]) -> bool:
     """Items the application adds (user and system messages) that must survive a reconnect."""
     return item.get("type") == "message" and item.get("role") in ("user", "system") and "id" in item
+
+
+def _update_entry(entry: Entry, item: ev.Item, response_id: str | None) -> None:
+    """What the item says now; a field it leaves out keeps what an earlier event said."""
+    if item.role:
+        entry["role"] = item.role
+    if item.call_id:
+        entry["call_id"] = item.call_id
+    if item.name:
+        entry["name"] = item.name
+    if item.arguments is not None:
+        entry["arguments"] = item.arguments
+    if item.output is not None:
+        entry["output"] = item.output
+    if item.status:
+        entry["status"] = item.status
+    if response_id:
+        entry["response_id"] = response_id
+    content = item.content
+    if content:  # function calls and their outputs have none
+        text = item.text
+        if text:
+            entry["text"] = text
+        if not entry["has_audio"]:
+            entry["has_audio"] = any(part.type in _AUDIO_PARTS for part in content)

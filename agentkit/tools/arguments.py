@@ -46,7 +46,10 @@ class InvalidArgumentsError(ValueError):
 
 
 def bind_arguments(
-    spec: ArgumentsSpec, tool_name: str, arguments_json: str, context: ToolContext[Any]
+    spec: ArgumentsSpec,
+    tool_name: str,
+    arguments_json: str,
+    context: ToolContext[Any] | None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Validate ``arguments_json`` and lay the values out as ``(args, kwargs)`` for the call.
 

@@ -13,7 +13,12 @@ from agentkit.errors import ToolDefinitionError
 from agentkit.tools.arguments import InvalidArgumentsError, bind_arguments
 from agentkit.tools.context import ToolContext
 from agentkit.tools.docstrings import parse_docstring
-from agentkit.tools.invoke import ErrorMessage, default_error_message, run_tool
+from agentkit.tools.invoke import (
+    ErrorMessage,
+    default_error_message,
+    is_async_callable,
+    run_tool,
+)
 from agentkit.tools.result import ToolResult
 from agentkit.tools.schema import ArgumentsSpec, build_arguments
 from agentkit.tools.signature import read_parameters
@@ -70,6 +75,10 @@ class Tool(Generic[P, R]):
         self._arguments: ArgumentsSpec = build_arguments(
             params, docs, label, strict=strict, module=module
         )
+        self._is_async = is_async_callable(func)
+        self.takes_context = any(p.injected for p in params)
+        """Whether a parameter receives the :class:`ToolContext` (the dispatcher builds one
+        only then)."""
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.func(*args, **kwargs)
@@ -95,19 +104,29 @@ class Tool(Generic[P, R]):
             "parameters": self.parameters,
         }
 
-    async def invoke(self, arguments_json: str, context: ToolContext[Any]) -> ToolResult:
+    async def invoke(
+        self, arguments_json: str, context: ToolContext[Any] | None = None
+    ) -> ToolResult:
         """Validate the model's JSON arguments, call the function, and describe the outcome.
 
         Never raises, except ``asyncio.CancelledError``: bad JSON and schema violations give an
         ``"invalid_arguments"`` result, an exception in the tool a ``"tool_error"`` one (with
         the traceback in the ``agentkit.tools`` log). Timeouts are the dispatcher's job.
+        ``context`` may be left out for a tool that does not take one (see ``takes_context``).
         """
+        if context is None and self.takes_context:
+            context = ToolContext(call_id="", tool_name=self.name)
         try:
             args, kwargs = bind_arguments(self._arguments, self.name, arguments_json, context)
         except InvalidArgumentsError as exc:
             return ToolResult.error(str(exc), error_type="invalid_arguments")
         return await run_tool(
-            self.func, args, kwargs, tool_name=self.name, error_message=self._error_message
+            self.func,
+            args,
+            kwargs,
+            tool_name=self.name,
+            error_message=self._error_message,
+            is_async=self._is_async,
         )
 
 

@@ -48,14 +48,18 @@ async def run_tool(
     *,
     tool_name: str,
     error_message: ErrorMessage,
+    is_async: bool | None = None,
 ) -> ToolResult:
     """Call the tool and convert its return value or exception; only cancellation escapes.
 
     ``asyncio.CancelledError`` is a ``BaseException``, so ``except Exception`` lets the
-    dispatcher's cancellation through untouched.
+    dispatcher's cancellation through untouched. ``is_async`` saves inspecting ``func`` on
+    every call when the caller already knows.
     """
+    if is_async is None:
+        is_async = is_async_callable(func)
     try:
-        value = await _call(func, args, kwargs)
+        value = await func(*args, **kwargs) if is_async else await _call_sync(func, args, kwargs)
         return to_result(value)
     except Exception as exc:
         logger.exception("tool %s raised", tool_name)
@@ -64,9 +68,7 @@ async def run_tool(
         return ToolResult.error(f"{tool_name} failed: {_safe_message(error_message, exc)}")
 
 
-async def _call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-    if is_async_callable(func):
-        return await func(*args, **kwargs)
+async def _call_sync(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
     value = await asyncio.to_thread(func, *args, **kwargs)
     if inspect.isawaitable(value):  # a sync wrapper around a coroutine function
         value = await value

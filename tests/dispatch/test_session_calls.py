@@ -313,6 +313,33 @@ async def test_timeouts_from_the_tool_and_from_the_session() -> None:
         await t.assert_one_output_per_call()
 
 
+async def test_one_deadline_timing_out_leaves_calls_still_within_theirs_alone() -> None:
+    """The session watches every running call with one timer: when it fires for one call,
+    a call whose own deadline is later keeps running and answers normally."""
+
+    @tool(timeout=0.15)
+    async def hangs() -> str:
+        """Never finishes."""
+        await asyncio.sleep(TIMEOUT)
+        return "never"
+
+    @tool(timeout=2.0)
+    async def slowish() -> str:
+        """Finishes after the other call's deadline, well within its own."""
+        await asyncio.sleep(0.4)
+        return "done"
+
+    scenario = Scenario().on("go").call("hangs").call("slowish").say("Moving on.")
+    async with live(scenario, text_agent(hangs, slowish)) as t:
+        await t.session.send_text("go")
+        await t.events.wait_for(ResponseFinished, count=2)
+        by_name = {e.name: e for e in t.events.of(ToolCallFinished)}
+        assert by_name["hangs"].error_type == "timeout"
+        assert not by_name["slowish"].is_error
+        assert await t.output_for(by_name["slowish"].call_id) == "done"
+        await t.assert_one_output_per_call()
+
+
 async def test_unknown_tool_gets_an_output_naming_the_known_ones() -> None:
     scenario = Scenario(strict_tools=False).on("go").call("teleport", to="Mars").say("Sorry.")
     async with live(scenario, text_agent(get_weather)) as t:
