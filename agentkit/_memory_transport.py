@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from agentkit.errors import ConnectionClosedError
@@ -71,6 +71,11 @@ class MemoryTransport:
             raise ConnectionClosedError(self._close.code, self._close.reason)
         self.sent.append(data)
         self._outbox.put_nowait(data)
+
+    async def send_many(self, frames: Sequence[str]) -> None:
+        """Record client frames in order (``WebSocketTransport`` writes them together)."""
+        for frame in frames:
+            await self.send(frame)
 
     async def recv(self) -> str | bytes:
         """Return the next pushed frame; raises ``ConnectionClosedError`` at the close."""

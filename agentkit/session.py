@@ -408,9 +408,15 @@ class Session:
             return
         self._flushing = True
         try:
-            while self._outbox and self._connected:
-                await self._transport.send(encode(self._outbox[0][0], self.dialect))
-                del self._outbox[0]
+            while self._outbox and self._connected and self._transport is not None:
+                outbox, transport = self._outbox, self._transport
+                if len(outbox) == 1 or not hasattr(transport, "send_many"):
+                    await transport.send(encode(outbox[0][0], self.dialect))
+                    del outbox[0]
+                    continue
+                count = len(outbox)
+                await transport.send_many([encode(event, self.dialect) for event, _ in outbox])
+                del outbox[:count]
         except ConnectionFailedError:
             self._connected = False  # the reader sees the close and reconnects or ends
         finally:

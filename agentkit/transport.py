@@ -33,7 +33,7 @@ import json
 import logging
 import platform
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -104,6 +104,11 @@ class Transport(Protocol):
         ...
 
 
+# Batched writes use websockets' sans-I/O protocol under the connection's own send context
+# (flow control and closing rules stay websockets'); present in every 13.x+ asyncio client.
+_BATCHING = hasattr(ClientConnection, "send_context")
+
+
 class WebSocketTransport:
     """A :class:`Transport` over a ``websockets`` client connection.
 
@@ -126,6 +131,30 @@ class WebSocketTransport:
         """Send one text frame."""
         try:
             await self._ws.send(data)
+        except ConnectionClosed as exc:
+            raise _closed_error(exc) from exc
+
+    async def send_many(self, frames: Sequence[str]) -> None:
+        """Send text frames in order, written to the socket together.
+
+        A tool round's output and its ``response.create`` leave in one TCP write instead of
+        two: one system call here, and the service reads both at once. Falls back to one
+        ``send`` per frame on a ``websockets`` without the sans-I/O hooks used.
+        """
+        ws = self._ws
+        if len(frames) == 1 or not _BATCHING:
+            for frame in frames:
+                await self.send(frame)
+            return
+        try:
+            async with ws.send_context():
+                protocol = ws.protocol
+                for frame in frames:
+                    protocol.send_text(frame.encode())
+                chunks = protocol.data_to_send()
+                ws.transport.write(b"".join(chunks))
+                if not all(chunks) and ws.transport.can_write_eof():
+                    ws.transport.write_eof()  # an empty chunk asks for a half-close
         except ConnectionClosed as exc:
             raise _closed_error(exc) from exc
 

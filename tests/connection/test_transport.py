@@ -86,6 +86,23 @@ async def test_send_and_recv_text_and_binary(transport: WebSocketTransport) -> N
     assert await asyncio.wait_for(transport.recv(), TIMEOUT) == b"abc"
 
 
+@pytest.mark.parametrize("batching", [True, False], ids=["one-write", "fallback"])
+async def test_send_many_delivers_frames_in_order(
+    transport: WebSocketTransport, monkeypatch: pytest.MonkeyPatch, batching: bool
+) -> None:
+    monkeypatch.setattr("agentkit.transport._BATCHING", batching)
+    frames = ['{"n":1}', '{"n":2}', "é" * 70_000, '{"n":4}']  # one frame over 64 KiB
+    await transport.send_many(frames)
+    echoed = [await asyncio.wait_for(transport.recv(), TIMEOUT) for _ in frames]
+    assert echoed == frames
+
+
+async def test_send_many_after_close_raises(transport: WebSocketTransport) -> None:
+    await transport.close()
+    with pytest.raises(ConnectionClosedError):
+        await transport.send_many(["one", "two"])
+
+
 async def test_large_messages_fit_by_default(transport: WebSocketTransport) -> None:
     size = 3 * 2**20  # a few seconds of base64 audio, over websockets' 1 MiB default
     await transport.send(f"big:{size}")
