@@ -11,7 +11,7 @@ import json
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import from_json
+from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from agentkit.errors import ProtocolError
 from agentkit.protocol import events as ev
@@ -202,4 +202,10 @@ def encode(event: ClientEvent, dialect: Dialect) -> str:
             + event.audio
             + '"}'
         )
-    return json.dumps(event_to_wire(event, dialect), separators=(",", ":"))
+    wire = event_to_wire(event, dialect)
+    try:
+        # pydantic-core's serialiser: several times faster than json.dumps. It writes non-ASCII
+        # text as UTF-8, which is what a text frame carries anyway.
+        return to_json(wire).decode()
+    except PydanticSerializationError:  # lone surrogates: only json.dumps's escapes carry them
+        return json.dumps(wire, separators=(",", ":"))

@@ -17,6 +17,7 @@ from agentkit.protocol.client_events import (
     InputAudioBufferAppend,
     SessionUpdate,
     audio_append,
+    function_call_output,
     user_message,
 )
 from agentkit.protocol.codec import decode, decode_object, encode, event_to_wire
@@ -294,6 +295,14 @@ def test_encode_keeps_unicode_intact() -> None:
     frame = encode(user_message("Blåbær \u2603 \U0001f600"), Dialect.PREVIEW)
 
     assert json.loads(frame)["item"]["content"][0]["text"] == "Blåbær \u2603 \U0001f600"
+
+
+@given(st.text())
+def test_any_text_in_a_tool_output_encodes_to_json_that_reads_back_the_same(text: str) -> None:
+    """Lone surrogates included: the fast serialiser refuses them and json.dumps escapes them."""
+    frame = encode(function_call_output("call_1", text), Dialect.GA)
+
+    assert json.loads(frame)["item"]["output"] == text
 
 
 # -- a typical agent's session.update, exactly ------------------------------------------------
