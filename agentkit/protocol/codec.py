@@ -125,6 +125,12 @@ def decode_object(data: Any) -> ev.ServerEvent:
     try:
         return cast(ev.ServerEvent, model.model_validate(data))
     except ValidationError as exc:
+        cleaned = ev.without_nulls(model, data)  # type: ignore[arg-type]
+        if cleaned != data:  # null for a field with a default: the default, as the SDK reads it
+            try:
+                return cast(ev.ServerEvent, model.model_validate(cleaned))
+            except ValidationError:
+                pass
         raise ProtocolError(f"malformed {name} event: {_first_error(exc)}") from exc
 
 

@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 __all__ = [
     "ContentPart",
@@ -75,10 +75,13 @@ class _Model(BaseModel):
 
     The SDK types most fields as optional, and the service sends ``null`` for them; a field that
     agentkit types without ``None`` but with a default takes the default instead of failing.
+    The codec does that (see :func:`without_nulls`), only when validation fails: a Python
+    validator on every model would run for every nested object of every event.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
     _null_means_default: ClassVar[frozenset[str]] = frozenset()
+    _nested: ClassVar[dict[str, type[_Model]]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -88,17 +91,43 @@ class _Model(BaseModel):
             for name, field in cls.model_fields.items()
             if not field.is_required() and not _allows_none(field.annotation)
         )
+        cls._nested = {
+            name: nested
+            for name, field in cls.model_fields.items()
+            if (nested := _model_in(field.annotation)) is not None
+        }
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_nulls(cls, data: Any) -> Any:
-        names = cls._null_means_default
-        if not names or type(data) is not dict:
-            return data
-        for name in names:  # a plain loop: this runs for every model of every event
-            if data.get(name, 0) is None:
-                return {k: v for k, v in data.items() if v is not None or k not in names}
+
+def _model_in(annotation: Any) -> type[_Model] | None:
+    """The model a field holds, alone, optional or in a tuple (``Usage | None``, ``tuple[Item,
+    ...]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, _Model):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def without_nulls(model: type[_Model], data: Any) -> Any:
+    """``data`` without the ``null`` values that mean "default" for ``model`` and the models
+    nested in it; free-form dicts (``session``, ``status_details``...) are left as they are."""
+    if type(data) is not dict:
         return data
+    drop, nested = model._null_means_default, model._nested
+    cleaned = {}
+    for key, value in data.items():
+        if value is None and key in drop:
+            continue
+        inner = nested.get(key)
+        if inner is not None:
+            if type(value) is list:
+                value = [without_nulls(inner, element) for element in value]
+            else:
+                value = without_nulls(inner, value)
+        cleaned[key] = value
+    return cleaned
 
 
 class ContentPart(_Model):

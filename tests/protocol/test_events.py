@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from agentkit.protocol import events as ev
-from agentkit.protocol.codec import _MODELS
+from agentkit.protocol.codec import _MODELS, decode_object
 
 
 def test_the_server_event_union_holds_every_decodable_model_and_unknown() -> None:
@@ -90,15 +90,37 @@ def test_events_are_frozen_and_keep_unknown_fields() -> None:
 
 
 def test_null_for_a_defaulted_field_means_the_default() -> None:
-    event = ev.InputAudioTranscriptionDelta.model_validate(
-        {"item_id": "i", "content_index": None, "delta": None}
+    """The codec reads null as the default, as the SDK does (the models alone do not)."""
+    event = decode_object(
+        {
+            "type": "conversation.item.input_audio_transcription.delta",
+            "item_id": "i",
+            "content_index": None,
+            "delta": None,
+        }
     )
-    error = ev.ErrorDetail.model_validate({"message": None, "code": None})
-    limits = ev.RateLimitsUpdated.model_validate({"rate_limits": None})
+    error = decode_object({"type": "error", "error": {"message": None, "code": None}})
+    limits = decode_object({"type": "rate_limits.updated", "rate_limits": None})
 
+    assert isinstance(event, ev.InputAudioTranscriptionDelta)
     assert (event.content_index, event.delta) == (0, "")
-    assert (error.message, error.code) == ("", None)
+    assert isinstance(error, ev.ErrorEvent)
+    assert (error.error.message, error.error.code) == ("", None)
+    assert isinstance(limits, ev.RateLimitsUpdated)
     assert limits.rate_limits == ()
+
+
+def test_nulls_in_free_form_objects_are_kept() -> None:
+    event = decode_object(
+        {
+            "type": "response.done",
+            "response": {"id": "r", "output": None, "status_details": {"reason": None}},
+        }
+    )
+
+    assert isinstance(event, ev.ResponseDone)
+    assert event.response.output == ()
+    assert event.response.status_details == {"reason": None}
 
 
 def test_null_for_a_required_field_is_still_an_error() -> None:
