@@ -364,7 +364,8 @@ class ConversationState:
     def on_event(self, event: ev.ServerEvent) -> list[Action]:
         """Decide what a server event means; most events need nothing."""
         active = self.active_response_id
-        if active is not None and getattr(event, "response_id", None) == active:
+        # __dict__, not getattr: a model without the field answers getattr by raising inside.
+        if active is not None and event.__dict__.get("response_id") == active:
             self._active_touched = self.clock()
         handler = _HANDLERS.get(type(event))
         return handler(self, event) if handler is not None else []
