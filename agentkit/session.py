@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -188,6 +189,7 @@ class Session:
         self._deadlines: dict[str, tuple[float, float]] = {}  # call id -> (deadline, limit)
         self._timed_out: dict[str, float] = {}
         self._tool_timer: asyncio.TimerHandle | None = None
+        self._tool_timer_at = math.inf
         self._events = EventChannel(self.options.max_buffered_events)
         self._handlers: dict[type, list[Handler]] = {}
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
@@ -378,10 +380,16 @@ class Session:
         )
 
     async def _perform(self, actions: list[Action]) -> None:
-        """Apply the state's decisions. Sends are queued synchronously, right where the state
-        decided them, so concurrent tool tasks can never reorder an output and its follow-up.
-        Calls start last: an eagerly started tool may answer at once, and its output must queue
-        behind everything decided before it."""
+        """Apply the state's decisions, then send what they queued."""
+        self._apply(actions)
+        if self._outbox:
+            await self._flush()
+
+    def _apply(self, actions: list[Action]) -> None:
+        """Sends are queued synchronously, right where the state decided them, so concurrent
+        tool tasks can never reorder an output and its follow-up. Calls start last: an eagerly
+        started tool may answer at once, and its output must queue behind everything decided
+        before it."""
         starts: list[Call] = []
         for action in actions:
             if type(action) is Send:
@@ -395,8 +403,6 @@ class Session:
                 self._cancel_calls(action.call_ids, action.reason)
         for call in starts:
             self._start_call(call)
-        if self._outbox:
-            await self._flush()
 
     async def _flush(self) -> None:
         """Send queued events in order; one flusher at a time drains for everyone.
@@ -537,25 +543,24 @@ class Session:
             self._emit(ErrorOccurred(message=str(exc), code="protocol_error"))
             return
         try:
-            await self._on_event(event)
+            app_event = APP_EVENTS.get(type(event))
+            if app_event is not None:
+                mapped = app_event(event)
+                if mapped is not None:
+                    self._emit(mapped)
+            elif type(event) in _SESSION_EVENTS:
+                await self._on_session_event(event)
+            actions = self.state.on_event(event)
+            if actions:
+                self._apply(actions)
+                if self._outbox:
+                    await self._flush()
         except (ConnectionFailedError, SessionClosedError):
             raise
         except Exception as exc:  # one odd event must not end the conversation
             logger.exception("failed to handle a %s event", event.type)
             message = f"agentkit could not handle a {event.type} event: {exc}"
             self._emit(ErrorOccurred(message=message, code="internal_error"))
-
-    async def _on_event(self, event: ev.ServerEvent) -> None:
-        app_event = APP_EVENTS.get(type(event))
-        if app_event is not None:
-            mapped = app_event(event)
-            if mapped is not None:
-                self._emit(mapped)
-        elif type(event) in _SESSION_EVENTS:
-            await self._on_session_event(event)
-        actions = self.state.on_event(event)
-        if actions:
-            await self._perform(actions)
 
     async def _on_session_event(self, event: ev.ServerEvent) -> None:
         if isinstance(event, ev.SessionCreated):
@@ -706,16 +711,16 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         self._deadlines[call_id] = (deadline, limit)
-        timer = self._tool_timer
-        if timer is None or deadline < timer.when():
-            if timer is not None:
-                timer.cancel()
+        if deadline < self._tool_timer_at:
+            if self._tool_timer is not None:
+                self._tool_timer.cancel()
             self._tool_timer = loop.call_at(deadline, self._enforce_deadlines)
+            self._tool_timer_at = deadline
 
     def _enforce_deadlines(self) -> None:
         """Cancel every call past its deadline (``_run_call`` answers it as a timeout), then
         wait for the next deadline, if any."""
-        self._tool_timer = None
+        self._tool_timer, self._tool_timer_at = None, math.inf
         now = asyncio.get_running_loop().time()
         for call_id, (deadline, limit) in list(self._deadlines.items()):
             task = self._call_tasks.get(call_id)

@@ -175,7 +175,9 @@ class ConversationState:
     # event id -> its type, or a response.create's overrides (kept to ask again); insertion order
     # bounds it. Plain strings, not events: long sessions must not grow the collector's work.
     _sent: dict[str, str | ResponseOptions] = field(default_factory=dict)
-    _answered: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
+    # Bounded FIFO: OrderedDict pops its oldest key in O(1); a dict's first key after many
+    # deletions at the front takes a scan over the holes they leave.
+    _answered: OrderedDict[str, None] = field(default_factory=OrderedDict)
     _audio: _AudioPlayback | None = None
     _unacked_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     _busy_elsewhere: bool = False
@@ -415,7 +417,7 @@ class ConversationState:
             del self.calls[call_id]
             self._answered[call_id] = None
             if len(self._answered) > _ANSWERED_MEMORY:
-                del self._answered[next(iter(self._answered))]
+                self._answered.popitem(last=False)
 
     def _on_output_item_added(self, event: ev.ResponseOutputItemAdded) -> list[Action]:
         self._remember_item(event.item, response_id=event.response_id)
