@@ -414,3 +414,31 @@ def test_decode_of_any_object_of_a_known_type_returns_an_event_or_raises_protoco
     name: str, fields: dict[str, Any]
 ) -> None:
     _decode_or_protocol_error(json.dumps({**fields, "type": name}))
+
+
+def _decoded_or_error(decoder: Any, value: Any) -> Any:
+    try:
+        return decoder(value)
+    except ProtocolError:
+        return ProtocolError
+
+
+@given(st.sampled_from(NAMES), st.dictionaries(FIELDS | st.text(max_size=6), JSON, max_size=5))
+@settings(max_examples=400, deadline=None)
+def test_frames_written_type_first_decode_as_their_parsed_object_does(
+    name: str, fields: dict[str, Any]
+) -> None:
+    """The service writes ``type`` first, and such frames are validated straight from the JSON
+    text; the result must be what the general path makes of the parsed object."""
+    frame = json.dumps({"type": name, **fields}, separators=(",", ":"))
+
+    assert _decoded_or_error(decode, frame) == _decoded_or_error(decode_object, json.loads(frame))
+
+
+def test_a_type_first_frame_with_nulls_for_defaults_still_decodes() -> None:
+    frame = '{"type":"response.done","response":{"id":"r","output":null,"usage":null}}'
+
+    event = decode(frame)
+
+    assert isinstance(event, ev.ResponseDone)
+    assert event.response.output == () and event.response.usage is None
