@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -27,35 +26,45 @@ logger = logging.getLogger("agentkit.session")
 
 
 class EventChannel:
-    """A FIFO for application events: a deque and the futures of waiting readers.
+    """A FIFO for application events: a list, a read position and the futures of readers.
 
     Lighter than ``asyncio.Queue`` (no putter queue, no unfinished-task bookkeeping), which
-    matters for memory when a process holds thousands of idle sessions. It keeps at most
+    matters for memory when a process holds thousands of idle sessions: a drained channel
+    holds an empty list (56 bytes; an empty deque keeps a 760-byte block). It keeps at most
     ``limit`` unread events, dropping the oldest, so an application that only uses handlers
     (and never iterates the session) does not accumulate every audio chunk for ever.
     """
 
-    __slots__ = ("_items", "_waiters", "dropped")
+    __slots__ = ("_head", "_items", "_limit", "_waiters", "dropped")
 
     def __init__(self, limit: int | None = None) -> None:
-        self._items: deque[Event] = deque(maxlen=limit)
+        self._items: list[Event | None] = []
+        self._head = 0  # the next unread event; read slots before it are None
+        self._limit = limit
         self._waiters: list[asyncio.Future[None]] = []
         self.dropped = 0
 
+    def __len__(self) -> int:
+        """Unread events."""
+        return len(self._items) - self._head
+
     def put_nowait(self, event: Event) -> None:
-        if len(self._items) == self._items.maxlen:
+        self._items.append(event)
+        if self._limit is not None and len(self._items) - self._head > self._limit:
+            self._items[self._head] = None
+            self._head += 1
+            self._compact()
             self.dropped += 1
             if self.dropped == 1:
                 logger.warning(
                     "nobody is reading the session's events: keeping the latest %d, dropping "
                     "older ones (iterate the session, or pass SessionOptions(max_buffered_events))",
-                    self._items.maxlen,
+                    self._limit,
                 )
-        self._items.append(event)
         self._wake_next()
 
     async def get(self) -> Event:
-        while not self._items:
+        while len(self._items) == self._head:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -63,10 +72,26 @@ class EventChannel:
             except BaseException:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
-                elif self._items and not waiter.cancelled():
+                elif len(self) and not waiter.cancelled():
                     self._wake_next()  # pass the wake-up on: we will not read this event
                 raise
-        return self._items.popleft()
+        items = self._items
+        event = items[self._head]
+        assert event is not None
+        if self._head + 1 == len(items):
+            items.clear()  # drained: frees the list's storage too
+            self._head = 0
+        else:
+            items[self._head] = None
+            self._head += 1
+            self._compact()
+        return event
+
+    def _compact(self) -> None:
+        """Drop read slots once they are most of the list (amortised O(1) per event)."""
+        if self._head >= 64 and self._head * 2 >= len(self._items):
+            del self._items[: self._head]
+            self._head = 0
 
     def _wake_next(self) -> None:
         while self._waiters:

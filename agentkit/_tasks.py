@@ -32,7 +32,7 @@ class TaskOwner:
     """
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: dict[asyncio.Task[Any], None] = {}  # a set, in a third of the bytes
 
     def start(
         self, coro: Coroutine[Any, Any, T], *, name: str | None = None, eager: bool = False
@@ -44,12 +44,12 @@ class TaskOwner:
         tool then finishes without a trip round the event loop.
         """
         task = _new_task(coro, name, eager)
-        self._tasks.add(task)
+        self._tasks[task] = None
         task.add_done_callback(self._forget)
         return task
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         if not task.cancelled():
             task.exception()
 

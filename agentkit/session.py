@@ -151,6 +151,43 @@ class Session:
         dialect: the wire dialect; defaults to the endpoint's.
     """
 
+    # Slots: a process may hold thousands of sessions, and an instance dict of this many
+    # attributes costs about 1.5 KiB each (too many keys for CPython to share them).
+    __slots__ = (
+        "__weakref__",
+        "_call_tasks",
+        "_cancel_reasons",
+        "_close_event",
+        "_closed",
+        "_config_event_id",
+        "_connected",
+        "_connector",
+        "_deadlines",
+        "_events",
+        "_expiry_timer",
+        "_flushing",
+        "_handlers",
+        "_outbox",
+        "_ready",
+        "_rollover_reason",
+        "_stale_timer",
+        "_tasks",
+        "_timed_out",
+        "_tool_slots",
+        "_tool_timer",
+        "_tool_timer_at",
+        "_tracing",
+        "_transport",
+        "agent",
+        "deps",
+        "dialect",
+        "expires_at",
+        "options",
+        "server_session",
+        "session_id",
+        "state",
+    )
+
     def __init__(
         self,
         agent: Agent,
@@ -236,6 +273,7 @@ class Session:
         except BaseException:
             await self.close()
             raise
+        self._ready = None  # accepted; a future kept for nothing is 200 bytes per session
 
     async def close(self) -> None:
         """Cancel running tools (each still answered if the socket is open), then close."""
@@ -436,8 +474,18 @@ class Session:
                 self._tasks.start(_awaited(outcome), name="agentkit-handler")
 
     async def _read_loop(self) -> None:
+        """Read frames until the transport ends, then reconnect or end the session. One
+        coroutine, not a loop awaiting a pump: each idle session keeps one frame alive."""
         while True:
-            ended = await self._pump()
+            transport = self._transport
+            assert transport is not None
+            try:
+                while True:  # recv() rather than async-for: no async generator per session
+                    await self._on_frame(await transport.recv())
+            except ConnectionClosedError as exc:
+                ended = exc
+            except ConnectionFailedError as exc:
+                ended = ConnectionClosedError(1006, str(exc))
             if self._closed:
                 return
             self._connected = False
@@ -447,18 +495,6 @@ class Session:
                 return
             if not await self._reconnect(reason):
                 return
-
-    async def _pump(self) -> ConnectionClosedError:
-        """Read frames until the transport ends; say how it ended."""
-        transport = self._transport
-        assert transport is not None
-        try:
-            while True:  # recv() rather than async-for: no async generator kept per session
-                await self._on_frame(await transport.recv())
-        except ConnectionClosedError as exc:
-            return exc
-        except ConnectionFailedError as exc:
-            return ConnectionClosedError(1006, str(exc))
 
     def _worth_reconnecting(self, ended: ConnectionClosedError) -> bool:
         rejected = self._ready is not None and self._ready.done() and self._ready.exception()

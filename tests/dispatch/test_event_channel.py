@@ -48,3 +48,23 @@ async def test_unread_events_are_bounded_keeping_the_newest() -> None:
     got = [await channel.get() for _ in range(3)]
     assert [e.delta for e in got if isinstance(e, TranscriptDelta)] == ["2", "3", "4"]
     assert channel.dropped == 2
+
+
+async def test_a_reader_far_behind_gets_every_event_in_order_and_the_channel_drains() -> None:
+    channel = EventChannel(limit=10_000)
+    for n in range(5_000):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+        if n % 3 == 0:  # the reader falls behind, catching up a little now and then
+            event = await channel.get()
+            assert isinstance(event, TranscriptDelta)
+    got = [event.delta for event in [await channel.get() for _ in range(len(channel))]]
+    assert got == [str(n) for n in range(5_000 - len(got), 5_000)]
+    assert len(channel) == 0 and channel.dropped == 0
+
+
+async def test_an_unread_channel_stays_within_its_limit_in_memory() -> None:
+    channel = EventChannel(limit=100)
+    for n in range(10_000):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    assert len(channel) == 100 and channel.dropped == 9_900
+    assert len(channel._items) <= 2 * 100 + 64  # read slots are compacted away
