@@ -177,7 +177,7 @@ class ConversationState:
     _sent: dict[str, str | ResponseOptions] = field(default_factory=dict)
     # Bounded FIFO: OrderedDict pops its oldest key in O(1); a dict's first key after many
     # deletions at the front takes a scan over the holes they leave.
-    _answered: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    _answered: OrderedDict[str, None] | None = None  # made at the first answered call
     _audio: _AudioPlayback | None = None
     _unacked_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     _busy_elsewhere: bool = False
@@ -415,6 +415,8 @@ class ConversationState:
         call = self.calls.get(call_id)
         if call is not None and call.posted and call.response_done:
             del self.calls[call_id]
+            if self._answered is None:
+                self._answered = OrderedDict()
             self._answered[call_id] = None
             if len(self._answered) > _ANSWERED_MEMORY:
                 self._answered.popitem(last=False)
@@ -435,7 +437,7 @@ class ConversationState:
 
     def _new_call(self, item: ev.Item, response_id: str | None) -> list[Action]:
         call_id = item.call_id or ""
-        if call_id in self.calls or call_id in self._answered:
+        if call_id in self.calls or (self._answered is not None and call_id in self._answered):
             return []  # models and replays re-send calls; a call_id runs at most once
         call = Call(call_id, item.name or "", item.arguments or "", response_id, item.id)
         call.started_at = self.clock()

@@ -118,14 +118,18 @@ class WebSocketTransport:
             ``x-request-id``... are worth quoting in support tickets).
     """
 
+    __slots__ = ("_closing_locally", "_ws", "url")
+
     def __init__(self, connection: ClientConnection, *, url: str) -> None:
         self._ws = connection
         self.url = url
         self._closing_locally = False
-        response = connection.response
-        self.response_headers: Mapping[str, str] = (
-            dict(response.headers.raw_items()) if response else {}
-        )
+
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        """Read from the handshake response websockets keeps, when asked (rarely)."""
+        response = self._ws.response
+        return dict(response.headers.raw_items()) if response else {}
 
     async def send(self, data: str) -> None:
         """Send one text frame."""
