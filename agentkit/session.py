@@ -267,7 +267,6 @@ class Session:
                 self._transport = await self._connector()
         self._connected = True
         self._tasks.start(self._read_loop(), name="agentkit-reader")
-        self._schedule_stale_check()
         await self._send(SessionUpdate(session=self.agent.session_config()), config=True)
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self.options.ready_timeout)
@@ -588,6 +587,8 @@ class Session:
             elif type(event) in _SESSION_EVENTS:
                 await self._on_session_event(event)
             actions = self.state.on_event(event)
+            if self._stale_timer is None and self.state.active_response_id is not None:
+                self._schedule_stale_check()
             if actions:
                 self._apply(actions)
                 if self._outbox:
@@ -628,19 +629,22 @@ class Session:
                 )
 
     def _schedule_stale_check(self) -> None:
-        """A timer, not a sleeping task: an idle session should cost next to nothing."""
+        """A timer, not a sleeping task, and only while a response is active: an idle session
+        should cost next to nothing."""
         limit = self.state.stale_response_after
         if limit is not None and not self._closed:
             loop = asyncio.get_running_loop()
             self._stale_timer = loop.call_later(limit / 4, self._check_stale)
 
     def _check_stale(self) -> None:
+        self._stale_timer = None
         if self._closed:
             return
         actions = self.state.check_stale() if self._connected else []
         if actions:
             self._tasks.start(self._perform(actions), name="agentkit-stale")
-        self._schedule_stale_check()
+        if self.state.active_response_id is not None:
+            self._schedule_stale_check()
 
     def _watch_expiry(self) -> None:
         margin = self.options.reconnect.expiry_margin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -117,3 +118,13 @@ async def test_a_ghost_response_is_given_up_after_the_stale_limit() -> None:
         events = await ask(session, "hello")
     assert final_text(events) == "Hi there."
     assert [e.code for e in errors(events)] == ["stale_response"]
+
+
+async def test_the_stale_response_watchdog_runs_only_while_a_response_is_active() -> None:
+    """An idle session holds no timer (thousands of idle sessions cost the loop nothing)."""
+    options = SessionOptions(stale_response_after=0.2)
+    async with connected(SCENARIO, options=options) as (_, session):
+        assert session._stale_timer is None
+        await ask(session, "hello")
+        await asyncio.sleep(0.2)  # the watchdog's next look finds nothing active
+        assert session._stale_timer is None
