@@ -167,7 +167,7 @@ class ConversationState:
     history: OrderedDict[str, Entry] = field(default_factory=OrderedDict)
     rounds_this_turn: int = 0
     connected: bool = True
-    _inflight_create: ResponseCreate | None = None
+    _inflight_create: str | None = None  # the event id of a response.create not yet answered
     _pending: _Pending | None = None
     _response_calls: dict[str, list[str]] = field(default_factory=dict)
     _rounds: list[_Round] = field(default_factory=list)
@@ -230,8 +230,7 @@ class ConversationState:
             "Tell the user in one short sentence that you are still working on it: " + message
         )
         options = ResponseOptions(instructions=instructions, tool_choice="none")
-        self._inflight_create = ResponseCreate(response=options)
-        return [self.sent(self._inflight_create)]
+        return [self._create(options)]
 
     def idle(self) -> bool:
         """Nothing in progress: no response active or wanted, and every call answered."""
@@ -548,8 +547,12 @@ class ConversationState:
         self._pending = None
         if pending.follow_up:
             self.rounds_this_turn += 1
-        self._inflight_create = ResponseCreate(response=pending.options)
-        return [self.sent(self._inflight_create)]
+        return [self._create(pending.options)]
+
+    def _create(self, options: ResponseOptions | None) -> Send:
+        event = ResponseCreate(response=options)
+        self._inflight_create = event.event_id  # the id only: it may wait a while for its answer
+        return self.sent(event)
 
     def _busy(self) -> bool:
         """A response is active, or asked for, so a response.create now would be rejected."""
@@ -568,7 +571,7 @@ class ConversationState:
         error = event.error
         cause = self._sent.get(error.event_id or "")
         inflight = self._inflight_create
-        if cause is not None and inflight is not None and inflight.event_id == error.event_id:
+        if cause is not None and inflight is not None and inflight == error.event_id:
             self._inflight_create = None  # rejected: no response.created will come for it
         was_create = isinstance(cause, ResponseOptions) or cause == "response.create"
         if was_create and error.code == _ALREADY_ACTIVE:

@@ -24,6 +24,7 @@ endpoint appears as its redacted URL, host and port.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -252,6 +253,7 @@ class _Response:
     first_audio: float | None = None
     first_text: float | None = None
     interrupted: bool = False
+    ended: tuple[int, float] | None = None  # time_ns() and perf_counter() at response.done
 
 
 @dataclass(slots=True)
@@ -362,8 +364,9 @@ class SessionTracer(NoTracing):
         self._span.set_attributes(attributes)
 
     def closed(self, event: SessionClosed) -> None:
-        for response_id in list(self._responses):
-            self._end_response(response_id, "session_closed")
+        for response_id, response in list(self._responses.items()):
+            self._end_response(response_id, response, "session_closed")
+        self._responses.clear()
         if self._reconnect is not None:
             self._end_reconnect("gave_up", error="session_closed")
         span, self._span = self._span, None
@@ -453,9 +456,16 @@ class SessionTracer(NoTracing):
             self._span.add_event("agentkit.interrupted", attributes)
 
     def _response_finished(self, event: ResponseFinished) -> None:
-        response = self._responses.get(event.response_id or "")
+        """Note the time now; end the span and record metrics a loop step later, so that the
+        SDK's work (about 10 us per span and per metric record) never delays the tool outputs
+        and ``response.create`` the session is about to send for this response."""
+        response = self._responses.pop(event.response_id or "", None)
         if response is None:
             return
+        response.ended = (time.time_ns(), time.perf_counter())
+        asyncio.get_running_loop().call_soon(self._record_finished, event, response)
+
+    def _record_finished(self, event: ResponseFinished, response: _Response) -> None:
         status = event.status or "completed"
         attributes: dict[str, AttributeValue] = {}
         if event.reason:
@@ -467,12 +477,13 @@ class SessionTracer(NoTracing):
             attributes[OUTPUT_MESSAGES] = _output_messages(event.text, status)
         response.span.set_attributes(attributes)
         error = (event.reason or "failed") if status == "failed" else None
-        self._end_response(event.response_id or "", status, error=error)
+        self._end_response(event.response_id or "", response, status, error=error)
 
-    def _end_response(self, response_id: str, status: str, *, error: str | None = None) -> None:
-        response = self._responses.pop(response_id)
+    def _end_response(
+        self, response_id: str, response: _Response, status: str, *, error: str | None = None
+    ) -> None:
         span = response.span
-        now = time.perf_counter()
+        end_ns, now = response.ended or (time.time_ns(), time.perf_counter())
         attributes: dict[str, AttributeValue] = {
             FINISH_REASONS: (status,),
             INTERRUPTED: response.interrupted,
@@ -488,7 +499,7 @@ class SessionTracer(NoTracing):
             measured = {**measured, ERROR_TYPE: error}
             exception = ServerError(f"response {response_id} ended: {status}", code=error)
             _fail(span, error, exception)
-        span.end()
+        span.end(end_time=end_ns)
         self._metrics.operation_duration.record(now - response.started, measured)
         if firsts:
             self._metrics.time_to_first_chunk.record(min(firsts) - response.started, measured)
@@ -560,8 +571,11 @@ class SessionTracer(NoTracing):
 
     def _reconnecting(self, event: Reconnecting) -> None:
         if self._reconnect is None:
-            for response_id in list(self._responses):  # lost with the socket
-                self._end_response(response_id, "connection_lost", error="connection_lost")
+            for response_id, response in list(self._responses.items()):  # lost with the socket
+                self._end_response(
+                    response_id, response, "connection_lost", error="connection_lost"
+                )
+            self._responses.clear()
             self._reconnect = self._tracer.start_span(
                 "agentkit.reconnect",
                 context=self._context,

@@ -117,6 +117,9 @@ async def test_a_tool_calling_conversation(telemetry: Telemetry) -> None:
         assert 0 < found["agentkit.response.time_to_first_audio"] <= duration
         assert 0 < found["agentkit.response.time_to_first_text"] <= duration
     assert [attributes(chat)["agentkit.response.round"] for chat in chats] == [0, 1]
+    # Recorded after the follow-up went out, timed at the first response's response.done:
+    assert chats[0].end_time is not None and chats[1].start_time is not None
+    assert chats[0].end_time <= chats[1].start_time
 
     assert tool_span.name == "execute_tool get_weather"
     assert attributes(tool_span) == {
