@@ -273,11 +273,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--calls", type=int, default=2000, help="tool rounds per conversation")
-    parser.add_argument("--repeats", type=int, default=2, help="conversations per client")
+    parser.add_argument("--repeats", type=int, default=6, help="conversations per client")
     parser.add_argument("--audio-events", type=int, default=10_000)
     parser.add_argument("--idle-sessions", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=1000, help="concurrent sessions")
-    parser.add_argument("--seconds", type=int, default=15, help="duration of the load run")
+    parser.add_argument("--seconds", type=int, default=60, help="duration of the load run")
     parser.add_argument(
         "--skip", action="append", default=[], choices=["roundtrip", "audio", "memory", "load"]
     )
