@@ -35,13 +35,14 @@ class EventChannel:
     (and never iterates the session) does not accumulate every audio chunk for ever.
     """
 
-    __slots__ = ("_head", "_items", "_limit", "_waiters", "dropped")
+    __slots__ = ("_head", "_items", "_limit", "_waiters", "_waking", "dropped")
 
     def __init__(self, limit: int | None = None) -> None:
         self._items: list[Event | None] = []
         self._head = 0  # the next unread event; read slots before it are None
         self._limit = limit
         self._waiters: list[asyncio.Future[None]] = []
+        self._waking = False
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -61,7 +62,18 @@ class EventChannel:
                     "older ones (iterate the session, or pass SessionOptions(max_buffered_events))",
                     self._limit,
                 )
-        self._wake_next()
+        if self._waiters and not self._waking:
+            # A loop step later: what the session scheduled while handling this frame (a tool
+            # call, the outputs it sends) runs before the application's handling of events.
+            self._waking = True
+            asyncio.get_running_loop().call_soon(self._wake_readers)
+
+    def _wake_readers(self) -> None:
+        self._waking = False
+        for _ in range(len(self)):
+            if not self._waiters:
+                return
+            self._wake_next()
 
     async def get(self) -> Event:
         while len(self._items) == self._head:
