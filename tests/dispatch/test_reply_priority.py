@@ -29,10 +29,11 @@ def _frames(n: int) -> list[dict[str, object]]:
         "arguments": "{}",
     }
     response = {"id": f"resp_{n}", "status": "in_progress"}
+    done = {**response, "status": "completed", "output": [call]}
     return [
         {"type": "response.created", "response": response},
         {"type": "response.output_item.done", "response_id": f"resp_{n}", "item": call},
-        {"type": "response.done", "response": {**response, "status": "completed", "output": [call]}},
+        {"type": "response.done", "response": done},
     ]
 
 
