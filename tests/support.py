@@ -2,6 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
+from agentkit import Session
+from agentkit.events import Event, ResponseFinished, SessionClosed
+
 TIMEOUT = 5.0 * float(os.environ.get("AGENTKIT_TEST_TIMEOUT_SCALE", "1"))
+
+
+async def until_idle(session: Session) -> list[Event]:
+    """Every event until a response finishes with nothing left to do (no bare waits)."""
+
+    async def collect() -> list[Event]:
+        seen: list[Event] = []
+        async for event in session:
+            seen.append(event)
+            if isinstance(event, SessionClosed):
+                raise AssertionError(f"session closed: {event}")
+            if isinstance(event, ResponseFinished) and session.idle:
+                return seen
+        return seen
+
+    return await asyncio.wait_for(collect(), TIMEOUT)
+
+
+async def ask(session: Session, text: str) -> list[Event]:
+    """Send ``text`` and collect events until the session is idle after a response."""
+    await session.send_text(text)
+    return await until_idle(session)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,10 +9,12 @@ from types import ModuleType
 from typing import Any
 
 from agentkit import Agent, Endpoint, Session, SessionOptions
-from agentkit.events import Event, ResponseFinished, SessionClosed
+from agentkit.events import Event
 from agentkit.testing import Simulator
 from agentkit.tools.loader import load_module
-from tests.support import TIMEOUT
+from tests.support import ask, until_idle
+
+__all__ = ["ask", "load_example", "of_type", "simulated_session", "until_idle"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -37,27 +38,6 @@ async def simulated_session(
         session = Session(agent or example.agent, endpoint, deps=deps, options=options)
         async with session:
             yield session, sim
-
-
-async def until_idle(session: Session) -> list[Event]:
-    """Every event until a response finishes with nothing left to do (no bare waits)."""
-
-    async def collect() -> list[Event]:
-        seen: list[Event] = []
-        async for event in session:
-            seen.append(event)
-            if isinstance(event, SessionClosed):
-                raise AssertionError(f"session closed: {event}")
-            if isinstance(event, ResponseFinished) and session.idle:
-                return seen
-        return seen
-
-    return await asyncio.wait_for(collect(), TIMEOUT)
-
-
-async def ask(session: Session, text: str) -> list[Event]:
-    await session.send_text(text)
-    return await until_idle(session)
 
 
 def of_type(events: list[Event], kind: type[Any]) -> list[Any]:

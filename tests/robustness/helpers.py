@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +9,9 @@ from typing import Any
 from agentkit import Agent, Endpoint, Session, SessionOptions
 from agentkit.events import ErrorOccurred, Event, ResponseFinished, ToolCallFinished
 from agentkit.testing import Scenario, Simulator
-from tests.support import TIMEOUT
+from tests.support import ask
+
+__all__ = ["ask", "connected", "errors", "final_text", "tool_results"]
 
 
 @asynccontextmanager
@@ -24,21 +25,6 @@ async def connected(
         agent = Agent(instructions="x", tools=list(tools), modality="text")
         async with Session(agent, endpoint, options=options) as session:
             yield sim, session
-
-
-async def ask(session: Session, text: str) -> list[Event]:
-    """Send ``text`` and collect events until the session is idle after a response."""
-    await session.send_text(text)
-    seen: list[Event] = []
-
-    async def collect() -> None:
-        async for event in session:
-            seen.append(event)
-            if isinstance(event, ResponseFinished) and session.idle:
-                return
-
-    await asyncio.wait_for(collect(), TIMEOUT)
-    return seen
 
 
 def final_text(events: Sequence[Event]) -> str:
