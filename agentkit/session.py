@@ -764,9 +764,11 @@ class Session:
         self._tool_timer, self._tool_timer_at = None, math.inf
         now = asyncio.get_running_loop().time()
         for call_id, (deadline, limit) in list(self._deadlines.items()):
+            if deadline > now:
+                continue
+            del self._deadlines[call_id]  # even without a task to cancel: never re-armed late
             task = self._call_tasks.get(call_id)
-            if deadline <= now and task is not None and not task.done():
-                del self._deadlines[call_id]
+            if task is not None and not task.done():
                 self._timed_out[call_id] = limit
                 task.cancel()
         if self._deadlines and not self._closed:
