@@ -710,6 +710,7 @@ class Session:
                 )
         finally:
             self._call_tasks.pop(call.call_id, None)
+            self._timed_out.pop(call.call_id, None)  # a tool that swallowed its cancellation
         result = self._capped(result)
         try:
             await self._perform(self.state.call_finished(call.call_id, result))
