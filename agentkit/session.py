@@ -630,21 +630,23 @@ class Session:
 
     def _schedule_stale_check(self) -> None:
         """A timer, not a sleeping task, and only while a response is active: an idle session
-        should cost next to nothing."""
-        limit = self.state.stale_response_after
-        if limit is not None and not self._closed:
-            loop = asyncio.get_running_loop()
-            self._stale_timer = loop.call_later(limit / 4, self._check_stale)
+        should cost next to nothing. It fires when the response would become stale, so a
+        response that ends in time costs one timer, not a timer every few seconds."""
+        delay = self.state.stale_in()
+        if delay is not None and not self._closed:
+            # A hair late, so that the check finds the limit passed rather than re-arming.
+            self._stale_timer = asyncio.get_running_loop().call_later(
+                delay + 0.001, self._check_stale
+            )
 
     def _check_stale(self) -> None:
         self._stale_timer = None
-        if self._closed:
-            return
-        actions = self.state.check_stale() if self._connected else []
+        if self._closed or not self._connected:
+            return  # a lost socket settles the active response; the next one re-arms
+        actions = self.state.check_stale()
         if actions:
             self._tasks.start(self._perform(actions), name="agentkit-stale")
-        if self.state.active_response_id is not None:
-            self._schedule_stale_check()
+        self._schedule_stale_check()
 
     def _watch_expiry(self) -> None:
         margin = self.options.reconnect.expiry_margin

@@ -371,6 +371,13 @@ class ConversationState:
         handler = _HANDLERS.get(type(event))
         return handler(self, event) if handler is not None else []
 
+    def stale_in(self) -> float | None:
+        """Seconds until the active response counts as stale (``None``: nothing to watch)."""
+        limit = self.stale_response_after
+        if self.active_response_id is None or limit is None:
+            return None
+        return max(0.0, self._active_touched + limit - self.clock())
+
     def check_stale(self) -> list[Action]:
         """Give up on an "active" response the server has said nothing about for too long.
 
