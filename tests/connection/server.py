@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -77,14 +78,22 @@ async def _serve(connection: ServerConnection) -> None:
 
 
 @asynccontextmanager
-async def local_server() -> AsyncIterator[tuple[str, Recorder]]:
-    """Serve on 127.0.0.1 on a free port; yield its base ``ws://`` URL and the recorder."""
+async def local_server(
+    tls: ssl.SSLContext | None = None,
+) -> AsyncIterator[tuple[str, Recorder]]:
+    """Serve on 127.0.0.1 on a free port; yield its base URL (``wss://`` with ``tls``) and the
+    recorder."""
     recorder = Recorder()
     async with serve(
-        _handler, "127.0.0.1", 0, process_request=_process_request(recorder), max_size=None
+        _handler,
+        "127.0.0.1",
+        0,
+        process_request=_process_request(recorder),
+        max_size=None,
+        ssl=tls,
     ) as server:
         port = server.sockets[0].getsockname()[1]
-        yield f"ws://127.0.0.1:{port}", recorder
+        yield f"{'wss' if tls else 'ws'}://127.0.0.1:{port}", recorder
 
 
 @asynccontextmanager

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator
 
 import pytest
+import trustme
 
 from agentkit.auth import ApiKey, EntraToken
 from agentkit.endpoints import Endpoint
@@ -94,6 +96,23 @@ async def test_send_many_delivers_frames_in_order(
     frames = ['{"n":1}', '{"n":2}', "é" * 70_000, '{"n":4}']  # one frame over 64 KiB
     await transport.send_many(frames)
     echoed = [await asyncio.wait_for(transport.recv(), TIMEOUT) for _ in frames]
+    assert echoed == frames
+
+
+async def test_send_many_over_tls_delivers_frames_in_order() -> None:
+    """Azure endpoints are wss://: the batched write goes through the TLS transport."""
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    async with local_server(tls=server_tls) as (base, _):
+        endpoint = Endpoint.custom(f"{base}/v1/realtime")
+        transport = await asyncio.wait_for(connect(endpoint, ssl=client_tls), TIMEOUT)
+        frames = ['{"n":1}', "x" * 100_000, '{"n":3}']
+        await transport.send_many(frames)
+        echoed = [await asyncio.wait_for(transport.recv(), TIMEOUT) for _ in frames]
+        await transport.close()
     assert echoed == frames
 
 
