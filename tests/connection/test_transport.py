@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -99,6 +100,11 @@ async def test_send_many_delivers_frames_in_order(
     assert echoed == frames
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="CPython 3.10's TLS transport warns 'unclosed transport' after a clean close "
+    "(3.11 rewrote sslproto); the batched write itself is tested over TCP there",
+)
 async def test_send_many_over_tls_delivers_frames_in_order() -> None:
     """Azure endpoints are wss://: the batched write goes through the TLS transport."""
     ca = trustme.CA()
