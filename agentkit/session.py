@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -75,7 +74,6 @@ __all__ = ["Connector", "Session", "SessionOptions"]
 
 logger = logging.getLogger("agentkit.session")
 
-T = TypeVar("T")
 
 Connector = Callable[[], Awaitable[Transport]]
 """Opens a fresh transport; called at every (re)connect."""
@@ -176,7 +174,6 @@ class Session:
         "_timed_out",
         "_tool_slots",
         "_tool_timer",
-        "_tool_timer_at",
         "_tracing",
         "_transport",
         "agent",
@@ -227,7 +224,6 @@ class Session:
         self._deadlines: dict[str, tuple[float, float]] = {}  # call id -> (deadline, limit)
         self._timed_out: dict[str, float] = {}
         self._tool_timer: asyncio.TimerHandle | None = None
-        self._tool_timer_at = math.inf
         self._events = EventChannel(self.options.max_buffered_events)
         self._handlers: dict[type, list[Handler]] = {}
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
@@ -752,19 +748,24 @@ class Session:
     def _watch_call(self, call_id: str, limit: float) -> None:
         """Give a running call a deadline. One timer watches every call of the session, so a
         fast tool costs two dict operations instead of a timer of its own."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
+        deadline = asyncio.get_running_loop().time() + limit
         self._deadlines[call_id] = (deadline, limit)
-        if deadline < self._tool_timer_at:
-            if self._tool_timer is not None:
-                self._tool_timer.cancel()
-            self._tool_timer = loop.call_at(deadline, self._enforce_deadlines)
-            self._tool_timer_at = deadline
+        self._arm_tool_timer(deadline)
+
+    def _arm_tool_timer(self, deadline: float) -> None:
+        """Make the watchdog fire by ``deadline``, unless it already fires earlier."""
+        timer = self._tool_timer
+        if timer is not None and timer.when() <= deadline:
+            return
+        if timer is not None:
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._tool_timer = loop.call_at(deadline, self._enforce_deadlines)
 
     def _enforce_deadlines(self) -> None:
         """Cancel every call past its deadline (``_run_call`` answers it as a timeout), then
         wait for the next deadline, if any."""
-        self._tool_timer, self._tool_timer_at = None, math.inf
+        self._tool_timer = None
         now = asyncio.get_running_loop().time()
         for call_id, (deadline, limit) in list(self._deadlines.items()):
             if deadline > now:
@@ -775,8 +776,7 @@ class Session:
                 self._timed_out[call_id] = limit
                 task.cancel()
         if self._deadlines and not self._closed:
-            earliest = min(deadline for deadline, _ in self._deadlines.values())
-            self._tool_timer = asyncio.get_running_loop().call_at(earliest, self._enforce_deadlines)
+            self._arm_tool_timer(min(deadline for deadline, _ in self._deadlines.values()))
 
     async def _denial(self, call: Call) -> ToolResult | None:
         """Ask the application's approval hook, if any; a denial is the call's output."""
