@@ -18,6 +18,7 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from agentkit._closing import frames_until_normal_close
 from agentkit.errors import ConnectionClosedError
 
 __all__ = ["MemoryTransport"]
@@ -88,15 +89,9 @@ class MemoryTransport:
             raise ConnectionClosedError(self._close.code, self._close.reason)
         return item
 
-    async def __aiter__(self) -> AsyncIterator[str | bytes]:
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
         """Yield frames until a normal close (1000 or a close the client started)."""
-        while True:
-            try:
-                yield await self.recv()
-            except ConnectionClosedError as exc:
-                if exc.code == 1000 or self._closing_locally:
-                    return
-                raise
+        return frames_until_normal_close(self.recv, lambda: self._closing_locally)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close from the client side; a pending ``recv()`` wakes up with the close."""

@@ -44,6 +44,7 @@ from websockets.exceptions import InvalidURI as WsInvalidURI
 from websockets.protocol import State
 from websockets.version import version as websockets_version
 
+from agentkit._closing import frames_until_normal_close
 from agentkit._memory_transport import MemoryTransport
 from agentkit._redact import RedactingFilter, redact
 from agentkit.endpoints import Endpoint, is_loopback
@@ -169,15 +170,9 @@ class WebSocketTransport:
         except ConnectionClosed as exc:
             raise _closed_error(exc) from exc
 
-    async def __aiter__(self) -> AsyncIterator[str | bytes]:
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
         """Yield frames until a normal close (see the module docstring)."""
-        while True:
-            try:
-                yield await self.recv()
-            except ConnectionClosedError as exc:
-                if exc.code == 1000 or self._closing_locally:
-                    return
-                raise
+        return frames_until_normal_close(self.recv, lambda: self._closing_locally)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Run the closing handshake (bounded by ``close_timeout``); idempotent."""
