@@ -386,11 +386,10 @@ class ConversationState:
         active, the service answers ``conversation_already_has_active_response`` and the
         request waits for it.
         """
+        remaining = self.stale_in()
+        if remaining is None or remaining > 0:
+            return []
         limit = self.stale_response_after
-        if self.active_response_id is None or limit is None:
-            return []
-        if self.clock() - self._active_touched < limit:
-            return []
         stale, self.active_response_id = self.active_response_id, None
         message = f"no event for response {stale} in {limit:g} s; no longer waiting for it"
         return [Emit(ErrorOccurred(message=message, code="stale_response")), *self._maybe_create()]
