@@ -444,7 +444,7 @@ class Session:
         While disconnected nothing is sent; an event leaves the queue only once it was written,
         so a drop loses nothing the state did not already account for.
         """
-        if self._flushing or not self._connected or self._transport is None:
+        if self._flush_now():
             return
         self._flushing = True
         try:
@@ -462,6 +462,24 @@ class Session:
         finally:
             self._flushing = False
 
+    def _flush_now(self) -> bool:
+        """Write the whole queue without awaiting, when the transport can and its buffer has
+        room; False when :meth:`_flush` has to send (and await) instead."""
+        transport = self._transport
+        if self._flushing or not self._connected or transport is None or not self._outbox:
+            return True  # a running flusher drains it, or the reconnect does
+        send_now = getattr(transport, "send_now", None)
+        if send_now is None or getattr(transport, "write_paused", False):
+            return False
+        outbox = self._outbox
+        try:
+            send_now([encode(event, self.dialect) for event, _ in outbox])
+        except ConnectionFailedError:
+            self._connected = False
+            return True
+        outbox.clear()
+        return True
+
     def _emit(self, event: Event) -> None:
         self._events.put_nowait(event)
         for handler in self._handlers.get(type(event), ()):
@@ -476,6 +494,9 @@ class Session:
             transport = self._transport
             assert transport is not None
             try:
+                listen = getattr(transport, "listen", None)
+                if listen is not None:
+                    listen(self._on_message)  # recv() then only waits for the close
                 while True:  # recv() rather than async-for: no async generator per session
                     await self._on_frame(await transport.recv())
             except ConnectionClosedError as exc:
@@ -568,6 +589,25 @@ class Session:
         return kept, dropped
 
     async def _on_frame(self, frame: str | bytes) -> None:
+        """A frame pulled with ``recv()``."""
+        self._handle_frame(frame)
+        if self._outbox:
+            await self._flush()
+
+    def _on_message(self, frame: str | bytes) -> None:
+        """A frame pushed by a listening transport, inside its protocol callback: replies are
+        written before the callback returns, with no task switch in between."""
+        self._handle_frame(frame)
+        try:
+            if self._outbox and not self._flush_now():
+                self._tasks.start(self._flush(), name="agentkit-flush")
+        except Exception as exc:  # never into the transport's callback
+            logger.exception("failed to send the replies to a frame")
+            message = f"agentkit could not send: {exc}"
+            self._emit(ErrorOccurred(message=message, code="internal_error"))
+
+    def _handle_frame(self, frame: str | bytes) -> None:
+        """Decode, tell the application, let the state decide and queue what it decided."""
         try:
             event = decode(frame)
         except ProtocolError as exc:
@@ -581,22 +621,18 @@ class Session:
                 if mapped is not None:
                     self._emit(mapped)
             elif type(event) in _SESSION_EVENTS:
-                await self._on_session_event(event)
+                self._on_session_event(event)
             actions = self.state.on_event(event)
             if self._stale_timer is None and self.state.active_response_id is not None:
                 self._schedule_stale_check()
             if actions:
                 self._apply(actions)
-                if self._outbox:
-                    await self._flush()
-        except (ConnectionFailedError, SessionClosedError):
-            raise
         except Exception as exc:  # one odd event must not end the conversation
             logger.exception("failed to handle a %s event", event.type)
             message = f"agentkit could not handle a {event.type} event: {exc}"
             self._emit(ErrorOccurred(message=message, code="internal_error"))
 
-    async def _on_session_event(self, event: ev.ServerEvent) -> None:
+    def _on_session_event(self, event: ev.ServerEvent) -> None:
         if isinstance(event, ev.SessionCreated):
             self.session_id = event.session.get("id")
             expires = event.session.get("expires_at")
@@ -612,7 +648,7 @@ class Session:
             error = event.error
             if error.code == "session_expired" and self._transport is not None:
                 self._rollover_reason = "the session hit its maximum duration"
-                await self._transport.close()
+                self._tasks.start(self._transport.close(), name="agentkit-rollover")
             if error.event_id is not None and error.event_id == self._config_event_id:
                 self._fail_ready(
                     ServerError(

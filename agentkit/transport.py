@@ -1,9 +1,12 @@
 """Moving frames: the :class:`Transport` seam and its ``websockets`` implementation.
 
 Everything above this module takes a :class:`Transport` (``send``, ``recv``, ``async for``,
-``close``), so it can be tested with :class:`MemoryTransport` or the loopback simulator. The
-hot path is thin: :meth:`WebSocketTransport.send` and :meth:`~WebSocketTransport.recv` wrap one
-``websockets`` call each and only translate the closing exception.
+``close``), so it can be tested with :class:`MemoryTransport` or the loopback simulator.
+
+:class:`WebSocketTransport` has two optional fast paths the session uses when present:
+``listen(callback)`` hands each message over inside the protocol callback (see
+:mod:`agentkit._connection`), and ``send_now(frames)`` writes replies without awaiting. A
+transport without them is read with ``recv()`` and written with ``send()``.
 
 Closing semantics (one rule for every transport):
 
@@ -45,6 +48,7 @@ from websockets.protocol import State
 from websockets.version import version as websockets_version
 
 from agentkit._closing import frames_until_normal_close
+from agentkit._connection import DirectConnection, Listener
 from agentkit._memory_transport import MemoryTransport
 from agentkit._redact import RedactingFilter, redact
 from agentkit.endpoints import Endpoint, is_loopback
@@ -163,10 +167,52 @@ class WebSocketTransport:
         except ConnectionClosed as exc:
             raise _closed_error(exc) from exc
 
+    def send_now(self, frames: Sequence[str]) -> None:
+        """Write text frames at once, without waiting for the socket's buffer to drain.
+
+        For the dispatcher's replies, written from inside a callback where nothing can be
+        awaited: a few hundred bytes each, so skipping flow control buffers little (as
+        ``websockets.broadcast`` does). Streams of audio go through :meth:`send` instead.
+
+        Raises:
+            ConnectionClosedError: the connection is closing or closed; nothing was written.
+        """
+        ws = self._ws
+        protocol = ws.protocol
+        if protocol.state is not State.OPEN:
+            raise _closing_error(protocol.close_rcvd or protocol.close_sent)
+        for frame in frames:
+            protocol.send_text(frame.encode())
+        ws.send_data()
+
+    @property
+    def write_paused(self) -> bool:
+        """Whether the socket's write buffer is above its high-water mark."""
+        return bool(self._ws.paused)
+
+    def listen(self, listener: Listener) -> bool:
+        """Hand every incoming message to ``listener`` as soon as it is parsed.
+
+        Messages that arrived before go first, in order. From then on :meth:`recv` only waits
+        for the close. ``listener`` runs inside the protocol callback: it must not raise.
+
+        Returns:
+            False, and nothing changes, when the connection was made with another
+            ``create_connection`` class: read with :meth:`recv` then.
+        """
+        ws = self._ws
+        if not isinstance(ws, DirectConnection):
+            return False
+        ws.listen(listener)
+        return True
+
     async def recv(self) -> str | bytes:
         """Receive one frame (``str`` for text, ``bytes`` for binary)."""
+        ws = self._ws
         try:
-            return await self._ws.recv()
+            if isinstance(ws, DirectConnection):
+                return await ws.next_message()
+            return await ws.recv()
         except ConnectionClosed as exc:
             raise _closed_error(exc) from exc
 
@@ -248,6 +294,7 @@ async def connect(
     url = endpoint.redacted_url
     if is_loopback(urlsplit(handshake.url).hostname or ""):
         options.setdefault("proxy", None)
+    options.setdefault("create_connection", DirectConnection)
     try:
         connection = await ws_connect(
             handshake.url,
@@ -366,6 +413,13 @@ def _closed_error(exc: ConnectionClosed) -> ConnectionClosedError:
     frame = exc.rcvd or exc.sent
     if frame is None:
         return ConnectionClosedError(ABNORMAL_CLOSURE, "no close frame received")
+    return ConnectionClosedError(frame.code, redact(frame.reason))
+
+
+def _closing_error(frame: Any) -> ConnectionClosedError:
+    """For a write refused while closing: the close frame sent or received so far, if any."""
+    if frame is None:
+        return ConnectionClosedError(ABNORMAL_CLOSURE, "the connection is closing")
     return ConnectionClosedError(frame.code, redact(frame.reason))
 
 

@@ -54,7 +54,9 @@ def _process_request(recorder: Recorder):  # type: ignore[no-untyped-def]
 
 
 async def _handler(connection: ServerConnection) -> None:
-    """Echo, plus commands: ``close:CODE:REASON``, ``abort``, ``big:N``, ``binary:TEXT``."""
+    """Echo, plus commands: ``close:CODE:REASON``, ``abort``, ``big:N``, ``binary:TEXT``,
+    ``burst:N`` (N numbered messages at once), ``fragments:A,B,C`` (one message in fragments)
+    and ``bad-utf8`` (a text frame that is not UTF-8)."""
     with contextlib.suppress(ConnectionClosed):
         await _serve(connection)
 
@@ -73,6 +75,15 @@ async def _serve(connection: ServerConnection) -> None:
             await connection.send("x" * int(argument))
         elif command == "binary":
             await connection.send(argument.encode())
+        elif command == "burst":
+            async with connection.send_context():
+                for number in range(int(argument)):
+                    connection.protocol.send_text(str(number).encode())
+        elif command == "fragments":
+            await connection.send(iter(argument.split(",")))
+        elif command == "bad-utf8":
+            async with connection.send_context():
+                connection.protocol.send_text(b'{"type":"\xff"}')
         else:
             await connection.send(message)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from agentkit.endpoints import Endpoint
 from agentkit.events import Event
 from agentkit.session import Session, SessionOptions
 from agentkit.testing import ConnectionRecord, Scenario, Simulator, Turn
+from agentkit.transport import connect
 from tests.support import TIMEOUT
 
 E = TypeVar("E")
@@ -143,12 +145,18 @@ async def live(
     options: SessionOptions | None = None,
     preview: bool = False,
     deps: Any = None,
+    connect_options: dict[str, Any] | None = None,
     **sim_options: Any,
 ) -> AsyncIterator[Live]:
+    """``connect_options`` go to :func:`agentkit.transport.connect` (none: the session's own
+    connector)."""
     async with Simulator(scenario, **sim_options) as sim:
         url = sim.preview_url() if preview else sim.ga_url()
         endpoint = Endpoint.custom(url, credential=sim.api_key)
-        session = Session(agent, endpoint, options=options, deps=deps)
+        connector = None
+        if connect_options is not None:
+            connector = functools.partial(connect, endpoint, **connect_options)
+        session = Session(agent, endpoint, options=options, deps=deps, connector=connector)
         recorder = Recorder(session)
         async with session:
             yield Live(sim, session, recorder)

@@ -7,6 +7,9 @@ import json
 from collections import Counter
 from typing import Any
 
+import pytest
+from websockets.asyncio.client import ClientConnection
+
 from agentkit.agent import Agent
 from agentkit.events import ErrorOccurred, ResponseFinished, ToolCallFinished, ToolCallStarted
 from agentkit.session import SessionOptions
@@ -53,8 +56,15 @@ WEATHER = (
 )
 
 
-async def test_one_call_round_trip_on_the_wire() -> None:
-    async with live(WEATHER, text_agent(get_weather)) as t:
+@pytest.mark.parametrize(
+    "connect_options",
+    [None, {"create_connection": ClientConnection}],
+    ids=["listening", "pulling"],
+)
+async def test_one_call_round_trip_on_the_wire(connect_options: dict[str, Any] | None) -> None:
+    """Frames handed over as parsed (agentkit's connection) or pulled with recv() (any other
+    websockets connection class): the same conversation on the wire."""
+    async with live(WEATHER, text_agent(get_weather), connect_options=connect_options) as t:
         await t.session.send_text("What is the weather in Oslo?")
         final = await t.events.wait_for(ResponseFinished, lambda e: "degrees" in e.text)
         assert final.text == "It is 4 degrees in Oslo."

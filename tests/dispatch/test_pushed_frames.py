@@ -1,0 +1,125 @@
+"""A transport that pushes frames (``listen``) gets the dispatcher's replies written from inside
+its callback, unless its write buffer is full."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import pytest
+
+from agentkit.agent import Agent
+from agentkit.errors import ConnectionClosedError
+from agentkit.events import ToolCallFinished
+from agentkit.protocol.dialects import Dialect
+from agentkit.session import Session
+from agentkit.tools import tool
+from agentkit.transport import MemoryTransport
+from tests.support import TIMEOUT
+
+
+@tool
+async def noop() -> str:
+    """Answers at once."""
+    return "ok"
+
+
+class PushingTransport(MemoryTransport):
+    """MemoryTransport plus the push capabilities of ``WebSocketTransport``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listener: Callable[[str | bytes], None] | None = None
+        self.listening = asyncio.Event()
+        self.write_paused = False
+        self.written_at_once: list[str] = []
+
+    def listen(self, listener: Callable[[str | bytes], None]) -> bool:
+        self.listener = listener
+        self.listening.set()
+        return True
+
+    def deliver(self, frame: dict[str, Any]) -> None:
+        assert self.listener is not None
+        self.listener(json.dumps(frame))
+
+    def send_now(self, frames: Sequence[str]) -> None:
+        if self.closed:
+            raise ConnectionClosedError(1006, "closed")
+        self.written_at_once.extend(frames)
+        self.sent.extend(frames)
+        for frame in frames:
+            self._outbox.put_nowait(frame)
+
+
+def _round() -> list[dict[str, Any]]:
+    call = {
+        "id": "item_1",
+        "type": "function_call",
+        "status": "completed",
+        "name": "noop",
+        "call_id": "call_1",
+        "arguments": "{}",
+    }
+    response = {"id": "resp_1", "status": "in_progress"}
+    done = {**response, "status": "completed", "output": [call]}
+    return [
+        {"type": "response.created", "response": response},
+        {"type": "response.output_item.done", "response_id": "resp_1", "item": call},
+        {"type": "response.done", "response": done},
+    ]
+
+
+@pytest.fixture
+async def started() -> AsyncIterator[tuple[Session, PushingTransport]]:
+    transport = PushingTransport()
+
+    async def connector() -> PushingTransport:
+        return transport
+
+    session = Session(Agent(tools=[noop]), connector=connector, dialect=Dialect.GA)
+    starting = asyncio.ensure_future(session.start())
+    await asyncio.wait_for(transport.next_sent(), TIMEOUT)  # session.update
+    await asyncio.wait_for(transport.listening.wait(), TIMEOUT)
+    transport.deliver({"type": "session.updated", "session": {"id": "sess_1"}})
+    await asyncio.wait_for(starting, TIMEOUT)
+    yield session, transport
+    await session.close()
+
+
+async def _answered_before_done(session: Session, transport: PushingTransport) -> int:
+    """Deliver the call, let the tool answer, and return how many frames were sent so far."""
+    created, item_done, _ = _round()
+    transport.deliver(created)
+    transport.deliver(item_done)
+    await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
+    return len(transport.sent)
+
+
+async def test_replies_are_written_before_the_callback_returns(
+    started: tuple[Session, PushingTransport],
+) -> None:
+    session, transport = started
+    sent_before = await _answered_before_done(session, transport)
+    transport.deliver(_round()[2])  # response.done: the output and response.create, at once
+    types = [json.loads(frame)["type"] for frame in transport.sent[sent_before:]]
+    assert types == ["conversation.item.create", "response.create"]
+    assert transport.written_at_once[-2:] == transport.sent[-2:]
+
+
+async def test_a_full_write_buffer_sends_through_the_awaiting_path(
+    started: tuple[Session, PushingTransport],
+) -> None:
+    session, transport = started
+    sent_before = await _answered_before_done(session, transport)
+    transport.write_paused = True
+    at_once_before = len(transport.written_at_once)
+    transport.deliver(_round()[2])
+    assert len(transport.sent) == sent_before  # nothing written inside the callback
+    while len(transport.sent) < sent_before + 2:
+        await asyncio.wait_for(transport.next_sent(), TIMEOUT)
+    types = [json.loads(frame)["type"] for frame in transport.sent[sent_before:]]
+    assert types == ["conversation.item.create", "response.create"]
+    assert len(transport.written_at_once) == at_once_before
