@@ -157,13 +157,7 @@ class WebSocketTransport:
             return
         try:
             async with ws.send_context():
-                protocol = ws.protocol
-                for frame in frames:
-                    protocol.send_text(frame.encode())
-                chunks = protocol.data_to_send()
-                ws.transport.write(b"".join(chunks))
-                if not all(chunks) and ws.transport.can_write_eof():
-                    ws.transport.write_eof()  # an empty chunk asks for a half-close
+                _write_text_frames(ws, frames)
         except ConnectionClosed as exc:
             raise _closed_error(exc) from exc
 
@@ -171,8 +165,9 @@ class WebSocketTransport:
         """Write text frames at once, without waiting for the socket's buffer to drain.
 
         For the dispatcher's replies, written from inside a callback where nothing can be
-        awaited: a few hundred bytes each, so skipping flow control buffers little (as
-        ``websockets.broadcast`` does). Streams of audio go through :meth:`send` instead.
+        awaited, in one TCP write like :meth:`send_many`. Like ``websockets.broadcast`` it
+        skips flow control: check :attr:`write_paused` first and use :meth:`send` while the
+        buffer is full, as the session does.
 
         Raises:
             ConnectionClosedError: the connection is closing or closed; nothing was written.
@@ -181,9 +176,7 @@ class WebSocketTransport:
         protocol = ws.protocol
         if protocol.state is not State.OPEN:
             raise _closing_error(protocol.close_rcvd or protocol.close_sent)
-        for frame in frames:
-            protocol.send_text(frame.encode())
-        ws.send_data()
+        _write_text_frames(ws, frames)
 
     @property
     def write_paused(self) -> bool:
@@ -414,6 +407,18 @@ def _closed_error(exc: ConnectionClosed) -> ConnectionClosedError:
     if frame is None:
         return ConnectionClosedError(ABNORMAL_CLOSURE, "no close frame received")
     return ConnectionClosedError(frame.code, redact(frame.reason))
+
+
+def _write_text_frames(ws: ClientConnection, frames: Sequence[str]) -> None:
+    """Frame with websockets' sans-I/O protocol, then one write for all (websockets' own
+    ``send_data`` writes each frame's bytes separately)."""
+    protocol = ws.protocol
+    for frame in frames:
+        protocol.send_text(frame.encode())
+    chunks = protocol.data_to_send()
+    ws.transport.write(b"".join(chunks))
+    if not all(chunks) and ws.transport.can_write_eof():
+        ws.transport.write_eof()  # an empty chunk asks for a half-close
 
 
 def _closing_error(frame: Any) -> ConnectionClosedError:

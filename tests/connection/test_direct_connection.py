@@ -112,11 +112,21 @@ async def test_one_reader_at_a_time(transport: WebSocketTransport) -> None:
     assert await asyncio.wait_for(first, TIMEOUT) == "hello"
 
 
-async def test_send_now_writes_in_order_and_refuses_after_close(
-    transport: WebSocketTransport,
+async def test_send_now_writes_in_order_at_once_and_refuses_after_close(
+    transport: WebSocketTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    socket_transport = _connection(transport).transport
+    writes: list[int] = []
+    write = socket_transport.write
+
+    def counting_write(data: bytes) -> None:
+        writes.append(len(data))
+        write(data)
+
+    monkeypatch.setattr(socket_transport, "write", counting_write)
     assert not transport.write_paused
     transport.send_now(['{"n":1}', "é" * 70_000, '{"n":3}'])
+    assert len(writes) == 1
     echoed = [await asyncio.wait_for(transport.recv(), TIMEOUT) for _ in range(3)]
     assert echoed == ['{"n":1}', "é" * 70_000, '{"n":3}']
     await transport.close()
