@@ -37,6 +37,17 @@ class DirectConnection(ClientConnection):
     schedules) happens before the next message is parsed.
     """
 
+    # Slots: websockets' connection already fills a large instance dict, and these six more
+    # would make it grow (about 1 KiB per idle session).
+    __slots__ = (
+        "_fragmented_text",
+        "_fragments",
+        "_listener",
+        "_reader",
+        "_reading_paused",
+        "_waiting",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiting: list[str | bytes] = []
