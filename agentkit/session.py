@@ -597,13 +597,13 @@ class Session:
     def _on_message(self, frame: str | bytes) -> None:
         """A frame pushed by a listening transport, inside its protocol callback: replies are
         written before the callback returns, with no task switch in between."""
-        self._handle_frame(frame)
         try:
+            self._handle_frame(frame)
             if self._outbox and not self._flush_now():
                 self._tasks.start(self._flush(), name="agentkit-flush")
-        except Exception as exc:  # never into the transport's callback
-            logger.exception("failed to send the replies to a frame")
-            message = f"agentkit could not send: {exc}"
+        except Exception as exc:  # never into the transport's callback: it would drop the socket
+            logger.exception("failed to handle a frame")
+            message = f"agentkit could not handle a frame: {exc}"
             self._emit(ErrorOccurred(message=message, code="internal_error"))
 
     def _handle_frame(self, frame: str | bytes) -> None:

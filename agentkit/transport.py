@@ -176,6 +176,8 @@ class WebSocketTransport:
         protocol = ws.protocol
         if protocol.state is not State.OPEN:
             raise _closing_error(protocol.close_rcvd or protocol.close_sent)
+        if ws.transport.is_closing():  # the socket is gone; websockets has not noticed yet
+            raise _closing_error(None)
         _write_text_frames(ws, frames)
 
     @property

@@ -134,6 +134,15 @@ async def test_send_now_writes_in_order_at_once_and_refuses_after_close(
         transport.send_now(["late"])
 
 
+async def test_send_now_refuses_once_the_socket_is_gone(transport: WebSocketTransport) -> None:
+    """Between a dropped socket and websockets noticing it (connection_lost comes a loop step
+    later), a write would vanish: send_now raises instead, so the session keeps the event."""
+    _connection(transport).transport.abort()
+    with pytest.raises(ConnectionClosedError) as info:
+        transport.send_now(["lost?"])
+    assert info.value.code == 1006
+
+
 async def test_another_connection_class_keeps_recv(base: str) -> None:
     endpoint = Endpoint.custom(f"{base}/v1/realtime")
     transport = await asyncio.wait_for(

@@ -12,7 +12,7 @@ import pytest
 
 from agentkit.agent import Agent
 from agentkit.errors import ConnectionClosedError
-from agentkit.events import ToolCallFinished
+from agentkit.events import ErrorOccurred, ToolCallFinished
 from agentkit.protocol.dialects import Dialect
 from agentkit.session import Session
 from agentkit.tools import tool
@@ -123,3 +123,19 @@ async def test_a_full_write_buffer_sends_through_the_awaiting_path(
     types = [json.loads(frame)["type"] for frame in transport.sent[sent_before:]]
     assert types == ["conversation.item.create", "response.create"]
     assert len(transport.written_at_once) == at_once_before
+
+
+async def test_a_failure_inside_the_callback_is_reported_not_raised(
+    started: tuple[Session, PushingTransport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception escaping into the transport's callback would drop the socket."""
+    session, transport = started
+
+    def broken_decode(frame: str | bytes) -> object:
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr("agentkit.session.decode", broken_decode)
+    transport.deliver(_round()[0])
+    error = await asyncio.wait_for(session.wait_for(ErrorOccurred), TIMEOUT)
+    assert error.code == "internal_error" and "decoder bug" in error.message
+    assert not transport.closed
