@@ -249,6 +249,44 @@ def hook_cost() -> float:
     return 2 * sending + wrapped
 
 
+def sdk_floor() -> float:
+    """Seconds the SDK itself needs for what one tool round must record, timed alone with the
+    benchmark's providers: two spans (the response, the tool) with no attributes, four histogram
+    records (token usage in and out, response duration, tool duration) and two counter adds
+    (token details), each with four attributes. agentkit's own work comes on top; if this alone
+    is over the target share of the round, no tracing code can meet it while the client is
+    CPU-bound."""
+    import timeit
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = tracer_provider.get_tracer("floor")
+    meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("floor")
+    histogram, counter = meter.create_histogram("h"), meter.create_counter("c")
+    attributes = {"a": "chat", "b": "azure", "c": "gpt-realtime", "d": "input"}
+
+    def one_round() -> None:
+        response = tracer.start_span("chat")
+        tracer.start_span("execute_tool").end()
+        response.end()
+        for value in (100, 20, 0.2, 0.001):
+            histogram.record(value, attributes)
+        counter.add(100, attributes)
+        counter.add(20, attributes)
+
+    rounds = 5_000
+    elapsed = timeit.timeit(one_round, number=rounds) / rounds
+    exporter.clear()
+    return elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -279,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"no-SDK hooks per tool round trip: {cost * 1e9:.0f} ns = {cost / trip:.3%} of the "
           f"'no SDK' median round trip; per audio delta: none  "
           f"no SDK: {'PASS' if hooks_ok else 'MISS'} (target <= 2%)")  # fmt: skip
+    floor, cpu = sdk_floor(), median(found["cpu"]["no SDK"])
+    share = floor / cpu
+    print(f"SDK floor: the SDK's own minimum work per tool round, timed alone: "
+          f"{floor * 1e6:.0f} us = {share:.0%} of the 'no SDK' client CPU per round")  # fmt: skip
     spread = {v: (min(t) * 1e3, max(t) * 1e3) for v, t in found["trips"].items()}
     print("round-trip medians across runs (ms): "
           + ", ".join(f"{v} {lo:.3f}-{hi:.3f}" for v, (lo, hi) in spread.items()))  # fmt: skip
