@@ -44,6 +44,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus
 from websockets.exceptions import InvalidURI as WsInvalidURI
+from websockets.frames import Close
 from websockets.protocol import State
 from websockets.version import version as websockets_version
 
@@ -423,7 +424,7 @@ def _write_text_frames(ws: ClientConnection, frames: Sequence[str]) -> None:
         ws.transport.write_eof()  # an empty chunk asks for a half-close
 
 
-def _closing_error(frame: Any) -> ConnectionClosedError:
+def _closing_error(frame: Close | None) -> ConnectionClosedError:
     """For a write refused while closing: the close frame sent or received so far, if any."""
     if frame is None:
         return ConnectionClosedError(ABNORMAL_CLOSURE, "the connection is closing")
