@@ -6,7 +6,7 @@ does a few microseconds of work per event, so that machinery was a large share o
 tool round. :class:`DirectConnection` delivers each complete message to a listener from inside
 ``data_received`` instead; until a listener is set, messages wait in a list that
 :meth:`~DirectConnection.next_message` reads, with websockets' read flow control (reading pauses
-while more than 16 messages wait).
+while more than ``max_queue`` messages wait: 16 by default).
 
 Everything else (handshake, pings, the closing handshake, limits, writes) stays websockets'.
 """
@@ -26,8 +26,6 @@ __all__ = ["DirectConnection", "Listener"]
 Listener = Callable[[str | bytes], None]
 
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
-_PAUSE_ABOVE = 16  # websockets' default max_queue, and its low-water mark
-_RESUME_AT = 4
 
 
 class DirectConnection(ClientConnection):
@@ -43,8 +41,10 @@ class DirectConnection(ClientConnection):
         "_fragmented_text",
         "_fragments",
         "_listener",
+        "_pause_above",
         "_reader",
         "_reading_paused",
+        "_resume_at",
         "_waiting",
     )
 
@@ -56,6 +56,7 @@ class DirectConnection(ClientConnection):
         self._fragments: list[bytes] | None = None
         self._fragmented_text = False
         self._reading_paused = False
+        self._pause_above, self._resume_at = self._queue_marks()
 
     def listen(self, listener: Listener) -> None:
         """Deliver every message to ``listener`` from now on, starting with those waiting."""
@@ -82,7 +83,7 @@ class DirectConnection(ClientConnection):
             finally:
                 self._reader = None
         message = self._waiting.pop(0)
-        if len(self._waiting) <= _RESUME_AT:
+        if len(self._waiting) <= self._resume_at:
             self._resume_reading()
         return message
 
@@ -99,7 +100,8 @@ class DirectConnection(ClientConnection):
         self._waiting.append(message)
         if self._reader is not None and not self._reader.done():
             self._reader.set_result(None)
-        if len(self._waiting) > _PAUSE_ABOVE and not self._reading_paused:
+        above = self._pause_above
+        if above is not None and len(self._waiting) > above and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
 
@@ -133,6 +135,17 @@ class DirectConnection(ClientConnection):
             self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
             self.send_data()
             return None
+
+    def _queue_marks(self) -> tuple[int | None, int]:
+        """websockets' ``max_queue`` high and low marks (stored differently before 16.0)."""
+        marks = getattr(self, "max_queue", None)
+        if isinstance(marks, tuple):
+            high, low = marks
+        else:
+            high, low = getattr(self, "max_queue_high", 16), getattr(self, "max_queue_low", None)
+        if high is None:
+            return None, 0
+        return high, high // 4 if low is None else low
 
     def _resume_reading(self) -> None:
         if self._reading_paused:

@@ -103,6 +103,20 @@ async def test_unread_messages_pause_reading_until_drained(
     assert socket_transport.is_reading()
 
 
+async def test_max_queue_sets_when_reading_pauses(base: str) -> None:
+    endpoint = Endpoint.custom(f"{base}/v1/realtime")
+    transport = await asyncio.wait_for(connect(endpoint, max_queue=(4, 1)), TIMEOUT)
+    socket_transport = _connection(transport).transport
+    await transport.send("burst:20")
+    await _until(lambda: not socket_transport.is_reading())
+    for expected in range(18):
+        assert await asyncio.wait_for(transport.recv(), TIMEOUT) == str(expected)
+    assert not socket_transport.is_reading()  # 2 left: above the low mark of 1
+    assert await asyncio.wait_for(transport.recv(), TIMEOUT) == "18"
+    assert socket_transport.is_reading()
+    await transport.close()
+
+
 async def test_one_reader_at_a_time(transport: WebSocketTransport) -> None:
     first = asyncio.ensure_future(transport.recv())
     await asyncio.sleep(0)
