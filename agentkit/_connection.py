@@ -35,7 +35,7 @@ class DirectConnection(ClientConnection):
     schedules) happens before the next message is parsed.
     """
 
-    # Slots: websockets' connection already fills a large instance dict, and these six more
+    # Slots: websockets' connection already fills a large instance dict, and these fields
     # would make it grow (about 1 KiB per idle session).
     __slots__ = (
         "_fragmented_text",
@@ -137,7 +137,7 @@ class DirectConnection(ClientConnection):
             return None
 
     def _queue_marks(self) -> tuple[int | None, int]:
-        """websockets' ``max_queue`` high and low marks (stored differently before 16.0)."""
+        """websockets' ``max_queue`` high and low marks (older releases keep them as a tuple)."""
         marks = getattr(self, "max_queue", None)
         if isinstance(marks, tuple):
             high, low = marks
