@@ -1,6 +1,6 @@
 """What tracing costs a session (issue #7), on loopback. Run by hand, not in CI.
 
-    .venv/bin/python benchmarks/tracing_overhead.py            # about a minute
+    .venv/bin/python benchmarks/tracing_overhead.py            # about two minutes
     .venv/bin/python benchmarks/tracing_overhead.py --quick    # a smoke run
 
 The same two workloads as ``run.py`` (the server in ``server.py``): the tool round trip, timed by
@@ -11,6 +11,11 @@ pinned to its own CPU:
 ``no SDK``   agentkit (``--rev``) with no provider configured: what every user pays.
 ``SDK``      the same, with an SDK ``TracerProvider`` (``SimpleSpanProcessor`` into an
              ``InMemorySpanExporter``) and a ``MeterProvider`` with an ``InMemoryMetricReader``.
+
+A third row, for information, paces the same rounds (one every 5 ms, half as many): the client
+then has time between rounds, as it has against the service, and only the SDK work on the
+critical path shows. Two more lines print the SDK floor (the SDK alone doing the least one round
+must record, as a share of the no-SDK client's CPU per round) and the spread of the medians.
 
 Targets: ``SDK`` within 10% of ``no SDK``; ``no SDK`` within 2% of no tracing at all. Without an
 SDK the session holds a do-nothing tracer: what that costs per round trip is measured directly
@@ -44,6 +49,7 @@ from server import serving
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = {"SDK": 0.10}  # against "no SDK"; the no-SDK hooks are timed directly (<= 2%)
 HOOK_LIMIT = 0.02
+PACE = 0.005  # seconds between the rounds of the paced variant
 
 
 # -- the client process ----------------------------------------------------------------------------
@@ -195,12 +201,19 @@ def measure(bench: Bench, calls: int, audio_events: int, repeats: int) -> dict[s
     trips: dict[str, list[float]] = {v: [] for v in variants}
     cpu: dict[str, list[float]] = {v: [] for v in variants}
     rates: dict[str, list[float]] = {v: [] for v in variants}
+    paced: dict[str, list[float]] = {v: [] for v in variants}
     for run in range(repeats):
         for variant in variants:  # interleaved, so a noisy moment hits every variant alike
             tag = f"rt-{run}-{variant.replace(' ', '')}"
             figures = bench.run(variant, "roundtrip", f"/roundtrip?calls={calls}&tag={tag}", {})
             cpu[variant].append(figures["cpu_seconds"] / calls)
             trips[variant].append(median(bench.round_trips(tag)))
+            # The same rounds one every PACE seconds: the client has time between rounds, as
+            # it has against the service. For information, not a target of the issue.
+            tag = f"pc-{run}-{variant.replace(' ', '')}"
+            path = f"/load?rounds={calls // 2}&period={PACE}&tag={tag}"
+            bench.run(variant, "roundtrip", path, {})
+            paced[variant].append(median(bench.round_trips(tag)))
             # One stream per session: the benchmark server gives every stream the same response
             # id, and agentkit ignores a response id it has already seen.
             params = {"n": audio_events, "repeats": 1}
@@ -208,27 +221,29 @@ def measure(bench: Bench, calls: int, audio_events: int, repeats: int) -> dict[s
                 figures = bench.run(variant, "audio", f"/audio?n={audio_events}", params)
                 rates[variant].extend(figures["rates"])
         print(f"run {run + 1}/{repeats} done", file=sys.stderr, flush=True)
-    return {"trips": trips, "cpu": cpu, "rates": rates}
+    return {"trips": trips, "cpu": cpu, "rates": rates, "paced": paced}
 
 
 def report(found: dict[str, Any], calls: int, audio_events: int) -> bool:
     variants = list(found["trips"])
     rows = [
-        ("tool round trip, median of medians", "ms", found["trips"], 1000.0, False),
-        ("client CPU per tool round trip", "us", found["cpu"], 1e6, False),
-        (f"audio stream, {audio_events:,} deltas", "events/s", found["rates"], 1.0, True),
+        ("tool round trip, median of medians", "ms", found["trips"], 1000.0, False, True),
+        ("client CPU per tool round trip", "us", found["cpu"], 1e6, False, True),
+        (f"audio stream, {audio_events:,} deltas", "events/s", found["rates"], 1.0, True, True),
+        (f"paced round trip, 1 per {PACE * 1000:g} ms", "ms", found["paced"], 1000.0, False, False),
     ]
     print(f"{'figure':<38} {'unit':<9}" + "".join(f"{v:>12}" for v in variants)
           + f"{'SDK cost':>10}  result")  # fmt: skip
     passed = True
-    for figure, unit, values, scale, higher_is_better in rows:
+    for figure, unit, values, scale, higher_is_better, judged in rows:
         medians = {v: median(values[v]) * scale for v in variants}
         cells = "".join(f"{medians[v]:>12,.3f}" for v in variants)
         ratio = medians["SDK"] / medians["no SDK"]
         cost = (1 - ratio) if higher_is_better else (ratio - 1)
         ok = cost <= LIMITS["SDK"]
-        passed = passed and ok
-        print(f"{figure:<38} {unit:<9}{cells}{cost:>+10.1%}  SDK: {'PASS' if ok else 'MISS'}")
+        passed = passed and (ok or not judged)
+        result = f"SDK: {'PASS' if ok else 'MISS'}" if judged else "(information)"
+        print(f"{figure:<38} {unit:<9}{cells}{cost:>+10.1%}  {result}")
     print(f"(SDK cost = slower than 'no SDK'; target <= 10%; {calls} calls/run)")
     return passed
 
