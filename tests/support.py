@@ -27,6 +27,20 @@ async def until_idle(session: Session) -> list[Event]:
     return await asyncio.wait_for(collect(), TIMEOUT)
 
 
+async def until_event(session: Session, wanted: type[Event]) -> list[Event]:
+    """Every event up to and including the first of type ``wanted``."""
+    seen: list[Event] = []
+
+    async def collect() -> None:
+        async for event in session:
+            seen.append(event)
+            if isinstance(event, wanted):
+                return
+
+    await asyncio.wait_for(collect(), TIMEOUT)
+    return seen
+
+
 async def ask(session: Session, text: str) -> list[Event]:
     """Send ``text`` and collect events until the session is idle after a response."""
     await session.send_text(text)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from agentkit import Agent, Endpoint, InputTranscription, Session, SessionOptions
 from agentkit.events import Event, Reconnected, ResponseFinished, UserTranscript
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator, silence, speech
-from tests.support import TIMEOUT
+from tests.support import until_event
 
 SCENARIO = (
     Scenario(heard=["what is the weather in Oslo", "and tomorrow"])
@@ -19,22 +17,9 @@ AGENT = Agent(instructions="x", input_transcription=InputTranscription(model="wh
 FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.02)
 
 
-async def _until(session: Session, wanted: type[Event]) -> list[Event]:
-    seen: list[Event] = []
-
-    async def collect() -> None:
-        async for event in session:
-            seen.append(event)
-            if isinstance(event, wanted):
-                return
-
-    await asyncio.wait_for(collect(), TIMEOUT)
-    return seen
-
-
 async def _say(session: Session) -> list[Event]:
     await session.send_audio(speech(400) + silence(700))
-    return await _until(session, ResponseFinished)
+    return await until_event(session, ResponseFinished)
 
 
 async def test_spoken_turns_are_transcribed_and_kept_as_text() -> None:
@@ -59,7 +44,7 @@ async def test_a_reconnect_restores_spoken_turns_as_text() -> None:
             await _say(session)
             await sim.close_connections(1011, "server fault")
             (reconnected,) = [
-                e for e in await _until(session, Reconnected) if isinstance(e, Reconnected)
+                e for e in await until_event(session, Reconnected) if isinstance(e, Reconnected)
             ]
             events = await _say(session)
     assert not [note for note in reconnected.not_restored if "no transcript" in note]

@@ -10,7 +10,6 @@ import pytest
 
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
 from agentkit.events import (
-    Event,
     Reconnected,
     ReconnectGaveUp,
     Reconnecting,
@@ -19,7 +18,7 @@ from agentkit.events import (
 )
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator
-from tests.support import TIMEOUT
+from tests.support import TIMEOUT, until_event
 
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02, max_seconds=TIMEOUT)
 SCENARIO = Scenario().on("hello").say("Hi there.").on("slow").call("slow_lookup").say("Done.")
@@ -46,22 +45,9 @@ def _endpoint(sim: Simulator) -> Endpoint:
     return Endpoint.custom(sim.ga_url(model="m"), credential=sim.api_key)
 
 
-async def _until(session: Session, wanted: type[Event]) -> list[Event]:
-    seen: list[Event] = []
-
-    async def collect() -> None:
-        async for event in session:
-            seen.append(event)
-            if isinstance(event, wanted):
-                return
-
-    await asyncio.wait_for(collect(), TIMEOUT)
-    return seen
-
-
 async def _answer(session: Session, text: str) -> str:
     await session.send_text(text)
-    events = await _until(session, ResponseFinished)
+    events = await until_event(session, ResponseFinished)
     finished = [e for e in events if isinstance(e, ResponseFinished)]
     return finished[-1].text
 
@@ -71,7 +57,7 @@ async def test_server_gone_longer_than_the_budget_gives_up_cleanly() -> None:
         options = SessionOptions(reconnect=FAST)
         async with Session(_agent(), _endpoint(sim), options=options) as session:
             await sim.go_offline()
-            events = await _until(session, SessionClosed)
+            events = await until_event(session, SessionClosed)
     attempts = [e for e in events if isinstance(e, Reconnecting)]
     gave_up = [e for e in events if isinstance(e, ReconnectGaveUp)]
     assert [e.attempt for e in attempts] == [1, 2, 3]
@@ -86,7 +72,7 @@ async def test_401_on_reconnect_is_not_retried() -> None:
         async with Session(_agent(), _endpoint(sim), options=options) as session:
             sim.faults.refuse_handshake(401, body='{"error":{"message":"bad key"}}', times=5)
             await sim.close_connections(1011, "server fault")
-            events = await _until(session, SessionClosed)
+            events = await until_event(session, SessionClosed)
     attempts = [e for e in events if isinstance(e, Reconnecting)]
     gave_up = [e for e in events if isinstance(e, ReconnectGaveUp)]
     assert len(attempts) == 1
@@ -100,7 +86,7 @@ async def test_throttled_handshake_is_retried_after_retry_after() -> None:
         async with Session(_agent(), _endpoint(sim), options=options) as session:
             sim.faults.refuse_handshake(429, headers={"Retry-After": "0"}, times=1)
             await sim.close_connections(1011, "server fault")
-            events = await _until(session, Reconnected)
+            events = await until_event(session, Reconnected)
             assert await _answer(session, "hello") == "Hi there."
     assert [e.attempt for e in events if isinstance(e, Reconnecting)] == [1, 2]
 
@@ -115,9 +101,9 @@ async def test_a_drop_during_a_running_tool_answers_it_once_on_the_new_socket() 
             await session.send_text("slow please")
             await asyncio.wait_for(running.wait(), TIMEOUT)
             await sim.close_connections(1011, "dropped mid-tool")
-            await _until(session, Reconnected)
+            await until_event(session, Reconnected)
             release.set()
-            events = await _until(session, ResponseFinished)
+            events = await until_event(session, ResponseFinished)
     assert started["slow_lookup"] == 1
     assert [e for e in events if isinstance(e, ResponseFinished)][-1].text == "Done."
     outputs = [
@@ -134,7 +120,7 @@ async def test_service_ending_the_session_at_max_duration_is_recovered() -> None
         options = SessionOptions(reconnect=expiry)
         async with Session(_agent(), _endpoint(sim), options=options) as session:
             assert await _answer(session, "hello") == "Hi there."
-            events = await _until(session, Reconnected)
+            events = await until_event(session, Reconnected)
             assert await _answer(session, "hello again") == "Hi there."
     reconnected = [e for e in events if isinstance(e, Reconnected)]
     assert "maximum duration" in reconnected[0].reason
@@ -149,7 +135,7 @@ async def test_rollover_happens_before_the_service_expires_the_session() -> None
         options = SessionOptions(reconnect=rollover)
         async with Session(_agent(), _endpoint(sim), options=options) as session:
             assert await _answer(session, "hello") == "Hi there."
-            events = await _until(session, Reconnected)
+            events = await until_event(session, Reconnected)
             assert await _answer(session, "hello again") == "Hi there."
     reconnected = [e for e in events if isinstance(e, Reconnected)]
     assert "about to reach its maximum duration" in reconnected[0].reason
@@ -207,7 +193,7 @@ async def test_a_token_the_service_refuses_on_reconnect_is_not_retried() -> None
         endpoint = Endpoint.custom(sim.ga_url(model="m"), credential=EntraToken(_Credential()))
         async with Session(_agent(), endpoint, options=SessionOptions(reconnect=FAST)) as session:
             await sim.close_connections(1011, "server fault")
-            events = await _until(session, SessionClosed)
+            events = await until_event(session, SessionClosed)
     assert len([e for e in events if isinstance(e, Reconnecting)]) == 1
     (gave_up,) = [e for e in events if isinstance(e, ReconnectGaveUp)]
     assert "401" in gave_up.reason and "expired-token" not in gave_up.reason
