@@ -269,21 +269,24 @@ def _complete_turn_detection(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _ga_audio_input(session: Mapping[str, Any], key: str) -> Any:
+    """``session.audio.input[key]`` in the GA shape, or ``None`` where any level is missing."""
+    audio = session.get("audio")
+    section = audio.get("input") if isinstance(audio, Mapping) else None
+    return section.get(key) if isinstance(section, Mapping) else None
+
+
 def turn_detection(session: Mapping[str, Any], dialect: Dialect) -> Any:
     """The ``turn_detection`` object (GA: under ``audio.input``), or ``None`` when absent/off."""
     if dialect == GA:
-        audio = session.get("audio")
-        section = audio.get("input") if isinstance(audio, Mapping) else None
-        return section.get("turn_detection") if isinstance(section, Mapping) else None
+        return _ga_audio_input(session, "turn_detection")
     return session.get("turn_detection")
 
 
 def input_transcription(session: Mapping[str, Any], dialect: Dialect) -> Any:
     """The input transcription config (GA: ``audio.input.transcription``), or ``None`` when off."""
     if dialect == GA:
-        audio = session.get("audio")
-        section = audio.get("input") if isinstance(audio, Mapping) else None
-        return section.get("transcription") if isinstance(section, Mapping) else None
+        return _ga_audio_input(session, "transcription")
     return session.get("input_audio_transcription")
 
 
