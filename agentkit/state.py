@@ -70,9 +70,9 @@ InterruptPolicy = Literal["finish", "cancel"]
 
 _PCM16_BYTES_PER_MS = 48  # 24 kHz mono 16-bit
 _FINISHED_MEMORY = 64  # response ids remembered to spot duplicated response events
-_SENT_MEMORY = 128
+_SENT_MEMORY = 128  # errors answer within moments; older events need not be matched
 # Answered call ids kept to refuse re-sent calls; replays re-send recent calls, not old ones.
-_ANSWERED_MEMORY = 10_000  # errors answer within moments; older events need not be matched
+_ANSWERED_MEMORY = 10_000
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
 _AUDIO_PARTS = frozenset(("output_audio", "input_audio"))
 
