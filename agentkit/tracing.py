@@ -396,9 +396,7 @@ class SessionTracer(NoTracing):
         self._span.set_attributes(attributes)
 
     def closed(self, event: SessionClosed) -> None:
-        for response_id, response in list(self._responses.items()):
-            self._end_response(response_id, response, "session_closed")
-        self._responses.clear()
+        self._end_open_responses("session_closed")
         if self._reconnect is not None:
             self._end_reconnect("gave_up", error="session_closed")
         span, self._span = self._span, None
@@ -511,6 +509,12 @@ class SessionTracer(NoTracing):
         error = (event.reason or "failed") if status == "failed" else None
         self._end_response(event.response_id or "", response, status, error=error)
 
+    def _end_open_responses(self, status: str, *, error: str | None = None) -> None:
+        """End every response still open (the session or its socket is gone)."""
+        for response_id, response in list(self._responses.items()):
+            self._end_response(response_id, response, status, error=error)
+        self._responses.clear()
+
     def _end_response(
         self, response_id: str, response: _Response, status: str, *, error: str | None = None
     ) -> None:
@@ -603,11 +607,7 @@ class SessionTracer(NoTracing):
 
     def _reconnecting(self, event: Reconnecting) -> None:
         if self._reconnect is None:
-            for response_id, response in list(self._responses.items()):  # lost with the socket
-                self._end_response(
-                    response_id, response, "connection_lost", error="connection_lost"
-                )
-            self._responses.clear()
+            self._end_open_responses("connection_lost", error="connection_lost")  # with the socket
             self._reconnect = self._tracer.start_span(
                 "agentkit.reconnect",
                 context=self._context,
