@@ -8,8 +8,8 @@ get. Replaying turns entries back into ``conversation.item.create`` events.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, TypedDict, cast
 
 from agentkit.protocol.client_events import RESUME_ITEM_PREFIX, ConversationItemCreate
 
@@ -60,21 +60,14 @@ class Entry(TypedDict):
     status: str | None
 
 
+# An entry starts with HistoryItem's defaults; the two cannot drift apart.
+_ENTRY_DEFAULTS: dict[str, Any] = {
+    item.name: item.default for item in fields(HistoryItem) if item.default is not MISSING
+}
+
+
 def new_entry(item_id: str, item_type: str) -> Entry:
-    return {
-        "item_id": item_id,
-        "type": item_type,
-        "role": None,
-        "text": "",
-        "call_id": None,
-        "name": None,
-        "arguments": None,
-        "output": None,
-        "has_audio": False,
-        "truncated": False,
-        "response_id": None,
-        "status": None,
-    }
+    return cast(Entry, {"item_id": item_id, "type": item_type, **_ENTRY_DEFAULTS})
 
 
 @dataclass(frozen=True, slots=True)
