@@ -21,9 +21,10 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-__all__ = ["DirectConnection", "Listener"]
+__all__ = ["BatchEnd", "DirectConnection", "Listener"]
 
 Listener = Callable[[str | bytes], None]
+BatchEnd = Callable[[], None]
 
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 
@@ -38,6 +39,7 @@ class DirectConnection(ClientConnection):
     # Slots: websockets' connection already fills a large instance dict, and these fields
     # would make it grow (about 1 KiB per idle session).
     __slots__ = (
+        "_batch_end",
         "_fragmented_text",
         "_fragments",
         "_listener",
@@ -53,17 +55,31 @@ class DirectConnection(ClientConnection):
         self._waiting: list[str | bytes] = []
         self._reader: asyncio.Future[None] | None = None
         self._listener: Listener | None = None
+        self._batch_end: BatchEnd | None = None
         self._fragments: list[bytes] | None = None
         self._fragmented_text = False
         self._reading_paused = False
         self._pause_above, self._resume_at = self._queue_marks()
 
-    def listen(self, listener: Listener) -> None:
-        """Deliver every message to ``listener`` from now on, starting with those waiting."""
+    def listen(self, listener: Listener, batch_end: BatchEnd | None = None) -> None:
+        """Deliver every message to ``listener`` from now on, starting with those waiting.
+
+        ``batch_end`` runs after the messages of each chunk read from the socket, so that work
+        worth doing once per chunk rather than once per message (waking readers) is.
+        """
         while self._waiting:
             listener(self._waiting.pop(0))
+        if batch_end is not None:
+            batch_end()
         self._listener = listener
+        self._batch_end = batch_end
         self._resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        batch_end = self._batch_end
+        if batch_end is not None:
+            batch_end()
 
     async def next_message(self) -> str | bytes:
         """The next message, for a reader without a listener.

@@ -35,7 +35,7 @@ class EventChannel:
     (and never iterates the session) does not accumulate every audio chunk for ever.
     """
 
-    __slots__ = ("_head", "_items", "_limit", "_waiters", "_waking", "dropped")
+    __slots__ = ("_head", "_held", "_items", "_limit", "_waiters", "_waking", "dropped")
 
     def __init__(self, limit: int | None = None) -> None:
         self._items: list[Event | None] = []
@@ -43,6 +43,7 @@ class EventChannel:
         self._limit = limit
         self._waiters: list[asyncio.Future[None]] = []
         self._waking = False
+        self._held = False
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -62,11 +63,22 @@ class EventChannel:
                     "older ones (iterate the session, or pass SessionOptions(max_buffered_events))",
                     self._limit,
                 )
-        if self._waiters and not self._waking:
+        if self._waiters and not self._waking and not self._held:
             # A loop step later: what the session scheduled while handling this frame (a tool
             # call, the outputs it sends) runs before the application's handling of events.
             self._waking = True
             asyncio.get_running_loop().call_soon(self._wake_readers)
+
+    def hold(self) -> None:
+        """Wake no reader until :meth:`release`. The session holds the channel while it handles
+        a chunk of frames, then wakes readers once, after everything the chunk scheduled:
+        one callback fewer per chunk than waking a loop step later."""
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
+        if self._waiters and not self._waking and len(self):
+            self._wake_readers()
 
     def _wake_readers(self) -> None:
         self._waking = False

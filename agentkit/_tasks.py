@@ -35,18 +35,33 @@ class TaskOwner:
         self._tasks: dict[asyncio.Task[Any], None] = {}  # a set, in a third of the bytes
 
     def start(
-        self, coro: Coroutine[Any, Any, T], *, name: str | None = None, eager: bool = False
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        name: str | None = None,
+        eager: bool = False,
+        removes_itself: bool = False,
     ) -> asyncio.Task[T]:
         """Start ``coro`` as an owned task.
 
         ``eager`` runs it at once, up to its first suspension, where Python supports that safely
         (3.12+: the task is already current, so ``asyncio.timeout`` inside it behaves); a fast
-        tool then finishes without a trip round the event loop.
+        tool then finishes without a trip round the event loop. ``removes_itself`` promises
+        that ``coro`` hands its task to :meth:`remove` as it ends, which saves the done
+        callback (a loop callback per task) for tasks started once per tool call.
         """
         task = _new_task(coro, name, eager)
+        if task.done():  # an eager task that never suspended
+            self._forget(task)
+            return task
         self._tasks[task] = None
-        task.add_done_callback(self._forget)
+        if not removes_itself:
+            task.add_done_callback(self._forget)
         return task
+
+    def remove(self, task: asyncio.Task[Any] | None) -> None:
+        """Stop owning ``task``: it is about to end and handles its own errors."""
+        self._tasks.pop(task, None)  # type: ignore[arg-type]
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._tasks.pop(task, None)

@@ -496,7 +496,8 @@ class Session:
             try:
                 listen = getattr(transport, "listen", None)
                 if listen is not None:
-                    listen(self._on_message)  # recv() then only waits for the close
+                    # From here recv() only waits for the close.
+                    listen(self._on_message, self._events.release)
                 while True:  # recv() rather than async-for: no async generator per session
                     await self._on_frame(await transport.recv())
             except ConnectionClosedError as exc:
@@ -596,7 +597,9 @@ class Session:
 
     def _on_message(self, frame: str | bytes) -> None:
         """A frame pushed by a listening transport, inside its protocol callback: replies are
-        written before the callback returns, with no task switch in between."""
+        written before the callback returns, with no task switch in between. Readers of the
+        events are woken once the whole chunk is handled."""
+        self._events.hold()
         try:
             self._handle_frame(frame)
             if self._outbox and not self._flush_now():
@@ -718,7 +721,8 @@ class Session:
 
     def _start_call(self, call: Call) -> None:
         run = self._tracing.traced_call(call, self._run_call(call))
-        task = self._tasks.start(run, name=f"agentkit-tool-{call.name}", eager=True)
+        name = f"agentkit-tool-{call.name}"
+        task = self._tasks.start(run, name=name, eager=True, removes_itself=True)
         if not task.done():  # an eager task (3.12+) may already have answered the call
             self._call_tasks[call.call_id] = task
 
@@ -750,6 +754,8 @@ class Session:
             await self._perform(self.state.call_finished(call.call_id, result))
         except (SessionClosedError, ConnectionFailedError):
             logger.info("output for call %s not delivered: the connection is gone", call.call_id)
+        finally:
+            self._tasks.remove(asyncio.current_task())  # started with removes_itself
 
     async def _invoke(self, call: Call) -> ToolResult:
         tool = self.agent.toolset.get(call.name)

@@ -49,7 +49,7 @@ from websockets.protocol import State
 from websockets.version import version as websockets_version
 
 from agentkit._closing import frames_until_normal_close
-from agentkit._connection import DirectConnection, Listener
+from agentkit._connection import BatchEnd, DirectConnection, Listener
 from agentkit._memory_transport import MemoryTransport
 from agentkit._redact import RedactingFilter, redact
 from agentkit.endpoints import Endpoint, is_loopback
@@ -186,11 +186,12 @@ class WebSocketTransport:
         """Whether the socket's write buffer is above its high-water mark."""
         return bool(self._ws.paused)
 
-    def listen(self, listener: Listener) -> bool:
+    def listen(self, listener: Listener, batch_end: BatchEnd | None = None) -> bool:
         """Hand every incoming message to ``listener`` as soon as it is parsed.
 
         Messages that arrived before go first, in order. From then on :meth:`recv` only waits
-        for the close. ``listener`` runs inside the protocol callback: it must not raise.
+        for the close. ``batch_end`` runs after the messages of each chunk read from the
+        socket. Both run inside the protocol callback: they must not raise.
 
         Returns:
             False, and nothing changes, when the connection was made with another
@@ -199,7 +200,7 @@ class WebSocketTransport:
         ws = self._ws
         if not isinstance(ws, DirectConnection):
             return False
-        ws.listen(listener)
+        ws.listen(listener, batch_end)
         return True
 
     async def recv(self) -> str | bytes:

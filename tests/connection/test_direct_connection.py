@@ -56,6 +56,19 @@ async def test_listen_delivers_waiting_messages_first_then_live_ones(
     assert received == ["1", "2", "live"]
 
 
+async def test_batch_end_follows_the_messages_of_each_chunk(
+    transport: WebSocketTransport,
+) -> None:
+    await transport.send("burst:3")
+    assert await asyncio.wait_for(transport.recv(), TIMEOUT) == "0"
+    seen: list[str | bytes] = []
+    transport.listen(seen.append, lambda: seen.append("|"))
+    assert seen == ["1", "2", "|"]  # the messages waiting before listen are a chunk too
+    await transport.send("burst:3")  # one write: one chunk read from the socket
+    await _until(lambda: len(seen) == 7)
+    assert seen == ["1", "2", "|", "0", "1", "2", "|"]
+
+
 async def test_after_listen_recv_only_reports_the_close(transport: WebSocketTransport) -> None:
     received: list[str | bytes] = []
     transport.listen(received.append)
@@ -166,3 +179,4 @@ async def test_another_connection_class_keeps_recv(base: str) -> None:
     await transport.send("hello")
     assert await asyncio.wait_for(transport.recv(), TIMEOUT) == "hello"
     await transport.close()
+

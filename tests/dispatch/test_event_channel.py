@@ -68,3 +68,31 @@ async def test_an_unread_channel_stays_within_its_limit_in_memory() -> None:
         channel.put_nowait(TranscriptDelta(delta=str(n)))
     assert len(channel) == 100 and channel.dropped == 9_900
     assert len(channel._items) <= 2 * 100 + 64  # read slots are compacted away
+
+
+async def test_a_held_channel_wakes_its_reader_on_release_with_everything_put_meanwhile() -> None:
+    channel = EventChannel()
+    reader = asyncio.ensure_future(channel.get())
+    await asyncio.sleep(0)
+    channel.hold()
+    channel.put_nowait(TranscriptDelta(delta="a"))
+    channel.put_nowait(TranscriptDelta(delta="b"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not reader.done()  # held: nobody woken yet
+    channel.release()
+    first = await asyncio.wait_for(reader, TIMEOUT)
+    second = await channel.get()
+    assert [e.delta for e in (first, second) if isinstance(e, TranscriptDelta)] == ["a", "b"]
+
+
+async def test_releasing_an_empty_held_channel_wakes_nobody() -> None:
+    channel = EventChannel()
+    reader = asyncio.ensure_future(channel.get())
+    await asyncio.sleep(0)
+    channel.hold()
+    channel.release()
+    await asyncio.sleep(0)
+    assert not reader.done()
+    channel.put_nowait(SessionReady())
+    assert isinstance(await asyncio.wait_for(reader, TIMEOUT), SessionReady)

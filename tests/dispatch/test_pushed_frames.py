@@ -32,18 +32,25 @@ class PushingTransport(MemoryTransport):
     def __init__(self) -> None:
         super().__init__()
         self.listener: Callable[[str | bytes], None] | None = None
+        self.batch_end: Callable[[], None] | None = None
         self.listening = asyncio.Event()
         self.write_paused = False
         self.written_at_once: list[str] = []
 
-    def listen(self, listener: Callable[[str | bytes], None]) -> bool:
-        self.listener = listener
+    def listen(
+        self, listener: Callable[[str | bytes], None], batch_end: Callable[[], None] | None = None
+    ) -> bool:
+        self.listener, self.batch_end = listener, batch_end
         self.listening.set()
         return True
 
-    def deliver(self, frame: dict[str, Any]) -> None:
+    def deliver(self, *frames: dict[str, Any]) -> None:
+        """The frames as one chunk read from the socket."""
         assert self.listener is not None
-        self.listener(json.dumps(frame))
+        for frame in frames:
+            self.listener(json.dumps(frame))
+        if self.batch_end is not None:
+            self.batch_end()
 
     def send_now(self, frames: Sequence[str]) -> None:
         if self.closed:
@@ -139,3 +146,27 @@ async def test_a_failure_inside_the_callback_is_reported_not_raised(
     error = await asyncio.wait_for(session.wait_for(ErrorOccurred), TIMEOUT)
     assert error.code == "internal_error" and "decoder bug" in error.message
     assert not transport.closed
+
+
+async def test_a_waiting_reader_wakes_once_the_chunk_is_handled_and_answered(
+    started: tuple[Session, PushingTransport],
+) -> None:
+    session, transport = started
+    async for event in session.events():  # drain the start-up events
+        if event.type == "session_ready":
+            break
+    sent_before = len(transport.sent)
+    firsts: list[tuple[str, int]] = []
+
+    async def reader() -> None:
+        async for event in session.events():
+            firsts.append((event.type, len(transport.sent) - sent_before))
+            if isinstance(event, ToolCallFinished):
+                return
+
+    reading = asyncio.ensure_future(reader())
+    await asyncio.sleep(0)
+    transport.deliver(*_round())  # the whole round in one chunk
+    await asyncio.wait_for(reading, TIMEOUT)
+    # The reader's first event comes after the output and response.create were written.
+    assert firsts[0] == ("response_started", 2)
