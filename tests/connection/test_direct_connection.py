@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from agentkit._connection import DirectConnection
+from agentkit._connection import READ_SIZE, DirectConnection
 from agentkit.endpoints import Endpoint
 from agentkit.errors import ConnectionClosedError
 from agentkit.transport import WebSocketTransport, connect
@@ -180,3 +180,12 @@ async def test_another_connection_class_keeps_recv(base: str) -> None:
     assert await asyncio.wait_for(transport.recv(), TIMEOUT) == "hello"
     await transport.close()
 
+
+async def test_reads_are_smaller_than_a_message_and_messages_arrive_whole(
+    transport: WebSocketTransport,
+) -> None:
+    """asyncio's 256 KiB reads cost an mmap, mremap and munmap each on some heaps."""
+    assert _connection(transport).transport.max_size == READ_SIZE  # type: ignore[attr-defined]
+    size = 4 * READ_SIZE + 7
+    await transport.send(f"big:{size}")
+    assert len(await asyncio.wait_for(transport.recv(), TIMEOUT)) == size

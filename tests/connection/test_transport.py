@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import trustme
 
+from agentkit._connection import READ_SIZE
 from agentkit.auth import ApiKey, EntraToken
 from agentkit.endpoints import Endpoint
 from agentkit.errors import ConnectionClosedError
@@ -118,8 +119,10 @@ async def test_send_many_over_tls_delivers_frames_in_order() -> None:
         frames = ['{"n":1}', "x" * 100_000, '{"n":3}']
         await transport.send_many(frames)
         echoed = [await asyncio.wait_for(transport.recv(), TIMEOUT) for _ in frames]
+        reads = transport._ws.transport._ssl_protocol.max_size  # type: ignore[attr-defined]
         await transport.close()
     assert echoed == frames
+    assert reads == READ_SIZE  # TLS reads too stay below glibc's mmap threshold
 
 
 async def test_send_many_after_close_raises(transport: WebSocketTransport) -> None:
