@@ -8,6 +8,10 @@ tool round. :class:`DirectConnection` delivers each complete message to a listen
 :meth:`~DirectConnection.next_message` reads, with websockets' read flow control (reading pauses
 while more than ``max_queue`` messages wait: 16 by default).
 
+After the handshake it also splits the byte stream into frames itself: a message in one
+unmasked, uncompressed frame (nearly every server event) is delivered without websockets'
+frame parser, and every other frame goes to websockets whole, in order.
+
 Everything else (handshake, pings, the closing handshake, limits, writes) stays websockets'.
 """
 
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 
@@ -45,7 +50,11 @@ class DirectConnection(ClientConnection):
         "_batch_end",
         "_fragmented_text",
         "_fragments",
+        "_framing",
+        "_head_tail",
+        "_limit",
         "_listener",
+        "_partial",
         "_pause_above",
         "_reader",
         "_reading_paused",
@@ -63,6 +72,10 @@ class DirectConnection(ClientConnection):
         self._fragmented_text = False
         self._reading_paused = False
         self._pause_above, self._resume_at = self._queue_marks()
+        self._framing = False  # set once the handshake is done: see _receive_frames
+        self._head_tail = b""
+        self._partial: bytearray | None = None
+        self._limit: int | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -83,10 +96,114 @@ class DirectConnection(ClientConnection):
         self._resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        if self._framing:
+            self._receive_frames(data)
+        elif self.response is None and self.protocol.state is State.CONNECTING:
+            self._receive_handshake(data)
+        else:
+            super().data_received(data)
         batch_end = self._batch_end
         if batch_end is not None:
             batch_end()
+
+    def _receive_handshake(self, data: bytes) -> None:
+        """Give websockets the HTTP response alone, then frame what follows it ourselves."""
+        joined = self._head_tail + data
+        end = joined.find(b"\r\n\r\n")
+        if end < 0:
+            self._head_tail = joined[-3:]
+            super().data_received(data)
+            return
+        split = end + 4 - len(self._head_tail)  # where the frames start in ``data``
+        self._head_tail = b""
+        super().data_received(data[:split])
+        if self.protocol.state is State.OPEN and self._can_frame():
+            self._framing = True
+            if split < len(data):
+                self._receive_frames(data[split:])
+        elif split < len(data):
+            super().data_received(data[split:])
+
+    def _can_frame(self) -> bool:
+        protocol: Any = self.protocol
+        if getattr(protocol, "max_fragment_size", None) is not None:
+            return False
+        if not all(type(extension) is PerMessageDeflate for extension in protocol.extensions):
+            return False  # an extension we do not know may give meaning to a plain frame
+        if protocol.debug:
+            return False  # websockets logs every frame it parses: leave them all to it
+        limit = getattr(protocol, "max_message_size", getattr(protocol, "max_size", None))
+        self._limit = limit if isinstance(limit, int) else None
+        return True
+
+    def _receive_frames(self, data: bytes) -> None:
+        """Split ``data`` into frames; deliver whole text and binary messages, and pass every
+        other frame, whole, to websockets.
+
+        websockets parses each frame with a generator, several microseconds a frame, which
+        was most of the cost of receiving an event. A single-frame message (FIN set, no
+        reserved bits: neither fragmented nor compressed) from the server (unmasked) needs
+        none of its machinery and is delivered from here. Control frames, fragments,
+        compressed frames and anything malformed go to websockets as they came, one whole
+        frame at a time, so its parser always starts at a frame boundary and applies the
+        protocol's rules (pongs, the closing handshake, errors). A frame over the size limit
+        goes to websockets at once, which fails the connection with 1009 as before.
+        """
+        partial = self._partial
+        if partial is not None:
+            partial += data
+        buffer: bytes | bytearray = data if partial is None else partial
+        end, at = len(buffer), 0
+        while True:
+            bounds = _frame_bounds(buffer, at)
+            if bounds is None:
+                break
+            start, stop = bounds
+            if self._limit is not None and stop - start > self._limit:
+                self._stop_framing(buffer[at:])
+                return
+            if stop > end:
+                break
+            first = buffer[at]
+            if (first == 0x81 or first == 0x82) and buffer[at + 1] < 0x80 and self._plain():
+                if not self._deliver_frame(first == 0x81, buffer[start:stop]):
+                    return
+            else:
+                super().data_received(bytes(buffer[at:stop]))
+                if not self._framing:
+                    return
+            at = stop
+        if at == end:
+            self._partial = None
+        elif partial is None:
+            self._partial = bytearray(buffer[at:])
+        else:
+            del partial[:at]
+
+    def _plain(self) -> bool:
+        """A data frame may skip websockets: no fragmented message is open, nor closing."""
+        return self._fragments is None and self.protocol.state is State.OPEN
+
+    def _deliver_frame(self, text: bool, payload: bytes | bytearray) -> bool:
+        """Deliver a single-frame message; False when it failed the connection."""
+        if not text:
+            self._deliver(bytes(payload))
+            return True
+        try:
+            message = payload.decode()
+        except UnicodeDecodeError:
+            self._fail_invalid_utf8()
+            self._stop_framing(b"")
+            return False
+        self._deliver(message)
+        return True
+
+    def _stop_framing(self, rest: bytes | bytearray) -> None:
+        """websockets reads everything from here on."""
+        self._framing = False
+        self._partial = None
+        if rest:
+            super().data_received(bytes(rest))
 
     async def next_message(self) -> str | bytes:
         """The next message, for a reader without a listener.
@@ -115,8 +232,10 @@ class DirectConnection(ClientConnection):
             super().process_event(event)  # the handshake response, pings, pongs, close
             return
         message = self._assemble(event)
-        if message is None:
-            return
+        if message is not None:
+            self._deliver(message)
+
+    def _deliver(self, message: str | bytes) -> None:
         if self._listener is not None:
             self._listener(message)
             return
@@ -154,10 +273,13 @@ class DirectConnection(ClientConnection):
         try:
             return data.decode()
         except UnicodeDecodeError:
-            # RFC 6455 §8.1: fail the connection with 1007; the session sees the close.
-            self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
-            self.send_data()
+            self._fail_invalid_utf8()
             return None
+
+    def _fail_invalid_utf8(self) -> None:
+        """RFC 6455 §8.1: fail the connection with 1007; the session sees the close."""
+        self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
+        self.send_data()
 
     def _queue_marks(self) -> tuple[int | None, int]:
         """websockets' ``max_queue`` high and low marks (older releases keep them as a tuple)."""
@@ -189,3 +311,20 @@ def _read_from_the_heap(transport: asyncio.BaseTransport) -> None:
     reader: Any = getattr(transport, "_ssl_protocol", transport)
     if isinstance(getattr(reader, "max_size", None), int):
         reader.max_size = READ_SIZE
+
+
+def _frame_bounds(buffer: bytes | bytearray, at: int) -> tuple[int, int] | None:
+    """Where the payload of the frame starting at ``at`` starts and stops, once its header
+    is complete (the payload may not be)."""
+    available = len(buffer) - at
+    if available < 2:
+        return None
+    second = buffer[at + 1]
+    length, head = second & 0x7F, 2
+    if length >= 126:
+        head = 4 if length == 126 else 10
+        if available < head:
+            return None
+        length = int.from_bytes(buffer[at + 2 : at + head], "big")
+    start = at + head + (4 if second & 0x80 else 0)  # a masked frame goes to websockets
+    return start, start + length
