@@ -18,6 +18,8 @@ Everything else (handshake, pings, the closing handshake, limits, writes) stays 
 from __future__ import annotations
 
 import asyncio
+import os
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +28,12 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-__all__ = ["BatchEnd", "DirectConnection", "Listener"]
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets installed without its C extension
+    from websockets.utils import apply_mask
+
+__all__ = ["BatchEnd", "DirectConnection", "Listener", "masked_text_frame"]
 
 Listener = Callable[[str | bytes], None]
 BatchEnd = Callable[[], None]
@@ -328,3 +335,24 @@ def _frame_bounds(buffer: bytes | bytearray, at: int) -> tuple[int, int] | None:
         length = int.from_bytes(buffer[at + 2 : at + head], "big")
     start = at + head + (4 if second & 0x80 else 0)  # a masked frame goes to websockets
     return start, start + length
+
+
+_HEAD_16 = struct.Struct("!BBH")
+_HEAD_64 = struct.Struct("!BBQ")
+
+
+def masked_text_frame(payload: bytes) -> bytes:
+    """A client's single-frame text message: FIN, a fresh random mask (RFC 6455 §5.3).
+
+    What ``websockets`` writes for ``send_text`` without extensions, in half its time: its
+    serialiser goes through a frame object, a check and a ``BytesIO`` per frame.
+    """
+    length = len(payload)
+    if length < 126:
+        head = bytes((0x81, 0x80 | length))
+    elif length < 65536:
+        head = _HEAD_16.pack(0x81, 0x80 | 126, length)
+    else:
+        head = _HEAD_64.pack(0x81, 0x80 | 127, length)
+    mask = os.urandom(4)
+    return head + mask + apply_mask(payload, mask)

@@ -49,7 +49,7 @@ from websockets.protocol import State
 from websockets.version import version as websockets_version
 
 from agentkit._closing import frames_until_normal_close
-from agentkit._connection import BatchEnd, DirectConnection, Listener
+from agentkit._connection import BatchEnd, DirectConnection, Listener, masked_text_frame
 from agentkit._memory_transport import MemoryTransport
 from agentkit._redact import RedactingFilter, redact
 from agentkit.endpoints import Endpoint, is_loopback
@@ -414,12 +414,18 @@ def _closed_error(exc: ConnectionClosed) -> ConnectionClosedError:
 
 
 def _write_text_frames(ws: ClientConnection, frames: Sequence[str]) -> None:
-    """Frame with websockets' sans-I/O protocol, then one write for all (websockets' own
-    ``send_data`` writes each frame's bytes separately)."""
+    """Frame the messages and write them all at once (websockets' own ``send_data`` writes
+    each frame's bytes separately). agentkit frames them itself, unless an extension
+    (permessage-deflate) may compress them or websockets' wire debug log is on: then
+    websockets' sans-I/O protocol does."""
     protocol = ws.protocol
-    for frame in frames:
-        protocol.send_text(frame.encode())
-    chunks = protocol.data_to_send()
+    if protocol.extensions or protocol.debug or protocol.expect_continuation_frame:
+        for frame in frames:
+            protocol.send_text(frame.encode())
+        chunks = protocol.data_to_send()
+    else:
+        chunks = protocol.data_to_send()  # anything websockets queued goes first
+        chunks.extend(masked_text_frame(frame.encode()) for frame in frames)
     ws.transport.write(b"".join(chunks))
     if not all(chunks) and ws.transport.can_write_eof():
         ws.transport.write_eof()  # an empty chunk asks for a half-close

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 from websockets.client import ClientProtocol
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Opcode
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 from websockets.utils import accept_key
 
-from agentkit._connection import DirectConnection
+from agentkit._connection import DirectConnection, masked_text_frame
 from agentkit.endpoints import Endpoint
 from agentkit.transport import connect
 from tests.connection.server import local_server
@@ -232,3 +233,14 @@ async def test_with_permessage_deflate_compressed_and_plain_frames_both_arrive()
         got = [await asyncio.wait_for(transport.recv(), TIMEOUT) for _ in range(4)]
         await transport.close()
     assert got[:3] == ["0", "1", "2"] and len(got[3]) == 100_000
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536, 100_000])
+def test_masked_text_frames_parse_as_websockets_reads_them(size: int) -> None:
+    payload = ("é" * size).encode()[:size]  # possibly cut mid-character: the frame is bytes
+    wire = masked_text_frame(payload)
+    server = ServerProtocol(state=State.OPEN, max_size=None)
+    server.receive_data(wire)
+    (parsed,) = server.events_received()
+    assert (parsed.opcode, parsed.fin, parsed.data) == (Opcode.TEXT, True, payload)
+    assert masked_text_frame(payload) != wire or size == 0  # a fresh mask per frame

@@ -101,6 +101,23 @@ async def test_send_many_delivers_frames_in_order(
     assert echoed == frames
 
 
+@pytest.mark.parametrize("compression", ["deflate", None], ids=["websockets-framed", "own-frames"])
+async def test_send_many_and_send_now_frames_every_length_class(
+    server: tuple[str, Recorder], compression: str | None
+) -> None:
+    """Without an extension agentkit frames writes itself: 7-, 16- and 64-bit lengths."""
+    base, _ = server
+    endpoint = Endpoint.custom(f"{base}/v1/realtime")
+    transport = await asyncio.wait_for(connect(endpoint, compression=compression), TIMEOUT)
+    assert bool(transport._ws.protocol.extensions) == (compression is not None)
+    frames = ["", "a" * 125, "b" * 126, "é" * 32_767, "c" * 65_536, '{"n":6}']
+    await transport.send_many(frames[:3])
+    transport.send_now(frames[3:])
+    echoed = [await asyncio.wait_for(transport.recv(), TIMEOUT) for _ in frames]
+    await transport.close()
+    assert echoed == frames
+
+
 @pytest.mark.skipif(
     sys.version_info < (3, 11),
     reason="CPython 3.10's TLS transport warns 'unclosed transport' after a clean close "
