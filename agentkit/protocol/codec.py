@@ -8,6 +8,7 @@ audio chunk costs a ``json.loads`` and an object, not a schema walk or a base64 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
@@ -76,6 +77,13 @@ _FAST_TYPES: tuple[type[BaseModel], ...] = (
     ev.FunctionCallArgumentsDelta,
 )
 _FAST = frozenset(_FAST_TYPES)
+# Each model's JSON validator, called without pydantic's Python wrapper around it (a sixth of
+# the cost of validating a small event).
+_VALIDATE_JSON: dict[str, Callable[[str], Any]] = {
+    name: model.__pydantic_validator__.validate_json
+    for name, model in _MODELS.items()
+    if model not in _FAST
+}
 _FAST_FIELDS = {model: frozenset(model.model_fields) for model in _FAST_TYPES}
 _FAST_DEFAULTS = {
     model: {name: f.default for name, f in model.model_fields.items() if not f.is_required()}
@@ -97,11 +105,11 @@ def decode(frame: str | bytes, dialect: Dialect | None = None) -> ev.ServerEvent
     if isinstance(frame, (bytes, bytearray, memoryview)):
         raise ProtocolError(f"unexpected binary frame of {len(frame)} bytes")
     if frame.startswith('{"type":"'):  # how the service writes every event
-        model = _MODELS.get(frame[9 : frame.find('"', 9)])
-        if model is not None and model not in _FAST:
+        validate_json = _VALIDATE_JSON.get(frame[9 : frame.find('"', 9)])
+        if validate_json is not None:
             try:
                 # Parsing and validating in one pass skips building the dicts in between.
-                return cast(ev.ServerEvent, model.model_validate_json(frame))
+                return cast(ev.ServerEvent, validate_json(frame))
             except ValidationError:
                 pass  # nulls meaning "default", or a real error: the general path decides
     try:
