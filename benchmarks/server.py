@@ -4,13 +4,16 @@ It speaks just enough of the protocol for agentkit's ``Session`` to start (``ses
 connect, ``session.updated`` for every ``session.update``) and no more, so that its own cost per
 event stays small and equal for every client. The scenario is chosen by the URL path:
 
-``/roundtrip?calls=N&tag=T``
+``/roundtrip?calls=N&tag=T[&stamps=1]``
     After the client's first ``response.create``, N tool rounds back to back. Each round sends
     ``response.created``, ``response.output_item.done`` (a ``function_call`` to ``noop`` with a
     unique ``call_id``) and ``response.done`` holding that call; the round trip runs from just
     before ``response.done`` is written until both the ``function_call_output`` and the
     ``response.create`` have arrived. The output is then acknowledged with
-    ``conversation.item.added``, as the service does, and the next round starts.
+    ``conversation.item.added``, as the service does, and the next round starts. With
+    ``stamps=1`` the server also reports, per round, ``time.perf_counter_ns()`` before and
+    after writing ``response.done`` and when both replies were in, as
+    ``("stamps-" + tag, [(before, after, replied), ...])`` (see ``critical_path.py``).
 ``/load?rounds=N&period=P&tag=T``
     The same rounds, one every P seconds (random phase), for many connections at once.
 ``/audio?n=N``
@@ -114,6 +117,7 @@ class _Conversation:
 
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
+        self.stamps: list[tuple[int, int, int]] = []
 
     async def next_event(self) -> dict[str, Any]:
         """The next client event, after answering it if it is a ``session.update``."""
@@ -135,8 +139,9 @@ class _Conversation:
         round_ = _Round(number)
         await self.ws.send(round_.created)
         await self.ws.send(round_.item_done)
-        start = time.perf_counter()
+        start, before = time.perf_counter(), time.perf_counter_ns()
         await self.ws.send(round_.done)
+        after = time.perf_counter_ns()
         output, created = None, False
         while output is None or not created:
             event = await self.next_event()
@@ -147,6 +152,7 @@ class _Conversation:
             elif kind == "response.create":
                 created = True
         elapsed = time.perf_counter() - start
+        self.stamps.append((before, after, time.perf_counter_ns()))
         await self.ws.send(_ack(round_, output))
         return elapsed
 
@@ -155,7 +161,10 @@ async def _roundtrip(conv: _Conversation, params: dict[str, str], results: Queue
     calls = int(params.get("calls", "100"))
     await conv.wait_for("response.create")
     durations = [await conv.tool_round(number) for number in range(1, calls + 1)]
-    results.put((params.get("tag", "roundtrip"), durations))
+    tag = params.get("tag", "roundtrip")
+    results.put((tag, durations))
+    if params.get("stamps") == "1":
+        results.put(("stamps-" + tag, conv.stamps))
 
 
 async def _load(conv: _Conversation, params: dict[str, str], results: Queue[Any]) -> None:

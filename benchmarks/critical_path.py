@@ -1,0 +1,129 @@
+"""Where a tool round trip's time goes, for each client. Run by hand.
+
+    .venv/bin/python benchmarks/critical_path.py              # about 15 s
+    .venv/bin/python benchmarks/critical_path.py --calls 5000 --repeats 3
+
+``run.py`` gives the round trip as the server sees it. This splits it, per round, with
+``time.perf_counter_ns()`` stamps taken in both processes (on Linux it reads CLOCK_MONOTONIC,
+one clock for the whole machine):
+
+    server write   the server writing ``response.done``
+    to the read    from the start of that write until the client's connection gets the chunk
+                   holding it (``data_received``); it grows when the client is still busy with
+                   earlier frames of the round (``response.created``, the acknowledgement)
+    client         from that read until the client's last write of its two replies returns:
+                   the client's critical path, parsing, deciding and writing
+    back           from that write until the server has both replies
+    total          the server's round trip, as ``run.py`` reports it
+
+The client runs in this process, pinned like ``run.py``'s clients; the stamps come from
+wrapping ``data_received`` and the socket transport's ``write``, which costs a microsecond or
+two per round. Medians over all rounds but the first 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import sys
+import time
+from asyncio import selector_events
+from typing import Any
+
+import clients
+from common import median, pin_to_cpu
+from server import serving
+from websockets.asyncio.connection import Connection
+
+from agentkit._connection import DirectConnection
+
+_MARK = b'"response.done"'
+
+
+class _Stamps:
+    """Read times of chunks holding ``response.done``, and the end of every socket write."""
+
+    def __init__(self) -> None:
+        self.reads: list[int] = []
+        self.writes: list[int] = []
+
+    def install(self) -> None:
+        def stamped_read(original: Any) -> Any:
+            def data_received(connection: Any, data: bytes) -> None:
+                if _MARK in data:
+                    self.reads.append(time.perf_counter_ns())
+                original(connection, data)
+
+            return data_received
+
+        for cls in (Connection, DirectConnection):
+            cls.data_received = stamped_read(cls.__dict__["data_received"])  # type: ignore[method-assign]
+        original_write = selector_events._SelectorSocketTransport.write
+
+        def write(transport: Any, data: Any) -> None:
+            original_write(transport, data)
+            self.writes.append(time.perf_counter_ns())
+
+        selector_events._SelectorSocketTransport.write = write  # type: ignore[method-assign]
+
+
+def split(stamps: _Stamps, rounds: list[tuple[int, int, int]]) -> dict[str, float]:
+    """The medians, in microseconds, of each part of the rounds after the first 100."""
+    parts: dict[str, list[float]] = {
+        "server write": [],
+        "to the read": [],
+        "client": [],
+        "back": [],
+        "total": [],
+    }
+    for before, after, replied in rounds[100:]:
+        read = stamps.reads[bisect.bisect_left(stamps.reads, before)]
+        written = stamps.writes[bisect.bisect_right(stamps.writes, replied) - 1]
+        for name, value in (
+            ("server write", after - before),
+            ("to the read", read - before),
+            ("client", written - read),
+            ("back", replied - written),
+            ("total", replied - before),
+        ):
+            parts[name].append(value / 1000)
+    return {name: median(values) for name, values in parts.items()}
+
+
+def measure(kind: str, calls: int) -> dict[str, float]:
+    stamps = _Stamps()
+    stamps.install()
+    with serving() as (_, port, results):
+        pin_to_cpu(1)  # after the server started: it would inherit the affinity
+        url = f"ws://127.0.0.1:{port}/roundtrip?calls={calls}&tag={kind}&stamps=1"
+        asyncio.run(clients.roundtrip(kind, url, {}))
+        found: dict[str, Any] = {}
+        while f"stamps-{kind}" not in found:
+            tag, values = results.get(timeout=60)
+            found[tag] = values
+    return split(stamps, found[f"stamps-{kind}"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=2, help="runs per client, alternating")
+    parser.add_argument("--client", choices=("bare", "agentkit"), help="this client alone")
+    args = parser.parse_args(argv)
+    if args.client is None:  # each run in a fresh interpreter: the wrappers stay out of the other
+        import subprocess
+
+        for _ in range(args.repeats):
+            for kind in ("bare", "agentkit"):
+                command = [sys.executable, __file__, "--calls", str(args.calls), "--client", kind]
+                subprocess.run(command, check=True)
+        return 0
+    figures = measure(args.client, args.calls)
+    shown = "  ".join(f"{name} {value:6.1f}" for name, value in figures.items())
+    print(f"{args.client:9s} us: {shown}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
