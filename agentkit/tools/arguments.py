@@ -61,7 +61,7 @@ def bind_arguments(
     """
     text = arguments_json if arguments_json.strip() else "{}"  # some models send "" for no args
     try:
-        validated = spec.model.model_validate_json(text)
+        validated = spec.model.__pydantic_validator__.validate_json(text)  # no Python wrapper
     except ValidationError as exc:
         raise InvalidArgumentsError(describe_validation_error(tool_name, exc)) from None
     provided = validated.model_fields_set
