@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 from websockets.client import ClientProtocol
-from websockets.frames import CloseCode, Opcode
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    PerMessageDeflate,
+)
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
@@ -87,7 +91,11 @@ class FakeSocket(asyncio.Transport):
 
 
 def opened(
-    after_response: bytes = b"", *, split_at: int | None = None, **options: Any
+    after_response: bytes = b"",
+    *,
+    split_at: int | None = None,
+    response_headers: bytes = b"",
+    **options: Any,
 ) -> tuple[DirectConnection, FakeSocket]:
     """A connection whose handshake is answered by the test; ``after_response`` arrives in the
     same read as the HTTP response (cut into two reads at ``split_at``, if given)."""
@@ -101,7 +109,9 @@ def opened(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Accept: "
         + accept_key(request.headers["Sec-WebSocket-Key"]).encode()
-        + b"\r\n\r\n"
+        + b"\r\n"
+        + response_headers
+        + b"\r\n"
     )
     stream = response + after_response
     cut = len(stream) if split_at is None else split_at
@@ -210,6 +220,34 @@ async def test_a_close_frame_is_handled_by_websockets_and_later_data_is_dropped(
     assert rcvd is not None and (rcvd.code, rcvd.reason) == (1001, "bye")
     frames_written = bytes(socket.written).split(b"\r\n\r\n", 1)[1]  # after the request
     assert frames_written[0] == 0x80 | CLOSE  # websockets echoed the close
+
+
+async def test_under_permessage_deflate_plain_and_compressed_frames_interleave() -> None:
+    """Compressed frames go to websockets, whose inflater keeps its window across messages
+    (context takeover); plain frames skip it and must not disturb that window."""
+    connection, _ = opened(
+        extensions=[ClientPerMessageDeflateFactory(client_max_window_bits=None)],
+        response_headers=b"Sec-WebSocket-Extensions: permessage-deflate\r\n",
+    )
+    assert connection.protocol.extensions and connection._framing
+    server_side = PerMessageDeflate(False, False, 15, 15)
+
+    def compressed(message: str) -> bytes:
+        frame = Frame(Opcode.TEXT, message.encode())
+        return frame.serialize(mask=False, extensions=[server_side])
+
+    messages = ["a" * 1_000 + "x", "plain", "a" * 1_000 + "y", "plain again", "a" * 999]
+    stream = (
+        compressed(messages[0])
+        + text(messages[1])
+        + compressed(messages[2])
+        + text(messages[3])
+        + compressed(messages[4])
+    )
+    assert stream[0] == 0x80 | 0x40 | TEXT  # RSV1: compressed
+    connection.data_received(stream)
+    assert received(connection) == messages
+    assert connection.protocol.state is State.OPEN
 
 
 async def test_wire_debug_logging_leaves_every_frame_to_websockets() -> None:
