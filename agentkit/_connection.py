@@ -126,6 +126,9 @@ class DirectConnection(ClientConnection):
         super().data_received(data[:split])
         if self.protocol.state is State.OPEN and self._can_frame():
             self._framing = True
+            protocol: Any = self.protocol  # websockets 15 names the limit max_size
+            limit = getattr(protocol, "max_message_size", getattr(protocol, "max_size", None))
+            self._limit = limit if isinstance(limit, int) else None
             if split < len(data):
                 self._receive_frames(data[split:])
         elif split < len(data):
@@ -137,11 +140,7 @@ class DirectConnection(ClientConnection):
             return False
         if not all(type(extension) is PerMessageDeflate for extension in protocol.extensions):
             return False  # an extension we do not know may give meaning to a plain frame
-        if protocol.debug:
-            return False  # websockets logs every frame it parses: leave them all to it
-        limit = getattr(protocol, "max_message_size", getattr(protocol, "max_size", None))
-        self._limit = limit if isinstance(limit, int) else None
-        return True
+        return not protocol.debug  # websockets logs every frame it parses: leave them to it
 
     def _receive_frames(self, data: bytes) -> None:
         """Split ``data`` into frames; deliver whole text and binary messages, and pass every
@@ -173,12 +172,11 @@ class DirectConnection(ClientConnection):
                 break
             first = buffer[at]
             if (first == 0x81 or first == 0x82) and buffer[at + 1] < 0x80 and self._plain():
-                if not self._deliver_frame(first == 0x81, buffer[start:stop]):
-                    return
+                self._deliver_frame(first == 0x81, buffer[start:stop])
             else:
                 super().data_received(bytes(buffer[at:stop]))
-                if not self._framing:
-                    return
+            if not self._framing:
+                return
             at = stop
         if at == end:
             self._partial = None
@@ -191,19 +189,18 @@ class DirectConnection(ClientConnection):
         """A data frame may skip websockets: no fragmented message is open, nor closing."""
         return self._fragments is None and self.protocol.state is State.OPEN
 
-    def _deliver_frame(self, text: bool, payload: bytes | bytearray) -> bool:
-        """Deliver a single-frame message; False when it failed the connection."""
+    def _deliver_frame(self, text: bool, payload: bytes | bytearray) -> None:
+        """Deliver a single-frame message, or fail the connection on invalid UTF-8."""
         if not text:
             self._deliver(bytes(payload))
-            return True
+            return
         try:
             message = payload.decode()
         except UnicodeDecodeError:
             self._fail_invalid_utf8()
             self._stop_framing(b"")
-            return False
+            return
         self._deliver(message)
-        return True
 
     def _stop_framing(self, rest: bytes | bytearray) -> None:
         """websockets reads everything from here on."""
