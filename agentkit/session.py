@@ -605,9 +605,7 @@ class Session:
             if self._outbox and not self._flush_now():
                 self._tasks.start(self._flush(), name="agentkit-flush")
         except Exception as exc:  # never into the transport's callback: it would drop the socket
-            logger.exception("failed to handle a frame")
-            message = f"agentkit could not handle a frame: {exc}"
-            self._emit(ErrorOccurred(message=message, code="internal_error"))
+            self._internal_error("a frame", exc)
 
     def _handle_frame(self, frame: str | bytes) -> None:
         """Decode, tell the application, let the state decide and queue what it decided."""
@@ -631,9 +629,13 @@ class Session:
             if actions:
                 self._apply(actions)
         except Exception as exc:  # one odd event must not end the conversation
-            logger.exception("failed to handle a %s event", event.type)
-            message = f"agentkit could not handle a {event.type} event: {exc}"
-            self._emit(ErrorOccurred(message=message, code="internal_error"))
+            self._internal_error(f"a {event.type} event", exc)
+
+    def _internal_error(self, what: str, exc: Exception) -> None:
+        """A bug of agentkit's met while handling ``what``: logged, told, and survived."""
+        logger.exception("failed to handle %s", what)
+        message = f"agentkit could not handle {what}: {exc}"
+        self._emit(ErrorOccurred(message=message, code="internal_error"))
 
     def _on_session_event(self, event: ev.ServerEvent) -> None:
         if isinstance(event, ev.SessionCreated):
