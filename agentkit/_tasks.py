@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -15,13 +16,121 @@ if sys.version_info >= (3, 12):
         loop = asyncio.get_running_loop()
         return asyncio.Task(coro, loop=loop, name=name, eager_start=eager)
 
+elif sys.version_info >= (3, 11):
+
+    def _new_task(coro: Coroutine[Any, Any, T], name: str | None, eager: bool) -> asyncio.Task[T]:
+        loop = asyncio.get_running_loop()
+        if not eager:
+            return loop.create_task(coro, name=name)
+        return _start_eagerly(loop, coro, name)
+
 else:
 
     def _new_task(coro: Coroutine[Any, Any, T], name: str | None, eager: bool) -> asyncio.Task[T]:
         return asyncio.get_running_loop().create_task(coro, name=name)
 
 
-__all__ = ["TaskOwner"]
+_NOTHING: Any = object()
+
+
+class _Resumed(Coroutine[Any, Any, T]):
+    """A coroutine whose first step already ran, as the task that runs the rest of it sees it.
+
+    Python 3.11 has no eager tasks, and a task cannot take over a coroutine that is suspended
+    (it would resume it before the awaited future is done). This hands the task what the first
+    step yielded, then forwards every ``send`` and ``throw``, so the coroutine sees exactly what
+    it would have seen in a task of its own from the start.
+    """
+
+    __slots__ = ("_coro", "_error", "_result", "_yielded", "finished")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self._coro = coro
+        self._yielded: Any = _NOTHING
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self.finished = False
+
+    def first_step(self) -> None:
+        try:
+            self._yielded = self._coro.send(None)
+        except StopIteration as stop:
+            self.finished, self._result = True, stop.value
+        except BaseException as exc:
+            self.finished, self._error = True, exc
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+
+    def send(self, value: Any) -> Any:
+        if self.finished:
+            return self._end()
+        yielded = self._yielded
+        if yielded is not _NOTHING:
+            self._yielded = _NOTHING
+            return yielded  # the future the first step waits for: the task waits for it now
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if self.finished:
+            return self._end()  # cancelled after it had already ended: it ended
+        pending, self._yielded = self._yielded, _NOTHING
+        if pending is not _NOTHING and pending is not None:
+            pending.cancel()  # what cancelling a task does to the future it waits for
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)  # pragma: no cover - asyncio throws one argument
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def _end(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        raise StopIteration(self._result)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self
+
+    def __iter__(self) -> _Resumed[T]:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+
+def _start_eagerly(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], name: str | None
+) -> asyncio.Task[T]:
+    """Run ``coro`` at once, up to its first suspension, as Python 3.12's eager tasks do.
+
+    The task exists first and is the current task during that step (``asyncio.timeout`` and
+    ``current_task`` inside it behave); the step and the task share one context.
+    """
+    context = contextvars.copy_context()
+    resumed = _Resumed(coro)
+    task: asyncio.Task[T] = loop.create_task(resumed, name=name, context=context)  # type: ignore[call-arg]
+    outer = asyncio.current_task(loop)
+    if outer is not None:
+        asyncio.tasks._leave_task(loop, outer)
+    asyncio.tasks._enter_task(loop, task)
+    try:
+        context.run(resumed.first_step)
+    finally:
+        asyncio.tasks._leave_task(loop, task)
+        if outer is not None:
+            asyncio.tasks._enter_task(loop, outer)
+    return task
+
+
+def ended(task: asyncio.Task[Any]) -> bool:
+    """Done, or (3.11) ran to its end in its eager first step: its task only returns now."""
+    if task.done():
+        return True
+    coro = task.get_coro()
+    return type(coro) is _Resumed and coro.finished
+
+
+__all__ = ["TaskOwner", "ended"]
 
 
 class TaskOwner:
@@ -51,8 +160,11 @@ class TaskOwner:
         callback (a loop callback per task) for tasks started once per tool call.
         """
         task = _new_task(coro, name, eager)
-        if task.done():  # an eager task that never suspended
-            self._forget(task)
+        if ended(task):  # an eager task that never suspended
+            if task.done():
+                self._forget(task)
+            elif task.get_coro()._error is not None:  # type: ignore[union-attr]
+                task.add_done_callback(self._forget)  # retrieve it once the task holds it
             return task
         self._tasks[task] = None
         if not removes_itself:

@@ -19,7 +19,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from agentkit._delivery import APP_EVENTS, EventChannel
-from agentkit._tasks import TaskOwner
+from agentkit._tasks import TaskOwner, ended
 from agentkit.agent import Agent
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
 from agentkit.endpoints import Endpoint
@@ -725,7 +725,7 @@ class Session:
         run = self._tracing.traced_call(call, self._run_call(call))
         name = f"agentkit-tool-{call.name}"
         task = self._tasks.start(run, name=name, eager=True, removes_itself=True)
-        if not task.done():  # an eager task (3.12+) may already have answered the call
+        if not ended(task):  # an eager task may already have answered the call
             self._call_tasks[call.call_id] = task
 
     def _cancel_calls(self, call_ids: tuple[str, ...], reason: str) -> None:
