@@ -166,12 +166,14 @@ class Session:
         "_expiry_timer",
         "_flushing",
         "_handlers",
+        "_held_since",
         "_outbox",
         "_ready",
         "_rollover_reason",
         "_stale_timer",
         "_tasks",
         "_timed_out",
+        "_told_later",
         "_tool_slots",
         "_tool_timer",
         "_tracing",
@@ -229,6 +231,10 @@ class Session:
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
         self._outbox: list[tuple[ClientEvent, float]] = []
         self._flushing = False
+        # Events decided while handling a chunk of frames or a tool's result, told once the
+        # replies decided with them are written (None: tell at once).
+        self._told_later: list[Emit | Event] | None = None
+        self._held_since: float | None = None  # perf_counter() when they started to be held
         self._connected = False
         self._rollover_reason: str | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
@@ -414,10 +420,45 @@ class Session:
         )
 
     async def _perform(self, actions: list[Action]) -> None:
-        """Apply the state's decisions, then send what they queued."""
+        """Apply the state's decisions, send what they queued, then tell the application."""
+        owner = self._hold_events()
         self._apply(actions)
-        if self._outbox:
+        await self._send_then_tell(owner)
+
+    def _hold_events(self) -> bool:
+        """Hold events back until the replies are written; False if they are held already."""
+        if self._told_later is not None:
+            return False
+        self._told_later = []
+        self._held_since = time.perf_counter()
+        return True
+
+    async def _send_then_tell(self, owner: bool) -> None:
+        """Write the queued replies, then tell the events held back for them (when ``owner``:
+        an enclosing chunk of frames tells them at its end instead). A send that has to wait
+        for the socket does not hold the events back."""
+        sent = not self._outbox or self._flush_now()
+        if owner:
+            self._tell_held()
+        if not sent:
             await self._flush()
+
+    def _tell_held(self) -> None:
+        """Tell the application, in order, what was held back; built only now (see Emit)."""
+        held, self._told_later = self._told_later, None
+        if held:
+            for item in held:
+                self._tell(item.event if isinstance(item, Emit) else item)
+        self._held_since = None
+
+    def _event_time(self) -> tuple[int, float]:
+        """When the event being told happened, as ``time.time_ns()`` and ``perf_counter()``:
+        events are told once the replies decided with them are written, a little after."""
+        now_ns, now = time.time_ns(), time.perf_counter()
+        held = self._held_since
+        if held is None:
+            return now_ns, now
+        return now_ns - int((now - held) * 1e9), held
 
     def _apply(self, actions: list[Action]) -> None:
         """Sends are queued synchronously, right where the state decided them, so concurrent
@@ -430,7 +471,11 @@ class Session:
                 self._outbox.append((action.event, time.monotonic()))
                 self._tracing.sending(action.event)
             elif type(action) is Emit:
-                self._emit(action.event)
+                held = self._told_later
+                if held is not None:
+                    held.append(action)
+                else:
+                    self._tell(action.event)
             elif type(action) is StartCall:
                 starts.append(action.call)
             elif type(action) is CancelCalls:
@@ -481,9 +526,20 @@ class Session:
         return True
 
     def _emit(self, event: Event) -> None:
+        held = self._told_later
+        if held is not None:
+            held.append(event)  # behind the events held before it
+        else:
+            self._tell(event)
+
+    def _tell(self, event: Event) -> None:
         self._events.put_nowait(event)
         for handler in self._handlers.get(type(event), ()):
-            outcome = handler(event)
+            try:
+                outcome = handler(event)
+            except Exception:  # the application's bug: the conversation and later events go on
+                logger.exception("an event handler failed")
+                continue
             if outcome is not None:
                 self._tasks.start(_awaited(outcome), name="agentkit-handler")
 
@@ -497,7 +553,7 @@ class Session:
                 listen = getattr(transport, "listen", None)
                 if listen is not None:
                     # From here recv() only waits for the close.
-                    listen(self._on_message, self._events.release)
+                    listen(self._on_message, self._end_of_chunk)
                 while True:  # recv() rather than async-for: no async generator per session
                     await self._on_frame(await transport.recv())
             except ConnectionClosedError as exc:
@@ -591,15 +647,16 @@ class Session:
 
     async def _on_frame(self, frame: str | bytes) -> None:
         """A frame pulled with ``recv()``."""
+        owner = self._hold_events()
         self._handle_frame(frame)
-        if self._outbox:
-            await self._flush()
+        await self._send_then_tell(owner)
 
     def _on_message(self, frame: str | bytes) -> None:
         """A frame pushed by a listening transport, inside its protocol callback: replies are
-        written before the callback returns, with no task switch in between. Readers of the
-        events are woken once the whole chunk is handled."""
-        self._events.hold()
+        written before the callback returns, with no task switch in between. What it means
+        to the application is told at the chunk's end (:meth:`_end_of_chunk`)."""
+        if self._told_later is None:
+            self._hold_events()
         try:
             self._handle_frame(frame)
             if self._outbox and not self._flush_now():
@@ -630,6 +687,14 @@ class Session:
                 self._apply(actions)
         except Exception as exc:  # one odd event must not end the conversation
             self._internal_error(f"a {event.type} event", exc)
+
+    def _end_of_chunk(self) -> None:
+        """After the frames of one socket read: tell their events, and wake readers once."""
+        if self._told_later is not None:
+            events = self._events
+            events.hold()
+            self._tell_held()
+            events.release()
 
     def _internal_error(self, what: str, exc: Exception) -> None:
         """A bug of agentkit's met while handling ``what``: logged, told, and survived."""

@@ -93,9 +93,27 @@ class CancelCalls:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
 class Emit:
-    event: AppEvent
+    """Tell the application ``make(*args, **fields)``.
+
+    The event is built when it is told, which the session does after writing the replies
+    decided with it: building a validated event costs microseconds that a tool round's
+    replies should not wait for.
+    """
+
+    __slots__ = ("_args", "_fields", "_make")
+
+    def __init__(self, make: Callable[..., AppEvent], *args: Any, **fields: Any) -> None:
+        self._make = make
+        self._args = args
+        self._fields = fields
+
+    @property
+    def event(self) -> AppEvent:
+        return self._make(*self._args, **self._fields)
+
+    def __repr__(self) -> str:
+        return f"Emit({self.event!r})"
 
 
 Action = Send | StartCall | CancelCalls | Emit
@@ -262,23 +280,12 @@ class ConversationState:
         if call is None or call.result is not None:
             return []
         call.result = result
-        actions: list[Action] = [Emit(self._finished_event(call))]
+        duration_s = max(0.0, self.clock() - call.started_at)
+        actions: list[Action] = [Emit(_finished_event, call, duration_s)]
         if call.response_id is None or call.response_done:
             actions.extend(self._post(call))
             actions.extend(self._maybe_create())
         return actions
-
-    def _finished_event(self, call: Call) -> ToolCallFinished:
-        result = call.result
-        assert result is not None
-        return ToolCallFinished(
-            call_id=call.call_id,
-            name=call.name,
-            output=result.output,
-            is_error=result.is_error,
-            error_type=result.error_type,
-            duration_s=max(0.0, self.clock() - call.started_at),
-        )
 
     def _post(self, call: Call) -> list[Action]:
         if call.posted or call.result is None:
@@ -392,7 +399,7 @@ class ConversationState:
         limit = self.stale_response_after
         stale, self.active_response_id = self.active_response_id, None
         message = f"no event for response {stale} in {limit:g} s; no longer waiting for it"
-        return [Emit(ErrorOccurred(message=message, code="stale_response")), *self._maybe_create()]
+        return [Emit(ErrorOccurred, message=message, code="stale_response"), *self._maybe_create()]
 
     def _on_audio_delta(self, event: ev.ResponseAudioDelta) -> list[Action]:
         audio = self._audio
@@ -413,7 +420,7 @@ class ConversationState:
         if pending is not None and pending.follow_up and not self._unacked_outputs:
             if not any(round_.call_ids for round_ in self._rounds):
                 self._pending = None  # this response already sees every output
-        return [Emit(ResponseStarted(response_id=event.response.id))]
+        return [Emit(ResponseStarted, response_id=event.response.id)]
 
     def _forget(self, call_id: str) -> None:
         """An answered call the server acknowledged needs only its id (long sessions stay small)."""
@@ -454,8 +461,8 @@ class ConversationState:
             return self.call_finished(call_id, ToolResult.error(message, error_type="cancelled"))
         refusal = self._refusal(call)
         if refusal is not None:
-            return [Emit(self._started_event(call)), *self.call_finished(call_id, refusal)]
-        return [Emit(self._started_event(call)), StartCall(call)]
+            return [_started(call), *self.call_finished(call_id, refusal)]
+        return [_started(call), StartCall(call)]
 
     def _refusal(self, call: Call) -> ToolResult | None:
         """A call answered without running: over the round cap, too large, or over budget."""
@@ -489,10 +496,6 @@ class ConversationState:
         recent.append(now)
         return False
 
-    @staticmethod
-    def _started_event(call: Call) -> ToolCallStarted:
-        return ToolCallStarted(call_id=call.call_id, name=call.name, arguments=call.arguments)
-
     def _on_response_done(self, event: ev.ResponseDone) -> list[Action]:
         response = event.response
         response_id = response.id or ""
@@ -520,20 +523,9 @@ class ConversationState:
                 actions.append(CancelCalls(running, reason=response.status_reason or "cancelled"))
         for call_id in call_ids:
             actions.extend(self._post(self.calls[call_id]))
-        actions.append(Emit(self._finished(response)))
+        actions.append(Emit(_response_finished, response))
         actions.extend(self._maybe_create())
         return actions
-
-    @staticmethod
-    def _finished(response: ev.Response) -> ResponseFinished:
-        text = "".join(item.text for item in response.output if item.type == "message")
-        return ResponseFinished(
-            response_id=response.id,
-            status=response.status,
-            reason=response.status_reason,
-            usage=response.usage,
-            text=text,
-        )
 
     def _maybe_create(self) -> list[Action]:
         for round_ in [r for r in self._rounds if not r.call_ids]:
@@ -590,13 +582,12 @@ class ConversationState:
             return self._maybe_create()
         return [
             Emit(
-                ErrorOccurred(
-                    message=error.message,
-                    code=error.code,
-                    error_type=error.type,
-                    event_id=error.event_id,
-                    caused_by="response.create" if was_create else cause,
-                )
+                ErrorOccurred,
+                message=error.message,
+                code=error.code,
+                error_type=error.type,
+                event_id=error.event_id,
+                caused_by="response.create" if was_create else cause,
             )
         ]
 
@@ -677,7 +668,7 @@ class ConversationState:
                 round_.interrupted = round_.interrupted or bool(round_.call_ids & set(running))
         item_id = audio.item_id if audio is not None else None
         actions.append(
-            Emit(Interrupted(response_id=response_id, item_id=item_id, audio_end_ms=end_ms))
+            Emit(Interrupted, response_id=response_id, item_id=item_id, audio_end_ms=end_ms)
         )
         return actions
 
@@ -745,6 +736,34 @@ _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
     ev.InputAudioBufferSpeechStarted: ConversationState._on_speech_started,  # type: ignore[dict-item]
     ev.InputAudioBufferSpeechStopped: ConversationState._on_speech_stopped,  # type: ignore[dict-item]
 }
+
+
+def _started(call: Call) -> Emit:
+    return Emit(ToolCallStarted, call_id=call.call_id, name=call.name, arguments=call.arguments)
+
+
+def _finished_event(call: Call, duration_s: float) -> ToolCallFinished:
+    result = call.result
+    assert result is not None
+    return ToolCallFinished(
+        call_id=call.call_id,
+        name=call.name,
+        output=result.output,
+        is_error=result.is_error,
+        error_type=result.error_type,
+        duration_s=duration_s,
+    )
+
+
+def _response_finished(response: ev.Response) -> ResponseFinished:
+    text = "".join(item.text for item in response.output if item.type == "message")
+    return ResponseFinished(
+        response_id=response.id,
+        status=response.status,
+        reason=response.status_reason,
+        usage=response.usage,
+        text=text,
+    )
 
 
 def _is_input(item: dict[str, Any]) -> bool:

@@ -436,7 +436,7 @@ class SessionTracer(NoTracing):
 
     def _response_started(self, event: ResponseStarted) -> None:
         requested, self._requested = self._requested, None
-        start_ns, started = requested or (time.time_ns(), time.perf_counter())
+        start_ns, started = requested or self._session._event_time()
         response_id = event.response_id or ""
         attributes = self._common("chat")
         attributes[RESPONSE_ID] = response_id
@@ -465,12 +465,12 @@ class SessionTracer(NoTracing):
     def _audio_delta(self, event: AudioDelta) -> None:
         response = self._responses.get(event.response_id or "")
         if response is not None and response.first_audio is None:
-            response.first_audio = time.perf_counter()
+            response.first_audio = self._session._event_time()[1]
 
     def _text_delta(self, event: TranscriptDelta) -> None:
         response = self._responses.get(event.response_id or "")
         if response is not None and response.first_text is None:
-            response.first_text = time.perf_counter()
+            response.first_text = self._session._event_time()[1]
 
     def _interrupted(self, event: Interrupted) -> None:
         attributes: dict[str, AttributeValue] = {}
@@ -492,7 +492,7 @@ class SessionTracer(NoTracing):
         response = self._responses.pop(event.response_id or "", None)
         if response is None:
             return
-        response.ended = (time.time_ns(), time.perf_counter())
+        response.ended = self._session._event_time()
         asyncio.get_running_loop().call_soon(self._record_finished, event, response)
 
     def _record_finished(self, event: ResponseFinished, response: _Response) -> None:

@@ -191,7 +191,8 @@ class WebSocketTransport:
 
         Messages that arrived before go first, in order. From then on :meth:`recv` only waits
         for the close. ``batch_end`` runs after the messages of each chunk read from the
-        socket. Both run inside the protocol callback: they must not raise.
+        socket (a session tells its application what the chunk meant there). Both run inside
+        the protocol callback: they must not raise.
 
         Returns:
             False, and nothing changes, when the connection was made with another

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -12,7 +13,14 @@ import pytest
 
 from agentkit.agent import Agent
 from agentkit.errors import ConnectionClosedError
-from agentkit.events import ErrorOccurred, ToolCallFinished
+from agentkit.events import (
+    ErrorOccurred,
+    Event,
+    ResponseFinished,
+    ResponseStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
 from agentkit.protocol.dialects import Dialect
 from agentkit.session import Session
 from agentkit.tools import tool
@@ -170,3 +178,57 @@ async def test_a_waiting_reader_wakes_once_the_chunk_is_handled_and_answered(
     await asyncio.wait_for(reading, TIMEOUT)
     # The reader's first event comes after the output and response.create were written.
     assert firsts[0] == ("response_started", 2)
+
+
+async def test_handlers_hear_of_a_chunk_once_its_replies_are_written(
+    started: tuple[Session, PushingTransport],
+) -> None:
+    """The events are built and told after the write: the replies never wait for them."""
+    session, transport = started
+    sent_before = len(transport.sent)
+    heard: list[tuple[str, int]] = []
+
+    def note(event: Event) -> None:
+        heard.append((event.type, len(transport.sent) - sent_before))
+
+    for kind in (ResponseStarted, ToolCallStarted, ToolCallFinished, ResponseFinished):
+        session.on(kind, note)
+    transport.deliver(*_round())
+    await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
+    if sys.version_info >= (3, 11):  # the tool ran inside the chunk, eagerly
+        assert heard == [
+            ("response_started", 2),
+            ("tool_call_started", 2),
+            ("tool_call_finished", 2),
+            ("response_finished", 2),
+        ]
+    else:  # the tool's task ran after the chunk, and wrote the replies
+        assert heard == [
+            ("response_started", 0),
+            ("tool_call_started", 0),
+            ("response_finished", 0),
+            ("tool_call_finished", 2),
+        ]
+
+
+async def test_a_failing_handler_loses_neither_the_call_nor_the_later_events(
+    started: tuple[Session, PushingTransport], caplog: pytest.LogCaptureFixture
+) -> None:
+    session, transport = started
+    sent_before = len(transport.sent)
+    heard: list[str] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("handler bug")
+
+    session.on(ToolCallStarted, broken)
+    session.on(ResponseFinished, lambda event: heard.append(event.type))
+    transport.deliver(*_round())
+    await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
+    while len(transport.sent) < sent_before + 2:
+        await asyncio.wait_for(transport.next_sent(), TIMEOUT)
+    types = [json.loads(frame)["type"] for frame in transport.sent[sent_before:]]
+    assert types == ["conversation.item.create", "response.create"]
+    assert heard == ["response_finished"]
+    assert "an event handler failed" in caplog.text and "handler bug" in caplog.text
+    assert not transport.closed
