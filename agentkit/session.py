@@ -422,8 +422,10 @@ class Session:
     async def _perform(self, actions: list[Action]) -> None:
         """Apply the state's decisions, send what they queued, then tell the application."""
         owner = self._hold_events()
-        self._apply(actions)
-        await self._send_then_tell(owner)
+        try:
+            self._apply(actions)
+        finally:
+            await self._send_then_tell(owner)
 
     def _hold_events(self) -> bool:
         """Hold events back until the replies are written; False if they are held already."""
@@ -437,9 +439,11 @@ class Session:
         """Write the queued replies, then tell the events held back for them (when ``owner``:
         an enclosing chunk of frames tells them at its end instead). A send that has to wait
         for the socket does not hold the events back."""
-        sent = not self._outbox or self._flush_now()
-        if owner:
-            self._tell_held()
+        try:
+            sent = not self._outbox or self._flush_now()
+        finally:
+            if owner:
+                self._tell_held()
         if not sent:
             await self._flush()
 
@@ -560,6 +564,7 @@ class Session:
                 ended = exc
             except ConnectionFailedError as exc:
                 ended = ConnectionClosedError(1006, str(exc))
+            self._end_of_chunk()  # a hold never spans an await: whatever is held is told now
             if self._closed:
                 return
             self._connected = False
@@ -648,8 +653,10 @@ class Session:
     async def _on_frame(self, frame: str | bytes) -> None:
         """A frame pulled with ``recv()``."""
         owner = self._hold_events()
-        self._handle_frame(frame)
-        await self._send_then_tell(owner)
+        try:
+            self._handle_frame(frame)
+        finally:
+            await self._send_then_tell(owner)
 
     def _on_message(self, frame: str | bytes) -> None:
         """A frame pushed by a listening transport, inside its protocol callback: replies are

@@ -16,6 +16,7 @@ from agentkit.errors import ConnectionClosedError
 from agentkit.events import (
     ErrorOccurred,
     Event,
+    Interrupted,
     ResponseFinished,
     ResponseStarted,
     ToolCallFinished,
@@ -232,3 +233,24 @@ async def test_a_failing_handler_loses_neither_the_call_nor_the_later_events(
     assert heard == ["response_finished"]
     assert "an event handler failed" in caplog.text and "handler bug" in caplog.text
     assert not transport.closed
+
+
+async def test_events_held_for_a_send_are_told_even_when_the_send_fails(
+    started: tuple[Session, PushingTransport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, transport = started
+    transport.deliver(_round()[0])  # a response is active: interrupting cancels it
+    heard: list[str] = []
+    session.on(Interrupted, lambda event: heard.append(event.type))
+
+    def broken_write(self: Session) -> bool:
+        raise RuntimeError("write bug")
+
+    monkeypatch.setattr(Session, "_flush_now", broken_write)
+    with pytest.raises(RuntimeError, match="write bug"):
+        await session.interrupt()
+    assert heard == ["interrupted"]
+    monkeypatch.undo()
+    cancelled = {"id": "resp_1", "status": "cancelled"}
+    transport.deliver({"type": "response.done", "response": cancelled})
+    assert session._told_later is None  # nothing stays held
