@@ -213,6 +213,45 @@ def _needs_no_escape(*texts: str) -> bool:
     )
 
 
+def _json_string(text: str) -> str:
+    """``text`` as a JSON string literal, as :func:`encode`'s serialiser writes it."""
+    if _needs_no_escape(text):
+        return '"' + text + '"'
+    try:
+        return to_json(text).decode()
+    except PydanticSerializationError:  # lone surrogates
+        return json.dumps(text)
+
+
+def _reply(event: ClientEvent) -> str | None:
+    """A tool round's two replies, written directly: serialising a dict costs a few times
+    more, and these leave on every round while the service waits for them."""
+    if type(event) is ResponseCreate:
+        if event.response is not None:
+            return None
+        return '{"type":"response.create","event_id":' + _json_string(event.event_id) + "}"
+    if type(event) is not ConversationItemCreate or event.previous_item_id is not None:
+        return None
+    item = event.item
+    call_id, output = item.get("call_id"), item.get("output")
+    if (
+        len(item) != 3
+        or item.get("type") != "function_call_output"
+        or type(call_id) is not str
+        or type(output) is not str
+    ):
+        return None
+    return (
+        '{"type":"conversation.item.create","event_id":'
+        + _json_string(event.event_id)
+        + ',"item":{"type":"function_call_output","call_id":'
+        + _json_string(call_id)
+        + ',"output":'
+        + _json_string(output)
+        + "}}"
+    )
+
+
 def encode(event: ClientEvent, dialect: Dialect) -> str:
     """Serialise a client event for a socket speaking ``dialect``."""
     if type(event) is InputAudioBufferAppend and _needs_no_escape(event.audio, event.event_id):
@@ -224,6 +263,9 @@ def encode(event: ClientEvent, dialect: Dialect) -> str:
             + event.audio
             + '"}'
         )
+    reply = _reply(event)  # the same in both dialects
+    if reply is not None:
+        return reply
     wire = event_to_wire(event, dialect)
     try:
         # pydantic-core's serialiser: several times faster than json.dumps. It writes non-ASCII

@@ -14,14 +14,16 @@ from agentkit.errors import ProtocolError
 from agentkit.protocol import codec
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
+    ConversationItemCreate,
     InputAudioBufferAppend,
+    ResponseCreate,
     SessionUpdate,
     audio_append,
     function_call_output,
     user_message,
 )
 from agentkit.protocol.codec import decode, decode_object, encode, event_to_wire
-from agentkit.protocol.config import SessionConfig
+from agentkit.protocol.config import ResponseOptions, SessionConfig
 from agentkit.protocol.dialects import PREVIEW_EVENT_ALIASES, Dialect
 
 # -- decode: malformed frames ------------------------------------------------------------------
@@ -303,6 +305,54 @@ def test_any_text_in_a_tool_output_encodes_to_json_that_reads_back_the_same(text
     frame = encode(function_call_output("call_1", text), Dialect.GA)
 
     assert json.loads(frame)["item"]["output"] == text
+
+
+def _general_path(event: Any) -> str:
+    return json.dumps(event_to_wire(event, Dialect.GA), separators=(",", ":"))
+
+
+@pytest.mark.parametrize("text", ["ok", '{"temp": 21}', *HOSTILE])
+def test_a_tool_rounds_replies_are_written_directly_and_say_what_the_general_path_says(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [
+        function_call_output("call_1", text),
+        function_call_output(text, "ok"),
+        ConversationItemCreate(
+            event_id=text, item={"type": "function_call_output", "call_id": "c", "output": "o"}
+        ),
+        ResponseCreate(),
+        ResponseCreate(event_id=text),
+    ]
+    expected = [json.loads(_general_path(event)) for event in events]
+
+    serialise = codec.to_json
+
+    def strings_only(value: Any) -> bytes:
+        assert isinstance(value, str), "a whole reply went through the serialiser"
+        return serialise(value)
+
+    monkeypatch.setattr(codec, "to_json", strings_only)
+    for event, wanted in zip(events, expected, strict=True):
+        for dialect in Dialect:
+            assert json.loads(encode(event, dialect)) == wanted
+
+
+def test_other_items_and_response_options_take_the_general_path() -> None:
+    others = [
+        ConversationItemCreate(
+            item={"type": "function_call_output", "call_id": "c", "output": "o"},
+            previous_item_id="item_1",
+        ),
+        ConversationItemCreate(
+            item={"type": "function_call_output", "call_id": "c", "output": "o", "id": "x"}
+        ),
+        ConversationItemCreate(item={"type": "function_call_output", "call_id": "c", "output": 3}),
+        ResponseCreate(response=ResponseOptions(instructions="Be brief.")),
+    ]
+    for event in others:
+        assert codec._reply(event) is None
+        assert json.loads(encode(event, Dialect.GA)) == event_to_wire(event, Dialect.GA)
 
 
 # -- a typical agent's session.update, exactly ------------------------------------------------
