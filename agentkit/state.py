@@ -48,6 +48,7 @@ from agentkit.protocol.client_events import (
     ResponseCancel,
     ResponseCreate,
     function_call_output,
+    response_create,
 )
 from agentkit.protocol.config import ResponseOptions
 from agentkit.tools import ToolResult
@@ -548,7 +549,7 @@ class ConversationState:
         return [self._create(pending.options)]
 
     def _create(self, options: ResponseOptions | None) -> Send:
-        event = ResponseCreate(response=options)
+        event = response_create(options)
         self._inflight_create = event.event_id  # the id only: it may wait a while for its answer
         return self.sent(event)
 

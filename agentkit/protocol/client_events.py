@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import os
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,7 @@ __all__ = [
     "RESUME_ITEM_PREFIX",
     "new_event_id",
     "new_item_id",
+    "response_create",
     "system_message",
     "user_audio",
     "user_message",
@@ -191,9 +192,39 @@ def function_call(
 
 def function_call_output(call_id: str, output: str) -> ConversationItemCreate:
     """The result of a call; the server checks that the call exists."""
-    return ConversationItemCreate(
-        item={"type": "function_call_output", "call_id": call_id, "output": output}
-    )
+    item = {"type": "function_call_output", "call_id": call_id, "output": output}
+    fields = {
+        "event_id": new_event_id(),
+        "type": "conversation.item.create",
+        "item": item,
+        "previous_item_id": None,
+    }
+    return _unvalidated(ConversationItemCreate, fields, {"item"})
+
+
+def response_create(options: ResponseOptions | None = None) -> ResponseCreate:
+    """Ask for a response; ``options`` override the session's configuration for it."""
+    if options is not None and type(options) is not ResponseOptions:
+        return ResponseCreate(response=options)  # a dict, say: validate it
+    fields = {"event_id": new_event_id(), "type": "response.create", "response": options}
+    return _unvalidated(ResponseCreate, fields, {"response"})
+
+
+_E = TypeVar("_E", bound=_ClientEvent)
+
+
+def _unvalidated(model: type[_E], fields: dict[str, Any], given: set[str]) -> _E:
+    """The event validating ``given`` would build, from ``fields`` (every field, in declaration
+    order) that need no validation: a tool round's two replies, built from values that are
+    already the right types. Validating them cost 1.2-1.8 us each, and 4-5 us with cold caches,
+    while the service waited. The attributes are the ones pydantic documents for constructed
+    models; a test compares the result with a validated one."""
+    event = object.__new__(model)
+    object.__setattr__(event, "__dict__", fields)
+    object.__setattr__(event, "__pydantic_fields_set__", given)
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
 
 
 def audio_append(audio: bytes) -> InputAudioBufferAppend:

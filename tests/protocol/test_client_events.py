@@ -18,10 +18,12 @@ from agentkit.protocol.client_events import (
     function_call,
     function_call_output,
     new_event_id,
+    response_create,
     system_message,
     user_audio,
     user_message,
 )
+from agentkit.protocol.config import ResponseOptions
 from tests.protocol.catalogue import client_events
 
 
@@ -116,3 +118,40 @@ def test_client_events_are_frozen() -> None:
 
     with pytest.raises(ValidationError):
         event.event_id = "other"  # type: ignore[misc]
+
+
+def _as_validated(built: Any, validated: Any) -> None:
+    """``built`` (not validated) is what pydantic builds, bar the event id."""
+    assert type(built) is type(validated)
+    assert list(built.__dict__) == list(validated.__dict__)
+    assert {**built.__dict__, "event_id": "x"} == {**validated.__dict__, "event_id": "x"}
+    assert built.model_fields_set == validated.model_fields_set
+    assert built.__pydantic_extra__ == validated.__pydantic_extra__
+    assert built.__pydantic_private__ == validated.__pydantic_private__
+    assert built.model_copy(update={"event_id": "x"}) == validated.model_copy(
+        update={"event_id": "x"}
+    )
+    assert {**built.model_dump(), "event_id": "x"} == {**validated.model_dump(), "event_id": "x"}
+    assert type(built).model_validate(built.model_dump()).model_dump() == built.model_dump()
+    with pytest.raises(ValidationError):  # still frozen
+        built.event_id = "changed"
+
+
+def test_a_tool_rounds_replies_are_built_as_validation_would_build_them() -> None:
+    _as_validated(
+        function_call_output("call_1", "ok"),
+        ConversationItemCreate(
+            item={"type": "function_call_output", "call_id": "call_1", "output": "ok"}
+        ),
+    )
+    _as_validated(response_create(), ResponseCreate(response=None))
+    options = ResponseOptions(instructions="Be brief.", tool_choice="none")
+    _as_validated(response_create(options), ResponseCreate(response=options))
+    assert function_call_output("c", "o").event_id != function_call_output("c", "o").event_id
+
+
+def test_response_create_validates_options_that_are_not_a_model() -> None:
+    event = response_create({"instructions": "Be brief."})  # type: ignore[arg-type]
+    assert event.response == ResponseOptions(instructions="Be brief.")
+    with pytest.raises(ValidationError):
+        response_create({"temperature": "hot"})  # type: ignore[arg-type]
