@@ -9,9 +9,10 @@ what was received, in one line. No traceback, no pydantic documentation URL::
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from agentkit.tools.context import ToolContext
@@ -60,11 +61,21 @@ def bind_arguments(
         InvalidArgumentsError: bad JSON, not an object, or a schema violation.
     """
     text = arguments_json if arguments_json.strip() else "{}"  # some models send "" for no args
+    if text == "{}" and spec.empty_is_valid:  # nothing to check: only the context is bound
+        return _bound(spec, context, None, frozenset())
     try:
         validated = spec.model.__pydantic_validator__.validate_json(text)  # no Python wrapper
     except ValidationError as exc:
         raise InvalidArgumentsError(describe_validation_error(tool_name, exc)) from None
-    provided = validated.model_fields_set
+    return _bound(spec, context, validated, validated.model_fields_set)
+
+
+def _bound(
+    spec: ArgumentsSpec,
+    context: ToolContext[Any] | None,
+    validated: BaseModel | None,
+    provided: AbstractSet[str],
+) -> tuple[list[Any], dict[str, Any]]:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for p in spec.params:

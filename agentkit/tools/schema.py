@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PydanticUserError,
     TypeAdapter,
+    ValidationError,
     create_model,
 )
 from pydantic.fields import FieldInfo
@@ -42,12 +43,15 @@ class ArgumentsSpec:
             pydantic reserves, such as ``json`` or ``model_id``; the JSON name is always the
             parameter's own).
         parameters: the cleaned JSON Schema object sent as the tool's ``parameters``.
+        empty_is_valid: ``{}`` validates and binds nothing the model fills (no required field,
+            no positional-only one), so a call with no arguments need not be validated.
     """
 
     model: type[BaseModel]
     params: tuple[Param, ...]
     field_names: Mapping[str, str]
     parameters: dict[str, Any]
+    empty_is_valid: bool = False
 
 
 def build_arguments(
@@ -67,7 +71,16 @@ def build_arguments(
     except PydanticUserError as exc:
         raise _blame(schema_params, function, exc) from exc
     parameters = clean_parameters(raw, function, strict)
-    return ArgumentsSpec(model, params, field_names, parameters)
+    empty_is_valid = _accepts_empty(model) and not any(p.positional_only for p in schema_params)
+    return ArgumentsSpec(model, params, field_names, parameters, empty_is_valid)
+
+
+def _accepts_empty(model: type[BaseModel]) -> bool:
+    try:
+        model.model_validate_json("{}")
+    except ValidationError:
+        return False
+    return True
 
 
 def _make_model(

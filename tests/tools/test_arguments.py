@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from typing import Annotated, Literal
@@ -10,6 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from agentkit.tools import ToolContext, tool
+from agentkit.tools.arguments import InvalidArgumentsError, bind_arguments
 
 
 class Color(str, enum.Enum):
@@ -119,3 +121,57 @@ async def test_many_errors_are_capped() -> None:
         "invalid arguments for many: a: field required; b: field required; c: field required; "
         "d: field required; e: field required; and 2 more"
     )
+
+
+# -- a call with no arguments -------------------------------------------------------------------
+
+
+@tool
+def no_parameters() -> str:
+    return "ok"
+
+
+@tool
+def only_the_context(ctx: ToolContext[None]) -> str:
+    return ctx.call_id
+
+
+@tool
+def context_first_positionally(ctx: ToolContext[None], /, unit: str = "c") -> str:
+    return ctx.call_id + unit
+
+
+@tool
+def positional_with_default(unit: str = "c", /) -> str:
+    return unit
+
+
+@tool
+def checked_default(unit: Annotated[str, Field(min_length=3, validate_default=True)] = "c") -> str:
+    return unit
+
+
+@pytest.mark.parametrize(
+    "target",
+    [no_parameters, only_the_context, context_first_positionally, shapes],
+)
+@pytest.mark.parametrize("arguments", ["{}", "", "  "])
+def test_no_arguments_bind_as_validation_would_without_validating(
+    target: object, arguments: str
+) -> None:
+    spec = target._arguments  # type: ignore[attr-defined]
+    context = ToolContext("call_1", "t")
+    expected = bind_arguments(spec, "t", " {} ", context)  # " {} " takes the validating path
+    assert spec.empty_is_valid
+    unvalidated = dataclasses.replace(spec, model=object)  # validating would raise
+    assert bind_arguments(unvalidated, "t", arguments, context) == expected
+
+
+def test_calls_that_need_validating_even_when_empty_are_validated() -> None:
+    for target in (get_weather, positional_with_default, checked_default):
+        assert not target._arguments.empty_is_valid
+    with pytest.raises(InvalidArgumentsError):
+        bind_arguments(get_weather._arguments, "get_weather", "{}", None)
+    assert bind_arguments(positional_with_default._arguments, "t", "{}", None) == (["c"], {})
+    with pytest.raises(InvalidArgumentsError):
+        bind_arguments(checked_default._arguments, "t", "{}", None)
