@@ -449,6 +449,7 @@ class Session:
 
     def _tell_held(self) -> None:
         """Tell the application, in order, what was held back; built only now (see Emit)."""
+        self.state.record_history()
         held, self._told_later = self._told_later, None
         if held:
             for item in held:

@@ -183,7 +183,10 @@ class ConversationState:
     clock: Callable[[], float] = time.monotonic
     active_response_id: str | None = None
     calls: dict[str, Call] = field(default_factory=dict)
-    history: OrderedDict[str, Entry] = field(default_factory=OrderedDict)
+    _history: OrderedDict[str, Entry] = field(default_factory=OrderedDict, init=False)
+    # Items seen but not yet in the history, with their position and response: recorded
+    # once the replies are written (see record_history), or before any read of the history.
+    _unrecorded: list[tuple[ev.Item, str | None, str | None]] | None = None
     rounds_this_turn: int = 0
     connected: bool = True
     _inflight_create: str | None = None  # the event id of a response.create not yet answered
@@ -688,19 +691,41 @@ class ConversationState:
             heard = int((self.clock() - audio.first_delta_at) * 1000)
         return heard if heard < int(audio.received_ms) else None
 
+    @property
+    def history(self) -> OrderedDict[str, Entry]:
+        """The conversation as the session sees it, by item id, oldest first."""
+        if self._unrecorded:
+            self.record_history()
+        return self._history
+
+    def record_history(self) -> None:
+        """Record the items seen since the last call. The session calls this after writing its
+        replies (keeping a history is bookkeeping the service does not wait for); reading
+        :attr:`history` calls it first, so no reader sees it behind."""
+        pending, self._unrecorded = self._unrecorded, None
+        for item, after, response_id in pending or ():
+            self._record(item, after, response_id)
+
     def _remember_item(
         self, item: ev.Item, after: str | None = None, response_id: str | None = None
     ) -> None:
+        pending = self._unrecorded
+        if pending is None:
+            self._unrecorded = [(item, after, response_id)]
+        else:
+            pending.append((item, after, response_id))
+
+    def _record(self, item: ev.Item, after: str | None, response_id: str | None) -> None:
         item_id = item.id
         if not item_id or item_id.startswith(RESUME_ITEM_PREFIX):
             return
-        entry = self.history.get(item_id)
+        entry = self._history.get(item_id)
         if entry is None:
             entry = self._new_entry(item_id, item.type, after)
         _update_entry(entry, item, response_id)
 
     def _new_entry(self, item_id: str, item_type: str, after: str | None) -> Entry:
-        history = self.history
+        history = self._history
         last = next(reversed(history), None) if after is not None else None
         entry = history[item_id] = new_entry(item_id, item_type)
         if after is not None and after != last and after in history:
@@ -714,11 +739,12 @@ class ConversationState:
         return [HistoryItem(**entry) for entry in self.history.values()]
 
     def _move_after(self, item_id: str, after: str) -> None:
-        keys = list(self.history)
+        history = self._history
+        keys = list(history)
         keys.remove(item_id)
         keys.insert(keys.index(after) + 1, item_id)
         for key in keys[keys.index(item_id) :]:
-            self.history.move_to_end(key)
+            history.move_to_end(key)
 
 
 _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {

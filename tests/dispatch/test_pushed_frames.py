@@ -195,6 +195,7 @@ async def test_handlers_hear_of_a_chunk_once_its_replies_are_written(
     for kind in (ResponseStarted, ToolCallStarted, ToolCallFinished, ResponseFinished):
         session.on(kind, note)
     transport.deliver(*_round())
+    assert session.state._unrecorded is None  # the history was recorded after the write too
     await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
     if sys.version_info >= (3, 11):  # the tool ran inside the chunk, eagerly
         assert heard == [

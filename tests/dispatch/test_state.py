@@ -466,6 +466,23 @@ def test_outputs_acknowledged_later_still_get_one_follow_up() -> None:
     assert creates(state.on_event(done("r2"))) == []
 
 
+def test_history_is_recorded_after_the_decisions_but_never_read_behind() -> None:
+    """Recording items waits for record_history (the session calls it once its replies are
+    written); any read of the history records what is pending first, in order."""
+    state = ConversationState()
+    ask(state)
+    state.on_event(created("r1"))
+    state.on_event(item_done("r1", call_item("c1")))
+    state.on_event(user_added("item_u"))
+    assert state._history == {}  # decided, not yet recorded
+    assert list(state.history) == ["item_c1", "item_u"]
+    state.on_event(done("r1", call_item("c1")))
+    state.record_history()
+    assert state._unrecorded is None
+    assert state.history["item_c1"]["response_id"] == "r1"
+    assert state.history["item_c1"]["status"] == "completed"
+
+
 def test_history_keeps_the_most_recent_items_within_its_limit() -> None:
     state = ConversationState(max_history_items=3)
     for n in range(5):
