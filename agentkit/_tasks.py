@@ -94,6 +94,27 @@ class _Resumed(Coroutine[Any, Any, T]):
     def __iter__(self) -> _Resumed[T]:
         return self
 
+    # What asyncio reads to show a task (repr, get_stack): the wrapped coroutine's.
+    @property
+    def __name__(self) -> str:
+        return str(getattr(self._coro, "__qualname__", type(self._coro).__name__))
+
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self._coro, "cr_code", None)
+
+    @property
+    def cr_frame(self) -> Any:
+        return getattr(self._coro, "cr_frame", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self._coro, "cr_running", False))
+
+    @property
+    def cr_await(self) -> Any:
+        return getattr(self._coro, "cr_await", None)
+
     def __next__(self) -> Any:
         return self.send(None)
 

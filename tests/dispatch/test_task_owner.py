@@ -178,3 +178,19 @@ async def test_cancel_all_cancels_a_started_coroutine_waiting_on_a_future() -> N
     await owner.cancel_all()
     assert task.cancelled() and len(owner) == 0
     assert outcome == (["cleaned up"] if EAGER else [])  # 3.10: cancelled before it started
+
+
+async def test_a_task_shows_the_coroutine_it_runs() -> None:
+    """What asyncio shows of a task (repr, stack) names the coroutine, eagerly started or not."""
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def lookup_weather() -> None:
+        await future
+
+    task = TaskOwner().start(lookup_weather(), name="agentkit-tool-lookup", eager=True)
+    assert "lookup_weather() running at" in repr(task)
+    (frame,) = task.get_stack()
+    assert frame.f_code.co_name == "lookup_weather"
+    future.set_result(None)
+    await task
+    assert "lookup_weather() done" in repr(task)
