@@ -421,11 +421,21 @@ class Session:
 
     async def _perform(self, actions: list[Action]) -> None:
         """Apply the state's decisions, send what they queued, then tell the application."""
+        if not self._perform_now(actions):
+            await self._flush()
+
+    def _perform_now(self, actions: list[Action]) -> bool:
+        """:meth:`_perform` up to its first await: False when the replies have to wait for the
+        socket, and the caller must await :meth:`_flush`. The events held back for the replies
+        are told either way (or, inside a chunk of frames, at the chunk's end); a send that
+        waits for the socket does not hold them back."""
         owner = self._hold_events()
         try:
             self._apply(actions)
+            return not self._outbox or self._flush_now()
         finally:
-            await self._send_then_tell(owner)
+            if owner:
+                self._tell_held()
 
     def _hold_events(self) -> bool:
         """Hold events back until the replies are written; False if they are held already."""
@@ -434,18 +444,6 @@ class Session:
         self._told_later = []
         self._held_since = time.perf_counter()
         return True
-
-    async def _send_then_tell(self, owner: bool) -> None:
-        """Write the queued replies, then tell the events held back for them (when ``owner``:
-        an enclosing chunk of frames tells them at its end instead). A send that has to wait
-        for the socket does not hold the events back."""
-        try:
-            sent = not self._outbox or self._flush_now()
-        finally:
-            if owner:
-                self._tell_held()
-        if not sent:
-            await self._flush()
 
     def _tell_held(self) -> None:
         """Tell the application, in order, what was held back; built only now (see Emit)."""
@@ -656,8 +654,12 @@ class Session:
         owner = self._hold_events()
         try:
             self._handle_frame(frame)
+            sent = not self._outbox or self._flush_now()
         finally:
-            await self._send_then_tell(owner)
+            if owner:
+                self._tell_held()
+        if not sent:
+            await self._flush()
 
     def _on_message(self, frame: str | bytes) -> None:
         """A frame pushed by a listening transport, inside its protocol callback: replies are
@@ -826,7 +828,8 @@ class Session:
             self._timed_out.pop(call.call_id, None)  # a tool that swallowed its cancellation
         result = self._capped(result)
         try:
-            await self._perform(self.state.call_finished(call.call_id, result))
+            if not self._perform_now(self.state.call_finished(call.call_id, result)):
+                await self._flush()
         except (SessionClosedError, ConnectionFailedError):
             logger.info("output for call %s not delivered: the connection is gone", call.call_id)
         finally:
@@ -853,14 +856,18 @@ class Session:
                 progress_callback=lambda message: self._progress(call, message),
             )
         limit = tool.timeout if tool.timeout is not None else self.options.tool_timeout
-        if self._tool_slots is None:
-            self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
-        async with self._tool_slots:
+        slots = self._tool_slots
+        if slots is None:
+            slots = self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
+        await slots.acquire()  # what ``async with`` does, without its two coroutines per call
+        try:
             self._watch_call(call.call_id, limit)
             try:
                 return await tool.invoke(call.arguments, context)
             finally:
                 self._deadlines.pop(call.call_id, None)
+        finally:
+            slots.release()
 
     def _watch_call(self, call_id: str, limit: float) -> None:
         """Give a running call a deadline. One timer watches every call of the session, so a
