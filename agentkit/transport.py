@@ -34,6 +34,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import os
 import platform
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -426,7 +427,9 @@ def _write_text_frames(ws: ClientConnection, frames: Sequence[str]) -> None:
         chunks = protocol.data_to_send()
     else:
         chunks = protocol.data_to_send()  # anything websockets queued goes first
-        chunks.extend(masked_text_frame(frame.encode()) for frame in frames)
+        masks = os.urandom(4 * len(frames))  # one system call for every frame's mask
+        for index, frame in enumerate(frames):
+            chunks.append(masked_text_frame(frame.encode(), masks[4 * index : 4 * index + 4]))
     ws.transport.write(b"".join(chunks))
     if not all(chunks) and ws.transport.can_write_eof():
         ws.transport.write_eof()  # an empty chunk asks for a half-close

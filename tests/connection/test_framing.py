@@ -282,3 +282,24 @@ def test_masked_text_frames_parse_as_websockets_reads_them(size: int) -> None:
     (parsed,) = server.events_received()
     assert (parsed.opcode, parsed.fin, parsed.data) == (Opcode.TEXT, True, payload)
     assert masked_text_frame(payload) != wire or size == 0  # a fresh mask per frame
+
+
+def test_frames_written_together_each_get_their_own_mask() -> None:
+    """One ``os.urandom`` call draws the masks of all the frames of a write."""
+    from types import SimpleNamespace
+
+    from agentkit.transport import _write_text_frames
+
+    written: list[bytes] = []
+    protocol = SimpleNamespace(
+        extensions=[], debug=False, expect_continuation_frame=False, data_to_send=list
+    )
+    socket = SimpleNamespace(write=written.append, can_write_eof=lambda: True)
+    frames = ['{"type":"conversation.item.create"}', '{"type":"response.create"}', "x" * 300]
+    _write_text_frames(SimpleNamespace(protocol=protocol, transport=socket), frames)  # type: ignore[arg-type]
+    (wire,) = written
+    server = ServerProtocol(state=State.OPEN, max_size=None)
+    server.receive_data(wire)
+    assert [frame.data.decode() for frame in server.events_received()] == frames
+    masks = [wire[2:6], wire[2 + 6 + len(frames[0]) : 2 + 6 + len(frames[0]) + 4]]
+    assert masks[0] != masks[1]
