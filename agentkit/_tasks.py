@@ -74,8 +74,9 @@ class _Resumed(Coroutine[Any, Any, T]):
         if self.finished:
             return self._end()  # cancelled after it had already ended: it ended
         pending, self._yielded = self._yielded, _NOTHING
-        if pending is not _NOTHING and pending is not None:
-            pending.cancel()  # what cancelling a task does to the future it waits for
+        cancel = getattr(pending, "cancel", None)
+        if cancel is not None:
+            cancel()  # what cancelling a task does to the future it waits for
         if val is None and tb is None:
             return self._coro.throw(typ)
         return self._coro.throw(typ, val, tb)  # pragma: no cover - asyncio throws one argument

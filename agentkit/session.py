@@ -282,11 +282,13 @@ class Session:
         if self._closed:
             return
         self._closed = True
-        for call_id, task in list(self._call_tasks.items()):
+        current = asyncio.current_task()  # a tool may hang up: it must not wait for itself
+        running = [(c, t) for c, t in self._call_tasks.items() if t is not current]
+        for call_id, task in running:
             self._cancel_reasons.setdefault(call_id, "the session closed")
             task.cancel()
-        if self._call_tasks:
-            await asyncio.gather(*self._call_tasks.values(), return_exceptions=True)
+        if running:
+            await asyncio.gather(*(task for _, task in running), return_exceptions=True)
         for timer in (self._stale_timer, self._expiry_timer, self._tool_timer):
             if timer is not None:
                 timer.cancel()

@@ -24,7 +24,7 @@ from agentkit.events import (
 )
 from agentkit.protocol.dialects import Dialect
 from agentkit.session import Session
-from agentkit.tools import tool
+from agentkit.tools import ToolContext, tool
 from agentkit.transport import MemoryTransport
 from tests.support import TIMEOUT
 
@@ -255,3 +255,43 @@ async def test_events_held_for_a_send_are_told_even_when_the_send_fails(
     cancelled = {"id": "resp_1", "status": "cancelled"}
     transport.deliver({"type": "response.done", "response": cancelled})
     assert session._told_later is None  # nothing stays held
+
+
+@pytest.mark.parametrize("suspends_first", [False, True])
+async def test_a_tool_can_hang_up(suspends_first: bool) -> None:
+    """A tool that closes the session, at once (inside the chunk, on 3.11+) or after awaiting
+    something (from its own task, registered as the call's): the close does not wait for the
+    tool's own task, and comes after the events before it."""
+    transport = PushingTransport()
+
+    @tool
+    async def hang_up(ctx: ToolContext[None]) -> str:
+        """End the call."""
+        if suspends_first:
+            await asyncio.sleep(0)
+        await ctx.session.close()
+        return "bye"
+
+    async def connector() -> PushingTransport:
+        return transport
+
+    session = Session(Agent(tools=[hang_up]), connector=connector, dialect=Dialect.GA)
+    starting = asyncio.ensure_future(session.start())
+    await asyncio.wait_for(transport.next_sent(), TIMEOUT)
+    await asyncio.wait_for(transport.listening.wait(), TIMEOUT)
+    transport.deliver({"type": "session.updated", "session": {"id": "sess_1"}})
+    await asyncio.wait_for(starting, TIMEOUT)
+    created, item_done, _ = _round()
+    transport.deliver(created, {**item_done, "item": {**item_done["item"], "name": "hang_up"}})
+    seen: list[str] = []
+
+    async def read() -> None:
+        async for event in session.events():
+            seen.append(event.type)
+            if event.type == "session_closed":
+                return
+
+    await asyncio.wait_for(read(), TIMEOUT)
+    assert seen.index("response_started") < seen.index("tool_call_started")
+    assert seen.index("tool_call_started") < seen.index("session_closed")
+    assert session.closed and transport.closed
