@@ -95,6 +95,9 @@ class _Resumed(Coroutine[Any, Any, T]):
     def __iter__(self) -> _Resumed[T]:
         return self
 
+    def __next__(self) -> Any:
+        return self.send(None)
+
     # What asyncio reads to show a task (repr, get_stack): the wrapped coroutine's.
     @property
     def __name__(self) -> str:
@@ -115,9 +118,6 @@ class _Resumed(Coroutine[Any, Any, T]):
     @property
     def cr_await(self) -> Any:
         return getattr(self._coro, "cr_await", None)
-
-    def __next__(self) -> Any:
-        return self.send(None)
 
 
 def _start_eagerly(
