@@ -67,7 +67,9 @@ class _Resumed(Coroutine[Any, Any, T]):
         yielded = self._yielded
         if yielded is not _NOTHING:
             self._yielded = _NOTHING
-            return yielded  # the future the first step waits for: the task waits for it now
+            if yielded is not None:
+                return yielded  # the future the first step waits for: the task waits for it now
+            # A bare yield (``asyncio.sleep(0)``) asked for one loop pass: this is it.
         return self._coro.send(value)
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
