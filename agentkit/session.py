@@ -79,6 +79,7 @@ Connector = Callable[[], Awaitable[Transport]]
 """Opens a fresh transport; called at every (re)connect."""
 
 E = TypeVar("E", bound=Event)
+_T = TypeVar("_T")
 Handler = Callable[[Any], Awaitable[None] | None]
 
 
@@ -427,13 +428,17 @@ class Session:
             await self._flush()
 
     def _perform_now(self, actions: list[Action]) -> bool:
-        """:meth:`_perform` up to its first await: False when the replies have to wait for the
-        socket, and the caller must await :meth:`_flush`. The events held back for the replies
-        are told either way (or, inside a chunk of frames, at the chunk's end); a send that
-        waits for the socket does not hold them back."""
+        """:meth:`_perform` up to its first await; see :meth:`_write_then_tell`."""
+        return self._write_then_tell(self._apply, actions)
+
+    def _write_then_tell(self, decide: Callable[[_T], None], what: _T) -> bool:
+        """Run ``decide(what)`` with events held, write the replies it queued, then tell the
+        events (or, inside a chunk of frames, leave them to the chunk's end). False when the
+        replies have to wait for the socket: the caller then awaits :meth:`_flush`, and the
+        events are not held back for it."""
         owner = self._hold_events()
         try:
-            self._apply(actions)
+            decide(what)
             return not self._outbox or self._flush_now()
         finally:
             if owner:
@@ -453,7 +458,7 @@ class Session:
         held, self._told_later = self._told_later, None
         if held:
             for item in held:
-                self._tell(item.event if isinstance(item, Emit) else item)
+                self._tell(item)
         self._held_since = None
 
     def _event_time(self) -> tuple[int, float]:
@@ -476,11 +481,7 @@ class Session:
                 self._outbox.append((action.event, time.monotonic()))
                 self._tracing.sending(action.event)
             elif type(action) is Emit:
-                held = self._told_later
-                if held is not None:
-                    held.append(action)
-                else:
-                    self._tell(action.event)
+                self._emit(action)
             elif type(action) is StartCall:
                 starts.append(action.call)
             elif type(action) is CancelCalls:
@@ -530,14 +531,15 @@ class Session:
         outbox.clear()
         return True
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: Event | Emit) -> None:
         held = self._told_later
         if held is not None:
             held.append(event)  # behind the events held before it
         else:
             self._tell(event)
 
-    def _tell(self, event: Event) -> None:
+    def _tell(self, item: Event | Emit) -> None:
+        event = item.event if isinstance(item, Emit) else item  # an Emit is built only now
         self._events.put_nowait(event)
         for handler in self._handlers.get(type(event), ()):
             try:
@@ -653,14 +655,7 @@ class Session:
 
     async def _on_frame(self, frame: str | bytes) -> None:
         """A frame pulled with ``recv()``."""
-        owner = self._hold_events()
-        try:
-            self._handle_frame(frame)
-            sent = not self._outbox or self._flush_now()
-        finally:
-            if owner:
-                self._tell_held()
-        if not sent:
+        if not self._write_then_tell(self._handle_frame, frame):
             await self._flush()
 
     def _on_message(self, frame: str | bytes) -> None:
