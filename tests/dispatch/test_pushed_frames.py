@@ -90,19 +90,25 @@ def _round() -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def started() -> AsyncIterator[tuple[Session, PushingTransport]]:
+    session, transport = await _start(Agent(tools=[noop]))
+    yield session, transport
+    await session.close()
+
+
+async def _start(agent: Agent) -> tuple[Session, PushingTransport]:
+    """A started session on a pushing transport."""
     transport = PushingTransport()
 
     async def connector() -> PushingTransport:
         return transport
 
-    session = Session(Agent(tools=[noop]), connector=connector, dialect=Dialect.GA)
+    session = Session(agent, connector=connector, dialect=Dialect.GA)
     starting = asyncio.ensure_future(session.start())
     await asyncio.wait_for(transport.next_sent(), TIMEOUT)  # session.update
     await asyncio.wait_for(transport.listening.wait(), TIMEOUT)
     transport.deliver({"type": "session.updated", "session": {"id": "sess_1"}})
     await asyncio.wait_for(starting, TIMEOUT)
-    yield session, transport
-    await session.close()
+    return session, transport
 
 
 async def _answered_before_done(session: Session, transport: PushingTransport) -> int:
@@ -262,7 +268,6 @@ async def test_a_tool_can_hang_up(suspends_first: bool) -> None:
     """A tool that closes the session, at once (inside the chunk, on 3.11+) or after awaiting
     something (from its own task, registered as the call's): the close does not wait for the
     tool's own task, and comes after the events before it."""
-    transport = PushingTransport()
 
     @tool
     async def hang_up(ctx: ToolContext[None]) -> str:
@@ -272,15 +277,7 @@ async def test_a_tool_can_hang_up(suspends_first: bool) -> None:
         await ctx.session.close()
         return "bye"
 
-    async def connector() -> PushingTransport:
-        return transport
-
-    session = Session(Agent(tools=[hang_up]), connector=connector, dialect=Dialect.GA)
-    starting = asyncio.ensure_future(session.start())
-    await asyncio.wait_for(transport.next_sent(), TIMEOUT)
-    await asyncio.wait_for(transport.listening.wait(), TIMEOUT)
-    transport.deliver({"type": "session.updated", "session": {"id": "sess_1"}})
-    await asyncio.wait_for(starting, TIMEOUT)
+    session, transport = await _start(Agent(tools=[hang_up]))
     created, item_done, _ = _round()
     transport.deliver(created, {**item_done, "item": {**item_done["item"], "name": "hang_up"}})
     seen: list[str] = []
