@@ -19,7 +19,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from agentkit._delivery import APP_EVENTS, EventChannel
-from agentkit._tasks import TaskOwner, ended
+from agentkit._tasks import Slots, TaskOwner, ended
 from agentkit.agent import Agent
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
 from agentkit.endpoints import Endpoint
@@ -223,7 +223,7 @@ class Session:
         self._tasks = TaskOwner()
         self._call_tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
-        self._tool_slots: asyncio.Semaphore | None = None  # made on the first call
+        self._tool_slots: Slots | None = None  # made on the first call
         self._deadlines: dict[str, tuple[float, float]] = {}  # call id -> (deadline, limit)
         self._timed_out: dict[str, float] = {}
         self._tool_timer: asyncio.TimerHandle | None = None
@@ -855,8 +855,9 @@ class Session:
         limit = tool.timeout if tool.timeout is not None else self.options.tool_timeout
         slots = self._tool_slots
         if slots is None:
-            slots = self._tool_slots = asyncio.Semaphore(self.options.max_concurrent_tools)
-        await slots.acquire()  # what ``async with`` does, without its two coroutines per call
+            slots = self._tool_slots = Slots(self.options.max_concurrent_tools)
+        if not slots.take_now():
+            await slots.take()
         try:
             self._watch_call(call.call_id, limit)
             try:
@@ -864,7 +865,7 @@ class Session:
             finally:
                 self._deadlines.pop(call.call_id, None)
         finally:
-            slots.release()
+            slots.give()
 
     def _watch_call(self, call_id: str, limit: float) -> None:
         """Give a running call a deadline. One timer watches every call of the session, so a
