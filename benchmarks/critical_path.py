@@ -16,6 +16,13 @@ one clock for the whole machine):
     back           from that write until the server has both replies
     total          the server's round trip, as ``run.py`` reports it
 
+A second line per client splits the rounds by how ``response.done`` reached the client: in one
+chunk with the round's first two frames (``response.created``, ``response.output_item.done``),
+with the second only, or alone. It comes alone when the client was awake, still busy with the
+previous round, as the round began: it then reads the first frames at once, and
+``response.done`` waits until they are handled (for agentkit, that includes running the tool).
+The share of such rounds changes from one run to the next, and with it the median total.
+
 The client runs in this process, pinned like ``run.py``'s clients; the stamps come from
 wrapping ``data_received`` and the socket transport's ``write``, which costs a microsecond or
 two per round. Medians over all rounds but the first 100.
@@ -39,13 +46,16 @@ from websockets.asyncio.connection import Connection
 from agentkit._connection import DirectConnection
 
 _MARK = b'"response.done"'
+_FIRST_FRAMES = ((b'"response.created"', "created+"), (b'"response.output_item.done"', "item+"))
 
 
 class _Stamps:
-    """Read times of chunks holding ``response.done``, and the end of every socket write."""
+    """Read times of chunks holding ``response.done`` and what else they held, and the end of
+    every socket write."""
 
     def __init__(self) -> None:
         self.reads: list[int] = []
+        self.chunks: list[str] = []
         self.writes: list[int] = []
 
     def install(self) -> None:
@@ -53,6 +63,8 @@ class _Stamps:
             def data_received(connection: Any, data: bytes) -> None:
                 if _MARK in data:
                     self.reads.append(time.perf_counter_ns())
+                    held = "".join(label for mark, label in _FIRST_FRAMES if mark in data)
+                    self.chunks.append(held + "done")
                 original(connection, data)
 
             return data_received
@@ -68,8 +80,11 @@ class _Stamps:
         selector_events._SelectorSocketTransport.write = write  # type: ignore[method-assign]
 
 
-def split(stamps: _Stamps, rounds: list[tuple[int, int, int]]) -> dict[str, float]:
-    """The medians, in microseconds, of each part of the rounds after the first 100."""
+def split(
+    stamps: _Stamps, rounds: list[tuple[int, int, int]]
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """The medians, in microseconds, of each part of the rounds after the first 100; and
+    those rounds' totals by what the chunk holding ``response.done`` held."""
     parts: dict[str, list[float]] = {
         "server write": [],
         "to the read": [],
@@ -77,8 +92,11 @@ def split(stamps: _Stamps, rounds: list[tuple[int, int, int]]) -> dict[str, floa
         "back": [],
         "total": [],
     }
+    by_chunk: dict[str, list[float]] = {"created+item+done": [], "item+done": [], "done": []}
     for before, after, replied in rounds[100:]:
-        read = stamps.reads[bisect.bisect_left(stamps.reads, before)]
+        index = bisect.bisect_left(stamps.reads, before)
+        read = stamps.reads[index]
+        by_chunk.setdefault(stamps.chunks[index], []).append((replied - before) / 1000)
         written = stamps.writes[bisect.bisect_right(stamps.writes, replied) - 1]
         for name, value in (
             ("server write", after - before),
@@ -88,10 +106,10 @@ def split(stamps: _Stamps, rounds: list[tuple[int, int, int]]) -> dict[str, floa
             ("total", replied - before),
         ):
             parts[name].append(value / 1000)
-    return {name: median(values) for name, values in parts.items()}
+    return {name: median(values) for name, values in parts.items()}, by_chunk
 
 
-def measure(kind: str, calls: int) -> dict[str, float]:
+def measure(kind: str, calls: int) -> tuple[dict[str, float], dict[str, list[float]]]:
     stamps = _Stamps()
     stamps.install()
     with serving() as (_, port, results):
@@ -119,9 +137,15 @@ def main(argv: list[str] | None = None) -> int:
                 command = [sys.executable, __file__, "--calls", str(args.calls), "--client", kind]
                 subprocess.run(command, check=True)
         return 0
-    figures = measure(args.client, args.calls)
+    figures, by_chunk = measure(args.client, args.calls)
     shown = "  ".join(f"{name} {value:6.1f}" for name, value in figures.items())
     print(f"{args.client:9s} us: {shown}", flush=True)
+    count = sum(len(totals) for totals in by_chunk.values())
+    shares = "  ".join(
+        f"{chunk} {len(totals) / count:4.0%} total {median(totals) if totals else 0.0:6.1f}"
+        for chunk, totals in by_chunk.items()
+    )
+    print(f"{'':9s}     response.done read in: {shares}", flush=True)
     return 0
 
 
