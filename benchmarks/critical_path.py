@@ -13,6 +13,8 @@ one clock for the whole machine):
                    earlier frames of the round (``response.created``, the acknowledgement)
     client         from that read until the client's last write of its two replies returns:
                    the client's critical path, parsing, deciding and writing
+    last write     of which that last write: long when the kernel wakes the server inside
+                   it, short when an earlier write has already done so
     back           from that write until the server has both replies
     total          the server's round trip, as ``run.py`` reports it
 
@@ -56,6 +58,7 @@ class _Stamps:
     def __init__(self) -> None:
         self.reads: list[int] = []
         self.chunks: list[str] = []
+        self.write_starts: list[int] = []
         self.writes: list[int] = []
 
     def install(self) -> None:
@@ -74,6 +77,7 @@ class _Stamps:
         original_write = selector_events._SelectorSocketTransport.write
 
         def write(transport: Any, data: Any) -> None:
+            self.write_starts.append(time.perf_counter_ns())
             original_write(transport, data)
             self.writes.append(time.perf_counter_ns())
 
@@ -89,6 +93,7 @@ def split(
         "server write": [],
         "to the read": [],
         "client": [],
+        "last write": [],
         "back": [],
         "total": [],
     }
@@ -97,11 +102,13 @@ def split(
         index = bisect.bisect_left(stamps.reads, before)
         read = stamps.reads[index]
         by_chunk.setdefault(stamps.chunks[index], []).append((replied - before) / 1000)
-        written = stamps.writes[bisect.bisect_right(stamps.writes, replied) - 1]
+        last = bisect.bisect_right(stamps.writes, replied) - 1
+        written = stamps.writes[last]
         for name, value in (
             ("server write", after - before),
             ("to the read", read - before),
             ("client", written - read),
+            ("last write", written - stamps.write_starts[last]),
             ("back", replied - written),
             ("total", replied - before),
         ):
