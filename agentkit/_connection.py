@@ -18,7 +18,6 @@ Everything else (handshake, pings, the closing handshake, limits, writes) stays 
 from __future__ import annotations
 
 import asyncio
-import os
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -338,12 +337,12 @@ _HEAD_16 = struct.Struct("!BBH")
 _HEAD_64 = struct.Struct("!BBQ")
 
 
-def masked_text_frame(payload: bytes, mask: bytes | None = None) -> bytes:
-    """A client's single-frame text message: FIN, a fresh random mask (RFC 6455 §5.3).
+def masked_text_frame(payload: bytes, mask: bytes) -> bytes:
+    """A client's single-frame text message: FIN and ``mask`` (RFC 6455 §5.3).
 
     What ``websockets`` writes for ``send_text`` without extensions, in half its time: its
     serialiser goes through a frame object, a check and a ``BytesIO`` per frame. ``mask``: four
-    bytes from ``os.urandom`` (one call can draw the masks of several frames).
+    fresh bytes from ``os.urandom`` (one call draws the masks of all the frames of a write).
     """
     length = len(payload)
     if length < 126:
@@ -352,6 +351,4 @@ def masked_text_frame(payload: bytes, mask: bytes | None = None) -> bytes:
         head = _HEAD_16.pack(0x81, 0x80 | 126, length)
     else:
         head = _HEAD_64.pack(0x81, 0x80 | 127, length)
-    if mask is None:
-        mask = os.urandom(4)
     return head + mask + apply_mask(payload, mask)

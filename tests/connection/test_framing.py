@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import struct
 from typing import Any
 
@@ -276,12 +277,14 @@ async def test_with_permessage_deflate_compressed_and_plain_frames_both_arrive()
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536, 100_000])
 def test_masked_text_frames_parse_as_websockets_reads_them(size: int) -> None:
     payload = ("é" * size).encode()[:size]  # possibly cut mid-character: the frame is bytes
-    wire = masked_text_frame(payload)
+    mask = os.urandom(4)
+    wire = masked_text_frame(payload, mask)
     server = ServerProtocol(state=State.OPEN, max_size=None)
     server.receive_data(wire)
     (parsed,) = server.events_received()
     assert (parsed.opcode, parsed.fin, parsed.data) == (Opcode.TEXT, True, payload)
-    assert masked_text_frame(payload) != wire or size == 0  # a fresh mask per frame
+    header = 2 if size < 126 else 4 if size < 65_536 else 10
+    assert wire[header : header + 4] == mask  # the mask given, as the frame's masking key
 
 
 def test_frames_written_together_each_get_their_own_mask() -> None:
