@@ -199,6 +199,8 @@ class Session:
         connector: Connector | None = None,
         dialect: Dialect | None = None,
     ) -> None:
+        if endpoint is not None and not isinstance(endpoint, Endpoint):
+            raise TypeError(_not_an_endpoint(endpoint))
         if endpoint is None and (connector is None or dialect is None):
             endpoint = Endpoint.from_env()
         self.agent = agent
@@ -957,6 +959,18 @@ def _describe_close(ended: ConnectionClosedError) -> str:
     if is_expiry(ended.code, ended.reason):
         return "the session hit its maximum duration"
     return f"connection closed ({ended.code}{': ' + ended.reason if ended.reason else ''})"
+
+
+def _not_an_endpoint(value: object) -> str:
+    """Why ``value`` cannot be a session's endpoint, and what to pass instead."""
+    kind = type(value).__name__
+    if isinstance(value, str):
+        hint = "for a URL, pass Endpoint.custom(url, credential=...)"
+    elif hasattr(value, "ga_url") and hasattr(value, "api_key"):
+        hint = "for the simulator, pass Endpoint.custom(sim.ga_url(), credential=sim.api_key)"
+    else:
+        hint = "build one with Endpoint.azure(), Endpoint.openai(), Endpoint.custom() or from_env()"
+    return f"Session() expects an agentkit Endpoint, not a {kind}: {hint}"
 
 
 def _endpoint_connector(endpoint: Endpoint | None) -> Connector:
