@@ -16,7 +16,8 @@ Closing semantics (one rule for every transport):
   close this side started with :meth:`~Transport.close`. Any other code (1001 "going away" at
   session expiry, 1011, 1006...) is raised, because it is a reason to reconnect.
 
-:func:`connect` maps handshake failures (realtime-protocol.md §7) to the error tree:
+:func:`connect` maps handshake failures to the error tree (docs/protocol.md, "Handshake
+failures"):
 
 ======================  ============================================================
 401 / 403               :class:`~agentkit.errors.AuthenticationError`

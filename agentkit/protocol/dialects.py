@@ -115,7 +115,7 @@ def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
 
 
 def _session_to_ga(config: SessionConfig) -> dict[str, Any]:
-    # session.type is required on every GA session.update (realtime-protocol §2).
+    # session.type is required on every GA session.update (docs/protocol.md, "session.update").
     wire: dict[str, Any] = {"type": "realtime"}
     audio_in: dict[str, Any] = {}
     audio_out: dict[str, Any] = {}

@@ -92,7 +92,7 @@ class Tool(Generic[P, R]):
         return copy.deepcopy(self._arguments.parameters)
 
     def schema(self) -> dict[str, Any]:
-        """The function tool exactly as sent in ``session.update`` (realtime-protocol §5.1).
+        """The function tool exactly as sent in ``session.update`` (docs/protocol.md, "Tools").
 
         Returns:
             ``{"type": "function", "name", "description", "parameters"}``, a fresh copy.

@@ -42,7 +42,8 @@ class ToolResult:
     ``ToolResult("done", respond=False)`` to ask for no follow-up ``response.create``.
 
     Attributes:
-        output: the string sent as the item's ``output`` (realtime-protocol §5.3: any string).
+        output: the string sent as the item's ``output`` (any string; docs/protocol.md,
+            "A tool round").
         is_error: whether the call failed; the output then comes from :func:`error_output`.
         error_type: ``"invalid_arguments"`` or ``"tool_error"`` from ``invoke``; the dispatcher
             adds ``"timeout"``, ``"unknown_tool"`` and ``"cancelled"``.
