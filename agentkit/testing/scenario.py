@@ -6,7 +6,7 @@ the client has sent the outputs of the previous step's calls and asked for a new
 
     scenario = (
         Scenario()
-        .on("weather")                                   # substring, regex or callable
+        .on("weather")                                   # words, regex or callable
         .say("Let me check.")                            # spoken before the call, same response
         .call("get_weather", city="Oslo")                # several .call()s = parallel calls
         .say(lambda out: f"It is {out['get_weather']['temp_c']} degrees.")  # after the outputs
@@ -40,6 +40,7 @@ __all__ = [
     "ToolOutputs",
     "Turn",
     "UserInput",
+    "word_pattern",
 ]
 
 Matcher: TypeAlias = "str | re.Pattern[str] | Callable[[str], bool]"
@@ -200,13 +201,33 @@ class Turn:
         return self._scenario.runner()
 
 
+def word_pattern(words: str) -> re.Pattern[str]:
+    """The regex ``.on(words)`` uses: ``words`` as whole words, case-insensitive.
+
+    ``"lock"`` matches "Lock the door" and "lock." but not "block" or "locker"; ``"new york"``
+    matches "New York" and "new   york". Edges are word boundaries only where ``words`` starts
+    or ends with a word character, so ``"A-1002"`` and ``"?"`` match as written.
+    """
+    stripped = words.strip()
+    if not stripped:
+        raise ValueError("Scenario.on() needs some words; use .on_any() to match any input")
+    body = r"\s+".join(re.escape(part) for part in stripped.split())
+    start = r"(?<!\w)" if re.match(r"\w", stripped) else ""
+    end = r"(?!\w)" if re.search(r"\w$", stripped) else ""
+    return re.compile(start + body + end, re.IGNORECASE)
+
+
 def _text_matcher(match: Matcher) -> Callable[[UserInput], bool]:
     if isinstance(match, str):
-        needle = match.casefold()
-        return lambda user: needle in user.text.casefold()
+        match = word_pattern(match)
     if isinstance(match, re.Pattern):
         pattern = match
         return lambda user: pattern.search(user.text) is not None
+    if not callable(match):
+        raise TypeError(
+            f"Scenario.on() takes words (str), a compiled regex or a predicate of the text, "
+            f"not {type(match).__name__}"
+        )
     predicate = match
     return lambda user: bool(predicate(user.text))
 
@@ -250,8 +271,18 @@ class Scenario:
         return f"[{audio_ms} ms of speech]"
 
     def on(self, match: Matcher) -> Turn:
-        """A turn for text input containing ``match`` (case-insensitive), matching a compiled
-        regex, or accepted by a callable; audio input matches on its transcript, if any."""
+        """A turn for user input that ``match`` accepts; audio matches on its transcript.
+
+        ``match`` is one of three explicit kinds:
+
+        - words (``str``): the words appear whole, case-insensitive (see :func:`word_pattern`):
+          ``.on("lock")`` answers "lock the door", not "block the door";
+        - a compiled regex (``re.compile(...)``): ``pattern.search(text)`` finds it; use
+          ``re.compile("lock", re.I)`` for a plain substring;
+        - a callable: ``match(text)`` is true.
+
+        Turns are tried in the order they were added; the first that matches answers.
+        """
         return self._add(Turn(self, _text_matcher(match)))
 
     def on_audio(self) -> Turn:
