@@ -5,7 +5,7 @@ speaks, fixed extra headers and a :class:`~agentkit.auth.Credential`. At each co
 reconnect :meth:`Endpoint.handshake` asks the credential for fresh authentication and returns
 the exact URL and headers to use. Nothing here does network I/O except that credential call.
 
-URLs built (realtime-protocol.md §0, §1.1):
+URLs built (as in the Azure OpenAI Realtime API reference and OpenAI's Realtime API guide):
 
 * Azure GA:       ``wss://RES.openai.azure.com/openai/v1/realtime?model=DEPLOYMENT``
 * Azure preview:  ``wss://RES.openai.azure.com/openai/realtime?api-version=V&deployment=DEPLOYMENT``
@@ -18,6 +18,7 @@ Environment variables read by :meth:`Endpoint.from_env` are listed there and in 
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
 import os
@@ -32,7 +33,14 @@ from agentkit.auth import ApiKey, BearerKey, Credential, CredentialLike, as_cred
 from agentkit.errors import ConfigurationError, MissingSettingError
 from agentkit.protocol.dialects import Dialect
 
-__all__ = ["DEFAULT_OPENAI_MODEL", "ENV_VARS", "Endpoint", "EndpointKind", "Handshake"]
+__all__ = [
+    "DEFAULT_OPENAI_MODEL",
+    "ENV_VARS",
+    "Endpoint",
+    "EndpointKind",
+    "Handshake",
+    "configured_variables",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +61,8 @@ ENV_VARS: Mapping[str, str] = {
     "OPENAI_BASE_URL": f"the OpenAI API base URL (default {OPENAI_BASE_URL})",
 }
 """Every environment variable :meth:`Endpoint.from_env` reads, with what it means."""
+
+_KNOWN_VARS = frozenset(ENV_VARS) | {"AZURE_OPENAI_DEPLOYMENT_NAME"}
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
@@ -107,9 +117,10 @@ class Endpoint:
         """An Azure OpenAI (or Azure AI Foundry) realtime deployment.
 
         Args:
-            endpoint: the resource URL, e.g. ``https://RES.openai.azure.com`` (``wss://``,
-                a trailing ``/openai`` or ``/openai/v1`` are accepted; other paths are kept,
-                for API Management front ends).
+            endpoint: the resource URL, e.g. ``https://RES.openai.azure.com``. ``wss://``, no
+                scheme, and a URL copied with the service's path (``/openai/...``, which is
+                dropped) are accepted; a path before ``/openai`` is kept, for API Management
+                front ends. A query is refused, with the accepted form in the message.
             deployment: the deployment name (not the model name).
             credential: an API key string (sent as ``api-key``), :class:`~agentkit.auth.ApiKey`
                 (``in_query=True`` for the browser style), an azure-identity credential such as
@@ -231,7 +242,8 @@ class Endpoint:
             allow_insecure: allow ``ws://`` to a non-loopback host.
 
         Raises:
-            MissingSettingError: naming the variable that is needed.
+            MissingSettingError: naming the variable that is needed, and any variable that is set
+                but not read because it is misspelt (``AZURE_OPENAI_KEY``...).
         """
         env = _Env(os.environ if environ is None else environ)
         if url := env.get("AGENTKIT_REALTIME_URL"):
@@ -246,18 +258,15 @@ class Endpoint:
                 base_url=env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
                 allow_insecure=allow_insecure,
             )
-        raise MissingSettingError(
-            "AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY",
-            "set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT for Azure, "
-            "or OPENAI_API_KEY for OpenAI",
-        )
+        raise _nothing_selected(env)
 
     @classmethod
     def _azure_from_env(cls, env: _Env, endpoint: str, *, allow_insecure: bool) -> Endpoint:
         deployment = env.get("AZURE_OPENAI_DEPLOYMENT") or env.get("AZURE_OPENAI_DEPLOYMENT_NAME")
         if not deployment:
             raise MissingSettingError(
-                "AZURE_OPENAI_DEPLOYMENT", "the name of your realtime deployment, e.g. gpt-realtime"
+                "AZURE_OPENAI_DEPLOYMENT",
+                "the name of your realtime deployment, e.g. gpt-realtime" + _lookalike_notes(env),
             )
         credential: CredentialLike = env.get("AZURE_OPENAI_API_KEY")
         if not credential:
@@ -319,6 +328,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def configured_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The set variables that show an endpoint was meant to be configured.
+
+    These are the variables :meth:`Endpoint.from_env` reads, plus look-alikes it would ignore
+    (``AZURE_OPENAI_KEY``, ``AZURE_OPENAI_ENDPIONT``, any other ``AZURE_OPENAI_*``).
+    ``agentkit run`` falls back to the simulator only when this list is empty: partial or
+    misspelt settings are an error there, not a silent switch to scripted answers.
+    """
+    env = _Env(os.environ if environ is None else environ)
+    return sorted(name for name in env.names() if name in _KNOWN_VARS or _is_lookalike(name))
+
+
 class _Env:
     """Environment lookup where an empty or blank value counts as unset."""
 
@@ -328,6 +349,55 @@ class _Env:
     def get(self, name: str) -> str | None:
         value = self._environ.get(name, "").strip()
         return value or None
+
+    def names(self) -> list[str]:
+        """The names whose value is set and not blank."""
+        return [name for name, value in self._environ.items() if value.strip()]
+
+
+def _is_lookalike(name: str) -> bool:
+    return name not in _KNOWN_VARS and (
+        name.startswith("AZURE_OPENAI_") or _closest_known(name) is not None
+    )
+
+
+def _closest_known(name: str) -> str | None:
+    matches = difflib.get_close_matches(name, sorted(_KNOWN_VARS), n=1, cutoff=0.8)
+    return matches[0] if matches else None
+
+
+def _lookalike_notes(env: _Env) -> str:
+    """``"; AZURE_OPENAI_KEY is set but not read: did you mean AZURE_OPENAI_API_KEY?"``..."""
+    notes = []
+    for name in sorted(filter(_is_lookalike, env.names())):
+        guess = _closest_known(name)
+        notes.append(f"{name} is set but not read" + (f": did you mean {guess}?" if guess else ""))
+    return "".join(f"; {note}" for note in notes)
+
+
+def _nothing_selected(env: _Env) -> MissingSettingError:
+    """Name what is missing, given what is set (a key without its endpoint, a misspelling)."""
+    known = [name for name in sorted(_KNOWN_VARS) if env.get(name)]
+    notes = _lookalike_notes(env)
+    azure = [name for name in known if name.startswith("AZURE_OPENAI_")]
+    if azure:
+        deployment = "" if "AZURE_OPENAI_DEPLOYMENT" in azure else ", with AZURE_OPENAI_DEPLOYMENT"
+        return MissingSettingError(
+            "AZURE_OPENAI_ENDPOINT",
+            f"{_are_set(azure)}, but not AZURE_OPENAI_ENDPOINT: set it to "
+            f"https://RESOURCE.openai.azure.com{deployment}{notes}",
+        )
+    if known:
+        return MissingSettingError("OPENAI_API_KEY", f"{_are_set(known)}, but not it{notes}")
+    return MissingSettingError(
+        "AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY",
+        "set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT for Azure, "
+        f"or OPENAI_API_KEY for OpenAI{notes}",
+    )
+
+
+def _are_set(names: list[str]) -> str:
+    return f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} set"
 
 
 def _preview_version(env: _Env) -> str | None:
@@ -370,18 +440,38 @@ def _ws_url(url: str) -> str:
 
 
 def _azure_base(endpoint: str) -> str:
-    """``https://RES.openai.azure.com/openai/v1/`` -> ``wss://RES.openai.azure.com``."""
-    parts = urlsplit(_ws_url(endpoint))
-    if parts.query:
-        raise ConfigurationError(
-            f"AZURE_OPENAI_ENDPOINT must not have a query: {redact(endpoint)!r}"
-        )
-    path = parts.path.rstrip("/")
-    for suffix in ("/openai/v1/realtime", "/openai/realtime", "/openai/v1", "/openai"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-            break
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    """The resource URL: ``https://RES.openai.azure.com/openai/v1/`` -> ``wss://RES.openai.azure.com``.
+
+    Everything from an ``/openai`` path segment on is the service's own path (a URL copied from
+    the portal or from a chat-completions sample), so it is dropped instead of being doubled;
+    a path before it (an API Management front end) is kept. A query is refused, with the
+    accepted form in the message: it may carry an api-version or a deployment meant elsewhere.
+    """
+    text = endpoint.strip()
+    if "://" not in text and " " not in text:  # res.openai.azure.com
+        text = f"https://{text}"
+    parts = urlsplit(_ws_url(text))
+    segments = parts.path.rstrip("/").split("/")
+    path = "/".join(segments[: segments.index("openai")]) if "openai" in segments else parts.path
+    base = urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
+    if parts.query or parts.fragment:
+        raise ConfigurationError(_query_refusal(endpoint, base, parts.path, parts.query))
+    if path != parts.path.rstrip("/"):
+        logger.debug("Azure endpoint %s: using the resource URL %s", redact(endpoint), base)
+    return base
+
+
+def _query_refusal(endpoint: str, base: str, path: str, query: str) -> str:
+    accepted = "https" + base[len("wss") :] if base.startswith("wss") else "http" + base[2:]
+    deployment = dict(parse_qsl(query)).get("deployment")
+    segments = path.split("/")
+    if "deployments" in segments[:-1]:
+        deployment = segments[segments.index("deployments") + 1]
+    hint = f", and the deployment {deployment!r} as AZURE_OPENAI_DEPLOYMENT" if deployment else ""
+    return (
+        f"the Azure endpoint is the resource URL without a query: use {accepted!r}{hint} "
+        f"(got {redact(endpoint.strip())!r})"
+    )
 
 
 def _with_query(url: str, params: Mapping[str, str]) -> str:
@@ -403,6 +493,6 @@ def _check_url(url: str, *, allow_insecure: bool) -> None:
         raise ConfigurationError(f"not a ws:// or wss:// URL with a host: {redact(url)!r}")
     if parts.scheme == "ws" and not allow_insecure and not is_loopback(host):
         raise ConfigurationError(
-            f"refusing unencrypted ws:// to {host}: use wss://, or pass allow_insecure=True "
-            "if this network is trusted"
+            f"refusing unencrypted ws:// to {host}: use wss:// (https://), or, if this network "
+            "is trusted, pass allow_insecure=True (agentkit run: --allow-insecure)"
         )

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from agentkit.auth import ApiKey, BearerKey, EntraToken
-from agentkit.endpoints import Endpoint, infer_dialect, is_loopback
+from agentkit.endpoints import Endpoint, configured_variables, infer_dialect, is_loopback
 from agentkit.errors import ConfigurationError, MissingSettingError
 from agentkit.protocol.dialects import Dialect
 from tests.connection.fakes import AsyncCredential, Clock, SyncCredential
@@ -43,6 +43,9 @@ async def test_azure_preview_url() -> None:
         "https://res.openai.azure.com/openai",
         "https://res.openai.azure.com/openai/v1/",
         " https://res.openai.azure.com ",
+        "res.openai.azure.com",
+        "https://res.openai.azure.com/openai/v1/realtime",
+        "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions",
     ],
 )
 def test_azure_endpoint_spellings_are_normalised(given: str) -> None:
@@ -53,6 +56,32 @@ def test_azure_endpoint_spellings_are_normalised(given: str) -> None:
 def test_azure_keeps_a_gateway_path() -> None:
     url = Endpoint.azure("https://apim.example.com/aoai", "d", KEY).url
     assert url == "wss://apim.example.com/aoai/openai/v1/realtime?model=d"
+    pasted = Endpoint.azure("https://apim.example.com/aoai/openai/deployments/x/", "d", KEY).url
+    assert pasted == url
+
+
+@pytest.mark.parametrize(
+    ("pasted", "deployment"),
+    [
+        (
+            "https://res.openai.azure.com/openai/realtime"
+            f"?api-version=2025-04-01-preview&deployment=gpt-realtime&api-key={KEY}",
+            "gpt-realtime",
+        ),
+        (
+            "https://res.openai.azure.com/openai/deployments/chat4/chat/completions"
+            "?api-version=2024-10-21",
+            "chat4",
+        ),
+    ],
+)
+def test_azure_endpoint_with_a_query_shows_the_accepted_form(pasted: str, deployment: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Endpoint.azure(pasted, "d", KEY)
+    message = str(info.value)
+    assert "use 'https://res.openai.azure.com'" in message
+    assert f"the deployment {deployment!r} as AZURE_OPENAI_DEPLOYMENT" in message
+    assert KEY not in message
 
 
 async def test_azure_query_key_is_in_the_url_and_redacted_everywhere_else() -> None:
@@ -164,7 +193,9 @@ def test_dialect_inference(url: str, dialect: Dialect) -> None:
     "url", ["ws://10.0.0.5/v1/realtime", "http://example.com/x", "ws://[fe80::1]:9/x"]
 )
 def test_plain_ws_off_loopback_is_refused(url: str) -> None:
-    with pytest.raises(ConfigurationError, match="allow_insecure"):
+    with pytest.raises(
+        ConfigurationError, match="allow_insecure=True .agentkit run: --allow-insecure"
+    ):
         Endpoint.custom(url)
     assert Endpoint.custom(url, allow_insecure=True).url.startswith("ws://")
 
@@ -286,3 +317,56 @@ def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
     assert Endpoint.from_env().kind == "openai"
+
+
+@pytest.mark.parametrize(
+    ("environ", "setting", "says"),
+    [
+        (
+            {"AZURE_OPENAI_API_KEY": KEY},
+            "AZURE_OPENAI_ENDPOINT",
+            "AZURE_OPENAI_API_KEY is set, but not AZURE_OPENAI_ENDPOINT: set it to "
+            "https://RESOURCE.openai.azure.com, with AZURE_OPENAI_DEPLOYMENT",
+        ),
+        (
+            {"AZURE_OPENAI_DEPLOYMENT": "d", "AZURE_OPENAI_API_VERSION": "2024-10-21"},
+            "AZURE_OPENAI_ENDPOINT",
+            "AZURE_OPENAI_API_VERSION and AZURE_OPENAI_DEPLOYMENT are set, but not "
+            "AZURE_OPENAI_ENDPOINT: set it to https://RESOURCE.openai.azure.com)",
+        ),
+        (
+            {"OPENAI_REALTIME_MODEL": "gpt-realtime-mini"},
+            "OPENAI_API_KEY",
+            "OPENAI_REALTIME_MODEL is set, but not it",
+        ),
+        (
+            {"AZURE_OPENAI_ENDPIONT": RES, "AZURE_OPENAI_KEY": KEY},
+            "AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY",
+            "AZURE_OPENAI_ENDPIONT is set but not read: did you mean AZURE_OPENAI_ENDPOINT?; "
+            "AZURE_OPENAI_KEY is set but not read: did you mean AZURE_OPENAI_API_KEY?",
+        ),
+        (
+            {"AZURE_OPENAI_ENDPOINT": RES, "AZURE_OPENAI_DEPLOYMNET": "d"},
+            "AZURE_OPENAI_DEPLOYMENT",
+            "AZURE_OPENAI_DEPLOYMNET is set but not read: did you mean AZURE_OPENAI_DEPLOYMENT?",
+        ),
+    ],
+)
+def test_from_env_partial_settings_name_what_is_missing(
+    environ: dict[str, str], setting: str, says: str
+) -> None:
+    with pytest.raises(MissingSettingError) as info:
+        Endpoint.from_env(environ)
+    assert info.value.setting == setting
+    assert says in str(info.value)
+    assert KEY not in str(info.value)
+
+
+def test_configured_variables_are_the_read_ones_and_their_lookalikes() -> None:
+    unrelated = {"PATH": "/bin", "AGENTKIT_LOG": "debug", "AZURE_CLIENT_ID": "x", "HOME": "/h"}
+    assert configured_variables(unrelated) == []
+    assert configured_variables({"OPENAI_API_KEY": "  "}) == []  # blank counts as unset
+    lookalikes = {"AZURE_OPENAI_KEY": KEY, "OPENAI_APIKEY": "k", "AZURE_OPENAI_CHAT_MODEL": "m"}
+    assert configured_variables(unrelated | lookalikes) == sorted(lookalikes)
+    read = {"AZURE_OPENAI_API_VERSION": "2024-10-21", "AGENTKIT_REALTIME_URL": "ws://h"}
+    assert configured_variables(read) == sorted(read)
