@@ -56,7 +56,13 @@ logger = logging.getLogger(__name__)
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 """The OAuth scope of Azure OpenAI / Azure AI Foundry (role: Cognitive Services OpenAI User)."""
 
-_MESSAGE_LIMIT = 300
+_MESSAGE_LIMIT = 500
+
+_HOW = (
+    "Set AZURE_OPENAI_API_KEY to use the resource's key, or sign in with `az login`, or run "
+    'where a managed identity is assigned; the identity needs the "Cognitive Services OpenAI '
+    'User" role on the resource.'
+)
 
 TokenProvider: TypeAlias = (
     "TokenCredential | AsyncTokenCredential | SupportsTokenInfo | AsyncSupportsTokenInfo"
@@ -225,12 +231,16 @@ class EntraToken:
 
     def _fetch_error(self, exc: Exception) -> ConnectionFailedError | CredentialError:
         """A refusal by the identity service is final; a network failure on the way is not."""
-        detail = redact(" ".join(str(exc).split()))
-        if len(detail) > _MESSAGE_LIMIT:
-            detail = detail[: _MESSAGE_LIMIT - 1] + "…"
+        source = type(self.credential).__name__
+        if _found_no_sign_in(exc):
+            return CredentialError(
+                f"{source} found no usable sign-in for Microsoft Entra ID. {_HOW}"
+            )
+        lines = [line.strip() for line in redact(str(exc)).strip().splitlines()] or [""]
+        detail = lines[0] if len(lines[0]) <= _MESSAGE_LIMIT else lines[0][:_MESSAGE_LIMIT] + "…"
         message = (
             f"could not get a Microsoft Entra ID token for {self.scope} from "
-            f"{type(self.credential).__name__}: {type(exc).__name__}: {detail}"
+            f"{source}: {type(exc).__name__}: {detail}"
         )
         if isinstance(exc, ClientAuthenticationError):  # CredentialUnavailableError too
             return CredentialError(message)
@@ -238,6 +248,21 @@ class EntraToken:
 
     def __repr__(self) -> str:
         return f"EntraToken({type(self.credential).__name__}, scope={self.scope!r})"
+
+
+def _found_no_sign_in(exc: Exception) -> bool:
+    """Whether no credential could even try: not signed in anywhere, no managed identity.
+
+    A single credential says so with ``CredentialUnavailableError``; a chain such as
+    ``DefaultAzureCredential`` with a ``ClientAuthenticationError`` listing every attempt.
+    """
+    from azure.identity import CredentialUnavailableError
+
+    text = str(exc)
+    return isinstance(exc, CredentialUnavailableError) or (
+        isinstance(exc, ClientAuthenticationError)
+        and "failed to retrieve a token from the included credentials" in text
+    )
 
 
 async def _call(method: Callable[..., Any], *args: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from agentkit.auth import (
     EntraToken,
     as_credential,
 )
-from agentkit.errors import ConfigurationError, ConnectionFailedError
+from agentkit.errors import ConfigurationError, ConnectionFailedError, CredentialError
 from tests.connection.fakes import (
     AsyncCredential,
     AsyncInfoCredential,
@@ -24,6 +25,7 @@ from tests.connection.fakes import (
     InfoCredential,
     SyncCredential,
 )
+from tests.connection.offline_identity import make_offline
 from tests.support import TIMEOUT
 
 KEY = "azure-key-0123456789"
@@ -168,3 +170,35 @@ def test_as_credential_normalises_what_users_pass() -> None:
 def test_builtin_credentials_satisfy_the_protocol() -> None:
     for credential in (ApiKey("k"), BearerKey("k"), EntraToken(SyncCredential())):
         assert isinstance(credential, Credential)
+
+
+async def test_default_azure_credential_with_no_sign_in_gives_one_actionable_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from azure.identity import DefaultAzureCredential
+
+    attempts = make_offline(monkeypatch, tmp_path)
+    token = EntraToken(DefaultAzureCredential())
+    with pytest.raises(CredentialError) as info:
+        await asyncio.wait_for(token.token(), TIMEOUT)
+    assert str(info.value) == (
+        "DefaultAzureCredential found no usable sign-in for Microsoft Entra ID. "
+        "Set AZURE_OPENAI_API_KEY to use the resource's key, or sign in with `az login`, or run "
+        'where a managed identity is assigned; the identity needs the "Cognitive Services '
+        'OpenAI User" role on the resource.'
+    )
+    assert "failed to retrieve a token" in str(info.value.__cause__)  # the details, chained
+    assert attempts == []
+
+
+async def test_a_refusal_keeps_its_first_line_whole() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Refusing:
+        def get_token(self, *scopes: str, **kwargs: object) -> object:
+            raise ClientAuthenticationError("AADSTS700016: application not found. " * 12 + "\nx")
+
+    with pytest.raises(CredentialError) as info:
+        await EntraToken(Refusing()).token()
+    message = str(info.value)
+    assert message.endswith("AADSTS700016: application not found.") and "…" not in message
