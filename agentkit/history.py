@@ -8,7 +8,7 @@ get. Replaying turns entries back into ``conversation.item.create`` events.
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypedDict, cast
 
 from agentkit.protocol.client_events import RESUME_ITEM_PREFIX, ConversationItemCreate
@@ -17,6 +17,7 @@ __all__ = [
     "Entry",
     "HistoryItem",
     "Replay",
+    "ReplayPlan",
     "lost_output",
     "new_entry",
     "replay_item",
@@ -79,8 +80,17 @@ class Replay:
     not_restored: tuple[str, ...]
 
 
+_ROLES = frozenset(("user", "assistant", "system"))
+
+
 def replay_item(entry: Entry) -> dict[str, Any] | None:
-    if entry["type"] == "function_call":
+    """The ``conversation.item.create`` item that restores ``entry``, or None when it cannot
+    come back valid: a message with no words (audio only) or a role the protocol does not have,
+    a call without its name or id, an output without its call id."""
+    kind = entry["type"]
+    if kind == "function_call":
+        if not entry["call_id"] or not entry["name"]:
+            return None
         return {
             "id": entry["item_id"],
             "type": "function_call",
@@ -88,14 +98,16 @@ def replay_item(entry: Entry) -> dict[str, Any] | None:
             "name": entry["name"],
             "arguments": entry["arguments"] or "",
         }
-    if entry["type"] == "function_call_output":
+    if kind == "function_call_output":
+        if not entry["call_id"]:
+            return None
         return {
             "id": entry["item_id"],
             "type": "function_call_output",
             "call_id": entry["call_id"],
             "output": entry["output"] or "",
         }
-    if entry["type"] != "message" or not entry["text"]:
+    if kind != "message" or not entry["text"] or entry["role"] not in _ROLES:
         return None
     part = "output_text" if entry["role"] == "assistant" else "input_text"
     return {
@@ -104,6 +116,52 @@ def replay_item(entry: Entry) -> dict[str, Any] | None:
         "role": entry["role"],
         "content": [{"type": part, "text": entry["text"]}],
     }
+
+
+@dataclass(slots=True)
+class ReplayPlan:
+    """The items a replay sends, and what it keeps track of to send each one validly, once."""
+
+    events: list[ConversationItemCreate] = field(default_factory=list)
+    not_restored: list[str] = field(default_factory=list)
+    item_ids: set[str] = field(default_factory=set)
+    calls: set[str] = field(default_factory=set)
+    outputs: set[str] = field(default_factory=set)
+    restored: int = 0
+
+    def add(self, entry: Entry) -> None:
+        item = replay_item(entry)
+        problem = _replay_problem(entry, item, self)
+        if problem is not None:
+            kind = entry["role"] or entry["type"]
+            self.not_restored.append(f"{kind} item {entry['item_id']} ({problem})")
+            return
+        assert item is not None
+        if item["type"] == "function_call":
+            self.calls.add(item["call_id"])
+        elif item["type"] == "function_call_output":
+            self.outputs.add(item["call_id"])
+        self.item_ids.add(item["id"])
+        self.events.append(ConversationItemCreate(item=item))
+        self.restored += 1
+
+
+def _replay_problem(entry: Entry, item: dict[str, Any] | None, plan: ReplayPlan) -> str | None:
+    """Why an item cannot be replayed, or None when it can."""
+    if item is None:
+        return (
+            "malformed" if entry["type"] != "message" or entry["text"] else "audio, no transcript"
+        )
+    if item["id"] in plan.item_ids:
+        return "a duplicate"
+    if item["type"] == "function_call" and item["call_id"] in plan.calls:
+        return "a duplicate call"
+    if item["type"] == "function_call_output":
+        if item["call_id"] not in plan.calls:
+            return "an output whose call is not restored"
+        if item["call_id"] in plan.outputs:
+            return "a second output for its call"
+    return None
 
 
 def resume_note() -> ConversationItemCreate:

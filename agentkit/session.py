@@ -21,6 +21,7 @@ from opentelemetry.trace import TracerProvider
 from agentkit._delivery import APP_EVENTS, EventChannel
 from agentkit._tasks import Slots, TaskOwner, ended
 from agentkit.agent import Agent
+from agentkit.answer import Answer, ask
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
@@ -107,11 +108,15 @@ class SessionOptions:
             ``docs/tracing.md``); off by default, since they may hold personal data.
         tracer_provider: the OpenTelemetry tracer provider; defaults to the global one.
         meter_provider: the OpenTelemetry meter provider; defaults to the global one.
-        stale_response_after: seconds without any event for the active response after which
-            agentkit stops waiting for it (a lost ``response.done`` must not block the session).
+        stale_response_after: seconds a wait on the service may last without a word from it
+            (an active response, an unanswered ``response.create``, speech that never ends)
+            before agentkit stops waiting and tells ``ErrorOccurred(code="stale_response")``:
+            a lost ``response.done`` must not block the session.
         max_buffered_events: unread application events kept for the session's iterator; the
             oldest go first (``None``: no limit). Handlers see every event regardless.
         max_history_items: conversation items the session remembers (the oldest go first).
+        max_history_chars: characters of text, tool arguments and outputs the history keeps
+            (the oldest items go first).
     """
 
     tool_timeout: float = 30.0
@@ -133,6 +138,7 @@ class SessionOptions:
     stale_response_after: float | None = 30.0
     max_buffered_events: int | None = 10_000
     max_history_items: int = 5_000
+    max_history_chars: int = 8_000_000
 
 
 class Session:
@@ -165,6 +171,7 @@ class Session:
         "_deadlines",
         "_events",
         "_expiry_timer",
+        "_failed_restores",
         "_flushing",
         "_handlers",
         "_held_since",
@@ -211,12 +218,14 @@ class Session:
         self.state = ConversationState(
             max_tool_rounds=self.options.max_tool_rounds,
             max_history_items=self.options.max_history_items,
+            max_history_chars=self.options.max_history_chars,
             max_argument_chars=self.options.max_argument_chars,
             max_calls_per_minute=self.options.max_calls_per_minute,
             stale_response_after=self.options.stale_response_after,
             interrupt_policy=self.options.interrupt_policy,
             auto_interrupt=agent.server_interrupts,
             auto_response=agent.server_responds,
+            server_vad=agent.turn_detection_config is not None,
         )
         self.session_id: str | None = None
         self.expires_at: int | None = None
@@ -240,6 +249,7 @@ class Session:
         self._held_since: float | None = None  # perf_counter() when they started to be held
         self._connected = False
         self._rollover_reason: str | None = None
+        self._failed_restores = 0  # restores in a row whose configuration was not acknowledged
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._stale_timer: asyncio.TimerHandle | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -311,6 +321,19 @@ class Session:
         await self._send(user_message(text, item_id=new_item_id()))
         if respond:
             await self.create_response()
+
+    async def ask(self, text: str, *, timeout: float | None = 120.0) -> Answer:
+        """Send ``text`` and return the agent's final answer, once its tool calls are done.
+
+        Waits for a turn in progress to end first. Takes no event from :meth:`events`, so it
+        can run beside an application iterating the session. See :mod:`agentkit.answer`.
+
+        Raises:
+            AnswerTimeoutError: no final answer within ``timeout`` seconds.
+            SessionClosedError: the session closed first.
+            ServerError: the service refused the message or the request for a response.
+        """
+        return await ask(self, text, timeout=timeout)
 
     async def send_audio(self, pcm: bytes) -> None:
         """Append a chunk of input audio (in the agent's input format) to the buffer."""
@@ -490,6 +513,8 @@ class Session:
                 self._cancel_calls(action.call_ids, action.reason)
         for call in starts:
             self._start_call(call)
+        if self._stale_timer is None and self.state.watched():
+            self._schedule_stale_check()
 
     async def _flush(self) -> None:
         """Send queued events in order; one flusher at a time drains for everyone.
@@ -577,6 +602,9 @@ class Session:
             if not self._worth_reconnecting(ended):
                 await self._end(ended.code, ended.reason)
                 return
+            if self._failed_restores >= self.options.reconnect.max_attempts:
+                await self._give_up_restoring(reason)
+                return
             if not await self._reconnect(reason):
                 return
 
@@ -585,6 +613,17 @@ class Session:
         if not self.options.reconnect.enabled or rejected:
             return False
         return self._rollover_reason is not None or is_retryable(ended)
+
+    async def _give_up_restoring(self, reason: str) -> None:
+        """Every new socket dropped before the service took the restored configuration: the
+        failure follows the session, so another attempt would only repeat it."""
+        attempts = self._failed_restores
+        why = (
+            f"the connection dropped {attempts} times in a row before the service accepted the "
+            f"restored session ({reason}); not trying again"
+        )
+        self._emit(ReconnectGaveUp(attempts=attempts, reason=why))
+        await self._end(1006, f"reconnection gave up: {why}")
 
     async def _end(self, code: int, reason: str) -> None:
         self._closed = True
@@ -617,6 +656,7 @@ class Session:
 
     async def _restore(self, attempt: int, reason: str) -> None:
         """Configuration, then history, then what waited; queued input audio last."""
+        self._failed_restores += 1  # until the service acknowledges the configuration
         replay = self.state.replay(self.options.reconnect.replay_items)
         retained, dropped = self._fresh_audio()
         now = time.monotonic()
@@ -690,7 +730,7 @@ class Session:
             elif type(event) in _SESSION_EVENTS:
                 self._on_session_event(event)
             actions = self.state.on_event(event)
-            if self._stale_timer is None and self.state.active_response_id is not None:
+            if self._stale_timer is None and self.state.watched():
                 self._schedule_stale_check()
             if actions:
                 self._apply(actions)
@@ -720,6 +760,7 @@ class Session:
             self._watch_expiry()
         elif isinstance(event, ev.SessionUpdated):
             self.server_session = event.session
+            self._failed_restores = 0
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
                 self._emit(SessionReady(session_id=self.session_id, expires_at=self.expires_at))

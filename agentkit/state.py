@@ -33,9 +33,9 @@ from agentkit.history import (
     Entry,
     HistoryItem,
     Replay,
+    ReplayPlan,
     lost_output,
     new_entry,
-    replay_item,
     resume_note,
 )
 from agentkit.protocol import events as ev
@@ -74,7 +74,11 @@ _FINISHED_MEMORY = 64  # response ids remembered to spot duplicated response eve
 _SENT_MEMORY = 128  # errors answer within moments; older events need not be matched
 # Answered call ids kept to refuse re-sent calls; replays re-send recent calls, not old ones.
 _ANSWERED_MEMORY = 10_000
+# Outputs and user input the server has not acknowledged yet; a server that never does must not
+# grow the session without bound (a real one acknowledges within moments).
+_UNACKED_MEMORY = 1_000
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
+_CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 _AUDIO_PARTS = frozenset(("output_audio", "input_audio"))
 
 
@@ -133,6 +137,8 @@ class Call:
     posted: bool = False
     response_done: bool = False
     started_at: float = 0.0
+    interrupted: bool = False  # cancelled by barge-in or interrupt(): its round asks nothing
+    in_conversation: bool = True  # the current socket's conversation holds its function_call
 
 
 @dataclass(slots=True)
@@ -164,26 +170,36 @@ class ConversationState:
         max_tool_rounds: follow-up responses caused by tool calls allowed per user turn.
         max_history_items: conversation items kept (the oldest go first); a reconnect replays
             at most the reconnect policy's ``replay_items`` of them anyway.
+        max_history_chars: characters of text, arguments and outputs kept in the history (the
+            oldest items go first), so a few huge items cannot grow a session without bound.
         interrupt_policy: what barge-in does to running tools.
         auto_interrupt: True when the server cancels responses itself on speech
             (server/semantic VAD with ``interrupt_response``); otherwise agentkit cancels.
         auto_response: True when the server answers a user's spoken turn itself (VAD with
             ``create_response``); a follow-up held back during speech is then left to it.
+        server_vad: True when the service detects speech (turn detection on); without it a
+            ``speech_started`` event is noise and is ignored.
+        stale_response_after: seconds a wait on the service may last without a word from it
+            (an active response, an unanswered ``response.create``, a response the service
+            said was active elsewhere, a follow-up held for speech that never ended).
         clock: a monotonic clock in seconds, injectable for tests.
     """
 
     max_tool_rounds: int = 8
     max_history_items: int = 5_000
+    max_history_chars: int = 8_000_000
     max_argument_chars: int = 64_000
     max_calls_per_minute: int | None = None
     interrupt_policy: InterruptPolicy = "finish"
     auto_interrupt: bool = True
     auto_response: bool = False
+    server_vad: bool = True
     stale_response_after: float | None = 30.0
     clock: Callable[[], float] = time.monotonic
     active_response_id: str | None = None
     calls: dict[str, Call] = field(default_factory=dict)
     _history: OrderedDict[str, Entry] = field(default_factory=OrderedDict, init=False)
+    _history_chars: int = 0  # text, arguments and outputs the history holds
     # Items seen but not yet in the history, with their position and response: recorded
     # once the replies are written (see record_history), or before any read of the history.
     _unrecorded: list[tuple[ev.Item, str | None, str | None]] | None = None
@@ -203,6 +219,11 @@ class ConversationState:
     _audio: _AudioPlayback | None = None
     _unacked_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     _busy_elsewhere: bool = False
+    _busy_since: float = 0.0
+    _inflight_since: float = 0.0
+    _inflight_follow_up: _Pending | None = None  # the follow-up the inflight create carries
+    _speech_since: float = 0.0
+    _capped_answer_asked: bool = False  # this turn's round cap already asked for words
     _recent_calls: deque[float] | None = None  # made when a call budget is set
     _finished_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _active_touched: float = 0.0
@@ -213,8 +234,13 @@ class ConversationState:
     def request_response(self, options: ResponseOptions | None = None) -> list[Action]:
         """The application asks the model to respond; queued while a response is active."""
         self._pending = _Pending(options, follow_up=False)
-        self.rounds_this_turn = 0
+        self._new_turn()
+        self._user_speaking = False  # the application decided the turn is over
         return self._maybe_create()
+
+    def _new_turn(self) -> None:
+        self.rounds_this_turn = 0
+        self._capped_answer_asked = False
 
     def cancel_response(self) -> list[Action]:
         """The application stops the current response (``interrupt`` also truncates audio).
@@ -273,7 +299,10 @@ class ConversationState:
             if len(self._sent) > _SENT_MEMORY:
                 del self._sent[next(iter(self._sent))]
             if type(event) is ConversationItemCreate and _is_input(event.item):
-                self._unacked_items[event.item["id"]] = event.item
+                unacked = self._unacked_items
+                unacked[event.item["id"]] = event.item
+                if len(unacked) > _UNACKED_MEMORY:
+                    del unacked[next(iter(unacked))]
         return Send(event)
 
     # -- tool results -----------------------------------------------------------------------
@@ -295,11 +324,19 @@ class ConversationState:
         if call.posted or call.result is None:
             return []
         call.posted = True
-        self._unacked_outputs[call.call_id] = None
         for round_ in self._rounds:
             if call.call_id in round_.call_ids:
                 round_.call_ids.discard(call.call_id)
                 round_.respond = round_.respond or call.result.respond
+        if not call.in_conversation:
+            # Its function_call did not come back with the conversation after a reconnect:
+            # the service would reject an output for a call it does not have.
+            self._forget(call.call_id)
+            return []
+        unacked = self._unacked_outputs
+        unacked[call.call_id] = None
+        if len(unacked) > _UNACKED_MEMORY:
+            self._forget(next(iter(unacked)), acknowledged=False)
         return [self.sent(function_call_output(call.call_id, call.result.output))]
 
     # -- connection loss and restore -------------------------------------------------------
@@ -316,15 +353,19 @@ class ConversationState:
         lost, self.active_response_id = self.active_response_id, None
         create_lost = self._inflight_create is not None
         self._inflight_create = None
+        self._inflight_follow_up = None
         self._audio = None
+        # The server's session went with the socket: nobody speaks, nothing is active there.
+        self._user_speaking = False
+        self._busy_elsewhere = False
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
         regenerated = lost if not call_ids else None
         for key in [k for k, entry in self.history.items() if lost_output(entry, regenerated)]:
-            del self.history[key]
+            self._drop_entry(key)
         for call_id in call_ids:
             self.calls[call_id].response_done = True
         if call_ids:
-            self._rounds.append(_Round({c for c in call_ids if not self.calls[c].posted}))
+            self._rounds.append(self._round_of(call_ids))
         elif (lost is not None or create_lost) and self._pending is None:
             self._pending = _Pending(None, follow_up=False)
 
@@ -332,34 +373,39 @@ class ConversationState:
         """Client events that rebuild the conversation on a fresh session, oldest first.
 
         Assistant audio comes back as its transcript (audio cannot be injected); user audio comes
-        back as its transcript when there is one, and is reported as lost otherwise.
+        back as its transcript when there is one, and is reported as lost otherwise. What is sent
+        is valid whatever the old socket said: malformed items stay out, every output follows its
+        call (the service rejects an output for a call it does not have), each item goes once.
         """
         entries = list(self.history.values())[-max_items:] if max_items > 0 else []
         skipped = len(self.history) - len(entries)
-        events: list[ConversationItemCreate] = []
-        not_restored: list[str] = (
-            [f"{skipped} older items beyond the replay budget"] if skipped else []
-        )
+        plan = ReplayPlan()
+        if skipped:
+            plan.not_restored.append(f"{skipped} older items beyond the replay budget")
         for entry in entries:
-            item = replay_item(entry)
-            if item is None:
-                kind, item_id = entry["role"] or entry["type"], entry["item_id"]
-                not_restored.append(f"{kind} item {item_id} (audio, no transcript)")
-            else:
-                events.append(ConversationItemCreate(item=item))
+            plan.add(entry)
         if any(e["has_audio"] and e["role"] == "assistant" for e in entries):
-            not_restored.append("assistant audio (restored as its transcript)")
-        replayed = {
-            entry["call_id"] for entry in entries if entry["type"] == "function_call_output"
-        }
+            plan.not_restored.append("assistant audio (restored as its transcript)")
+        for call in self.calls.values():
+            call.in_conversation = call.call_id in plan.calls
         for call_id in list(self._unacked_outputs):
-            call = self.calls.get(call_id)
-            if call is not None and call.result is not None and call_id not in replayed:
-                events.append(function_call_output(call_id, call.result.output))
+            if call_id in plan.outputs:
+                continue
+            waiting = self.calls.get(call_id)
+            if waiting is None or waiting.result is None or not waiting.in_conversation:
+                self._forget(call_id, acknowledged=False)
+                continue
+            plan.outputs.add(call_id)
+            plan.events.append(function_call_output(call_id, waiting.result.output))
+        events = plan.events
         if events:
             events.append(resume_note())
-        events.extend(ConversationItemCreate(item=item) for item in self._unacked_items.values())
-        return Replay(tuple(events), restored=len(entries), not_restored=tuple(not_restored))
+        events.extend(
+            ConversationItemCreate(item=item)
+            for item_id, item in self._unacked_items.items()
+            if item_id not in plan.item_ids
+        )
+        return Replay(tuple(events), restored=plan.restored, not_restored=tuple(plan.not_restored))
 
     def resumed(self) -> list[Action]:
         """The new socket is configured and restored: post what waited, ask for what was lost."""
@@ -382,17 +428,37 @@ class ConversationState:
         handler = _HANDLERS.get(type(event))
         return handler(self, event) if handler is not None else []
 
+    def watched(self) -> bool:
+        """Whether the state waits on the service, so that :meth:`check_stale` has work."""
+        return (
+            self.active_response_id is not None
+            or self._inflight_create is not None
+            or self._busy_elsewhere
+            or (self._user_speaking and self._pending is not None)
+        )
+
     def stale_in(self) -> float | None:
-        """Seconds until the active response counts as stale (``None``: nothing to watch)."""
+        """Seconds until the current wait on the service counts as stale (``None``: none)."""
         limit = self.stale_response_after
-        if self.active_response_id is None or limit is None:
+        if limit is None:
             return None
-        return max(0.0, self._active_touched + limit - self.clock())
+        if self.active_response_id is not None:
+            since = self._active_touched
+        elif self._inflight_create is not None:
+            since = self._inflight_since
+        elif self._busy_elsewhere:
+            since = self._busy_since
+        elif self._user_speaking and self._pending is not None:
+            since = self._speech_since
+        else:
+            return None
+        return max(0.0, since + limit - self.clock())
 
     def check_stale(self) -> list[Action]:
-        """Give up on an "active" response the server has said nothing about for too long.
+        """Stop waiting for something the service has said nothing about for too long.
 
-        A lost ``response.done`` or a stray ``response.created`` would otherwise hold every
+        A lost ``response.done``, a stray ``response.created``, an unanswered
+        ``response.create`` or a ``speech_started`` with no end would otherwise hold every
         later ``response.create`` forever. Asking again is safe: if a response really is
         active, the service answers ``conversation_already_has_active_response`` and the
         request waits for it.
@@ -401,9 +467,43 @@ class ConversationState:
         if remaining is None or remaining > 0:
             return []
         limit = self.stale_response_after
-        stale, self.active_response_id = self.active_response_id, None
-        message = f"no event for response {stale} in {limit:g} s; no longer waiting for it"
-        return [Emit(ErrorOccurred, message=message, code="stale_response"), *self._maybe_create()]
+        actions: list[Action] = []
+        if self.active_response_id is not None:
+            stale, self.active_response_id = self.active_response_id, None
+            message = f"no event for response {stale} in {limit:g} s; no longer waiting for it"
+            actions.extend(self._settle_calls_of(stale))
+        elif self._inflight_create is not None:
+            self._inflight_create = None
+            follow_up, self._inflight_follow_up = self._inflight_follow_up, None
+            if follow_up is not None and self._pending is None:
+                self._pending = follow_up  # the tools' outputs still need their answer
+                self.rounds_this_turn -= 1
+            message = f"no answer to response.create in {limit:g} s; no longer waiting for it"
+        elif self._busy_elsewhere:
+            self._busy_elsewhere = False
+            message = f"the response the service reported active did not end in {limit:g} s"
+        else:
+            self._user_speaking = False
+            message = f"speech started but did not stop in {limit:g} s; the follow-up goes now"
+        return [
+            Emit(ErrorOccurred, message=message, code="stale_response"),
+            *actions,
+            *self._maybe_create(),
+        ]
+
+    def _settle_calls_of(self, response_id: str) -> list[Action]:
+        """A response that will never send ``response.done``: its calls form a round and
+        their outputs are posted, as if it had completed."""
+        call_ids = self._response_calls.pop(response_id, [])
+        if not call_ids:
+            return []
+        for call_id in call_ids:
+            self.calls[call_id].response_done = True
+        self._rounds.append(self._round_of(call_ids))
+        actions: list[Action] = []
+        for call_id in call_ids:
+            actions.extend(self._post(self.calls[call_id]))
+        return actions
 
     def _on_audio_delta(self, event: ev.ResponseAudioDelta) -> list[Action]:
         audio = self._audio
@@ -417,19 +517,32 @@ class ConversationState:
     def _on_response_created(self, event: ev.ResponseCreated) -> list[Action]:
         if event.response.id is not None and event.response.id in self._finished_ids:
             return []  # a duplicate of a response that already ended
+        displaced = self.active_response_id
         self.active_response_id = event.response.id
         self._active_touched = self.clock()
         self._inflight_create = None
+        self._inflight_follow_up = None
+        actions: list[Action] = []
+        if displaced is not None and displaced != event.response.id:
+            # The service never runs two responses: the displaced one will not end properly.
+            actions.extend(self._settle_calls_of(displaced))
         pending = self._pending
         if pending is not None and pending.follow_up and not self._unacked_outputs:
             if not any(round_.call_ids for round_ in self._rounds):
                 self._pending = None  # this response already sees every output
-        return [Emit(ResponseStarted, response_id=event.response.id)]
+        actions.append(Emit(ResponseStarted, response_id=event.response.id))
+        return actions
 
-    def _forget(self, call_id: str) -> None:
-        """An answered call the server acknowledged needs only its id (long sessions stay small)."""
+    def _forget(self, call_id: str, *, acknowledged: bool = True) -> None:
+        """An answered call the server acknowledged needs only its id (long sessions stay small).
+
+        A call outside any response (``response_id`` None) has no ``response.done`` to wait for.
+        An output the server never acknowledged is forgotten too, past a bound, oldest first.
+        """
+        if not acknowledged:
+            self._unacked_outputs.pop(call_id, None)
         call = self.calls.get(call_id)
-        if call is not None and call.posted and call.response_done:
+        if call is not None and call.posted and (call.response_done or call.response_id is None):
             del self.calls[call_id]
             if self._answered is None:
                 self._answered = OrderedDict()
@@ -465,16 +578,27 @@ class ConversationState:
             return self.call_finished(call_id, ToolResult.error(message, error_type="cancelled"))
         refusal = self._refusal(call)
         if refusal is not None:
-            return [_started(call), *self.call_finished(call_id, refusal)]
+            actions = [_started(call), *self.call_finished(call_id, refusal)]
+            if refusal.error_type == "round_limit" and not refusal.respond:
+                message = (
+                    f"the model called {call.name} again after the tool round limit "
+                    f"({self.max_tool_rounds}) asked it to answer in words; no further "
+                    "response is requested this turn"
+                )
+                actions.append(Emit(ErrorOccurred, message=message, code="round_limit"))
+            return actions
         return [_started(call), StartCall(call)]
 
     def _refusal(self, call: Call) -> ToolResult | None:
         """A call answered without running: over the round cap, too large, or over budget."""
         if self.rounds_this_turn >= self.max_tool_rounds:
             message = "tool round limit reached for this turn; answer the user without tools"
-            # respond=False: the capped follow-up already said tool_choice "none"; asking again
+            # One follow-up with tool_choice "none" asks for the answer in words (a response
+            # the service started by itself may not have had it). Asking again after that
             # would let a model that keeps calling loop forever.
-            return ToolResult.error(message, error_type="round_limit", respond=False)
+            ask = not self._capped_answer_asked
+            self._capped_answer_asked = True
+            return ToolResult.error(message, error_type="round_limit", respond=ask)
         if len(call.arguments) > self.max_argument_chars:
             message = (
                 f"arguments for {call.name} are too large ({len(call.arguments)} characters, "
@@ -520,7 +644,7 @@ class ConversationState:
         for call_id in call_ids:
             self.calls[call_id].response_done = True
         if call_ids and response.status in (None, "completed"):
-            self._rounds.append(_Round({c for c in call_ids if not self.calls[c].posted}))
+            self._rounds.append(self._round_of(call_ids))
         elif call_ids and self.interrupt_policy == "cancel":
             running = tuple(c for c in call_ids if self.calls[c].result is None)
             if running:
@@ -530,6 +654,17 @@ class ConversationState:
         actions.append(Emit(_response_finished, response))
         actions.extend(self._maybe_create())
         return actions
+
+    def _round_of(self, call_ids: list[str]) -> _Round:
+        """The round a response's calls form; a round with a call cut off by the user's
+        interruption asks for no follow-up (the user speaks next)."""
+        calls = self.calls
+        waiting = {c for c in call_ids if not calls[c].posted}
+        interrupted = any(calls[c].interrupted for c in call_ids)
+        round_ = _Round(waiting, interrupted=interrupted)
+        if interrupted:
+            round_.respond = False
+        return round_
 
     def _maybe_create(self) -> list[Action]:
         for round_ in [r for r in self._rounds if not r.call_ids]:
@@ -549,11 +684,13 @@ class ConversationState:
         self._pending = None
         if pending.follow_up:
             self.rounds_this_turn += 1
-        return [self._create(pending.options)]
+        return [self._create(pending.options, pending)]
 
-    def _create(self, options: ResponseOptions | None) -> Send:
+    def _create(self, options: ResponseOptions | None, pending: _Pending | None = None) -> Send:
         event = response_create(options)
         self._inflight_create = event.event_id  # the id only: it may wait a while for its answer
+        self._inflight_since = self.clock()
+        self._inflight_follow_up = pending if pending is not None and pending.follow_up else None
         return self.sent(event)
 
     def _busy(self) -> bool:
@@ -566,6 +703,7 @@ class ConversationState:
 
     def _follow_up_options(self) -> ResponseOptions | None:
         if self.rounds_this_turn + 1 >= self.max_tool_rounds:
+            self._capped_answer_asked = True  # the model is told to answer in words
             return ResponseOptions(tool_choice="none")
         return None
 
@@ -575,11 +713,15 @@ class ConversationState:
         inflight = self._inflight_create
         if cause is not None and inflight is not None and inflight == error.event_id:
             self._inflight_create = None  # rejected: no response.created will come for it
+            self._inflight_follow_up = None
         was_create = isinstance(cause, ResponseOptions) or cause == "response.create"
+        if cause == "response.cancel" and error.code == _CANCEL_NOT_ACTIVE:
+            return []  # benign race: the response ended before our response.cancel reached it
         if was_create and error.code == _ALREADY_ACTIVE:
             # Benign race (often server VAD starting a response): ask again after it ends,
             # even if its response.created has not reached us yet.
             self._busy_elsewhere = self.active_response_id is None
+            self._busy_since = self.clock()
             if self._pending is None:
                 options = cause if isinstance(cause, ResponseOptions) else None
                 self._pending = _Pending(options, follow_up=False)
@@ -604,7 +746,7 @@ class ConversationState:
             self._unacked_outputs.pop(item.call_id, None)
             self._forget(item.call_id)
         elif item.type == "message" and item.role == "user":
-            self.rounds_this_turn = 0
+            self._new_turn()
         return []
 
     def _on_item_done(self, event: ev.ConversationItemDone) -> list[Action]:
@@ -612,7 +754,7 @@ class ConversationState:
         return []
 
     def _on_committed(self, event: ev.InputAudioBufferCommitted) -> list[Action]:
-        self.rounds_this_turn = 0
+        self._new_turn()
         return self._speech_over()
 
     def _on_speech_stopped(self, event: ev.InputAudioBufferSpeechStopped) -> list[Action]:
@@ -629,7 +771,8 @@ class ConversationState:
         return self._maybe_create()
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> list[Action]:
-        self.history.pop(event.item_id, None)
+        if event.item_id in self.history:
+            self._drop_entry(event.item_id)
         return []
 
     def _on_truncated(self, event: ev.ConversationItemTruncated) -> list[Action]:
@@ -641,11 +784,16 @@ class ConversationState:
     def _on_user_transcript(self, event: ev.InputAudioTranscriptionCompleted) -> list[Action]:
         entry = self.history.get(event.item_id)
         if entry is not None:
+            self._history_chars += len(event.transcript) - len(entry["text"])
             entry["text"] = event.transcript
+            self._trim_history()
         return []
 
     def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> list[Action]:
+        if not self.server_vad:
+            return []  # without turn detection the service detects no speech: noise
         self._user_speaking = True
+        self._speech_since = self.clock()
         if self.active_response_id is None and self._audio is None and not self._cancellable():
             return []
         actions: list[Action] = []
@@ -668,6 +816,8 @@ class ConversationState:
             return actions  # nothing was playing, answering or running: nothing to interrupt
         if running:
             actions.append(CancelCalls(running, reason="interrupted"))
+            for call_id in running:
+                self.calls[call_id].interrupted = True
             for round_ in self._rounds:
                 round_.interrupted = round_.interrupted or bool(round_.call_ids & set(running))
         item_id = audio.item_id if audio is not None else None
@@ -722,7 +872,10 @@ class ConversationState:
         entry = self._history.get(item_id)
         if entry is None:
             entry = self._new_entry(item_id, item.type, after)
+        before = _entry_chars(entry)
         _update_entry(entry, item, response_id)
+        self._history_chars += _entry_chars(entry) - before
+        self._trim_history()
 
     def _new_entry(self, item_id: str, item_type: str, after: str | None) -> Entry:
         history = self._history
@@ -731,8 +884,18 @@ class ConversationState:
         if after is not None and after != last and after in history:
             self._move_after(item_id, after)
         if len(history) > self.max_history_items:
-            history.popitem(last=False)  # the oldest; the service truncates too
+            self._drop_entry(next(iter(history)))  # the oldest; the service truncates too
         return entry
+
+    def _drop_entry(self, item_id: str) -> None:
+        self._history_chars -= _entry_chars(self._history.pop(item_id))
+
+    def _trim_history(self) -> None:
+        """Keep the words the history holds under ``max_history_chars``, oldest out first;
+        the newest item stays whatever its size."""
+        history = self._history
+        while self._history_chars > self.max_history_chars and len(history) > 1:
+            self._drop_entry(next(iter(history)))
 
     def history_items(self) -> list[HistoryItem]:
         """The history as immutable :class:`HistoryItem` views, oldest first."""
@@ -794,8 +957,16 @@ def _response_finished(response: ev.Response) -> ResponseFinished:
 
 
 def _is_input(item: dict[str, Any]) -> bool:
-    """Items the application adds (user and system messages) that must survive a reconnect."""
-    return item.get("type") == "message" and item.get("role") in ("user", "system") and "id" in item
+    """Items the application adds (user and system messages) that must survive a reconnect.
+    A resume note is not one: each restore writes its own."""
+    if item.get("type") != "message" or item.get("role") not in ("user", "system"):
+        return False
+    item_id = item.get("id")
+    return isinstance(item_id, str) and not item_id.startswith(RESUME_ITEM_PREFIX)
+
+
+def _entry_chars(entry: Entry) -> int:
+    return len(entry["text"]) + len(entry["arguments"] or "") + len(entry["output"] or "")
 
 
 def _update_entry(entry: Entry, item: ev.Item, response_id: str | None) -> None:
