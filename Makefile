@@ -9,7 +9,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# A venv made when the distribution was named "agentkit" keeps that copy's pytest11 entry point
+# beside agentkit-realtime's, and pytest would load the plugin twice: remove it first.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip uninstall --quiet --yes agentkit 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
