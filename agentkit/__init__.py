@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from agentkit.agent import Agent
+from agentkit.answer import Answer, AnswerTimeoutError, ToolCall
 from agentkit.auth import ApiKey, BearerKey, EntraToken
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
@@ -47,6 +48,8 @@ logging.getLogger("agentkit").addHandler(logging.NullHandler())
 __all__ = [
     "Agent",
     "AgentkitError",
+    "Answer",
+    "AnswerTimeoutError",
     "ApiKey",
     "AuthenticationError",
     "BearerKey",
@@ -71,6 +74,7 @@ __all__ = [
     "SessionConfig",
     "SessionOptions",
     "Tool",
+    "ToolCall",
     "ToolContext",
     "ToolDefinitionError",
     "ToolResult",

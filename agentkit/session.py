@@ -832,7 +832,7 @@ class Session:
         if self._close_event is None:
             self._close_event = event
             self._tracing.closed(event)
-            self._events.put_nowait(event)
+            self._tell(event)  # handlers hear of it too (Session.ask waits on them)
 
     # -- tools -------------------------------------------------------------------------------
 

@@ -1,0 +1,263 @@
+"""Run one user turn to its answer: what :meth:`Session.ask` does.
+
+A user turn may take several responses: one that calls tools, then a follow-up once their
+outputs are in (and again, up to ``SessionOptions.max_tool_rounds``). The answer is the response
+after which the session is idle: nothing running or wanted, every call answered.
+
+``ask`` watches the session's events the way handlers registered with :meth:`Session.on` do: it
+takes nothing from ``session.events()``, so an application iterating the session still sees
+every event of the turn, and ``ask`` may run beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agentkit.errors import AgentkitError, ServerError, SessionClosedError
+from agentkit.events import (
+    ErrorOccurred,
+    Event,
+    Reconnected,
+    ResponseFinished,
+    ResponseStarted,
+    SessionClosed,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from agentkit.protocol.events import Usage
+
+if TYPE_CHECKING:
+    from agentkit.session import Session
+
+__all__ = ["Answer", "AnswerTimeoutError", "ToolCall", "ask"]
+
+
+class AnswerTimeoutError(AgentkitError, asyncio.TimeoutError):
+    """:meth:`Session.ask` got no final answer in time. The turn is not cancelled: its events
+    still arrive, and ``session.cancel_response()`` stops it. Also an ``asyncio.TimeoutError``.
+
+    Attributes:
+        timeout: the seconds that were allowed.
+    """
+
+    def __init__(self, message: str, *, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call the turn made, with the output the model was given."""
+
+    call_id: str
+    name: str
+    arguments: str
+    output: str
+    is_error: bool = False
+    error_type: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The agent's final answer to one user turn.
+
+    Attributes:
+        text: the final response's words: its text, or the transcript of its audio.
+        status: the final response's status: ``completed``, ``cancelled``, ``incomplete`` or
+            ``failed``.
+        tool_calls: every call the turn made, in the order they finished.
+        usage: token usage summed over the turn's responses.
+        responses: every response of the turn, in order; the last is the answer.
+    """
+
+    text: str
+    status: str | None
+    tool_calls: tuple[ToolCall, ...]
+    usage: Usage
+    responses: tuple[ResponseFinished, ...]
+
+    @property
+    def response_ids(self) -> tuple[str, ...]:
+        """The ids of the turn's responses, in order."""
+        return tuple(r.response_id for r in self.responses if r.response_id is not None)
+
+
+_OBSERVED: tuple[type[Event], ...] = (
+    ResponseStarted,
+    ResponseFinished,
+    ToolCallStarted,
+    ToolCallFinished,
+    ErrorOccurred,
+    Reconnected,
+    SessionClosed,
+)
+
+_turns: weakref.WeakKeyDictionary[Session, asyncio.Lock] = weakref.WeakKeyDictionary()
+"""One turn at a time per session: asks made concurrently run one after the other."""
+
+
+async def ask(session: Session, text: str, *, timeout: float | None = 120.0) -> Answer:
+    """Send ``text`` as a user message and return the agent's final answer to it.
+
+    If another turn is in progress, waits for it to end first. Tool calls run as usual; the
+    answer lists them. ``timeout`` (seconds, ``None`` for none) covers the whole wait.
+
+    Raises:
+        AnswerTimeoutError: no final answer within ``timeout``.
+        SessionClosedError: the session closed first.
+        ServerError: the service refused the message or the request for a response.
+    """
+    watcher = _TurnWatcher(session)
+    lock = _turns.setdefault(session, asyncio.Lock())
+    with watcher.observing():
+        try:
+            return await asyncio.wait_for(_turn(session, lock, watcher, text), timeout)
+        except asyncio.TimeoutError:
+            assert timeout is not None
+            raise AnswerTimeoutError(
+                f"no answer within {timeout:g} s ({watcher.progress()})", timeout=timeout
+            ) from None
+
+
+async def _turn(session: Session, lock: asyncio.Lock, watcher: _TurnWatcher, text: str) -> Answer:
+    async with lock:
+        if session.closed:
+            raise SessionClosedError("the session is closed")
+        while not session.idle:
+            await watcher.until_idle()
+        watcher.begin()
+        await session.send_text(text)
+        return await watcher.outcome
+
+
+class _TurnWatcher:
+    """Collects one turn's responses and calls from the events the session tells."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        loop = asyncio.get_running_loop()
+        self.outcome: asyncio.Future[Answer] = loop.create_future()
+        self._idle: asyncio.Future[None] | None = None
+        self._begun = False
+        self._responses: list[ResponseFinished] = []
+        self._arguments: dict[str, str] = {}
+        self._calls: list[ToolCall] = []
+
+    @contextmanager
+    def observing(self) -> Iterator[None]:
+        """Watch as an event handler does, and stop watching on the way out."""
+        handlers = self.session._handlers  # the handlers' list, not the events' channel
+        for event_type in _OBSERVED:
+            handlers.setdefault(event_type, []).append(self._on_event)
+        try:
+            yield
+        finally:
+            for event_type in _OBSERVED:
+                handlers[event_type].remove(self._on_event)
+            if not self.outcome.done():
+                self.outcome.cancel()
+
+    async def until_idle(self) -> None:
+        """Until the turn in progress ends; raises what ended the session, if it ends first."""
+        self._idle = idle = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait((idle, self.outcome), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+        if self.outcome.done():
+            self.outcome.result()
+
+    def begin(self) -> None:
+        self._begun = True
+
+    def progress(self) -> str:
+        return f"{len(self._responses)} responses finished, {len(self._calls)} tool calls"
+
+    def _on_event(self, event: Event) -> None:
+        if self.outcome.done():
+            return
+        if isinstance(event, SessionClosed):
+            reason = event.reason or event.code
+            self.outcome.set_exception(SessionClosedError(f"session closed: {reason}"))
+            return
+        if not self._begun:
+            if self._idle is not None and not self._idle.done() and self.session.idle:
+                self._idle.set_result(None)
+            return
+        self._record(event)
+        if self.session.idle:
+            self._maybe_finish(event)
+
+    def _record(self, event: Event) -> None:
+        if isinstance(event, ResponseFinished):
+            self._responses.append(event)
+        elif isinstance(event, ToolCallStarted):
+            self._arguments[event.call_id] = event.arguments
+        elif isinstance(event, ToolCallFinished):
+            arguments = self._arguments.pop(event.call_id, "")
+            self._calls.append(
+                ToolCall(
+                    event.call_id,
+                    event.name,
+                    arguments,
+                    event.output,
+                    event.is_error,
+                    event.error_type,
+                    event.duration_s,
+                )
+            )
+
+    def _maybe_finish(self, event: Event) -> None:
+        """The session is idle: the turn is over if a response of it finished."""
+        if self._responses:
+            self.outcome.set_result(self._answer())
+        elif isinstance(event, ErrorOccurred) and event.caused_by in _REFUSED_REQUESTS:
+            self.outcome.set_exception(
+                ServerError(
+                    event.message,
+                    code=event.code,
+                    error_type=event.error_type,
+                    event_id=event.event_id,
+                )
+            )
+
+    def _answer(self) -> Answer:
+        final = self._responses[-1]
+        return Answer(
+            text=final.text,
+            status=final.status,
+            tool_calls=tuple(self._calls),
+            usage=_summed(r.usage for r in self._responses),
+            responses=tuple(self._responses),
+        )
+
+
+_REFUSED_REQUESTS = frozenset({"response.create", "conversation.item.create"})
+
+
+def _summed(usages: Iterable[Usage | None]) -> Usage:
+    total: dict[str, Any] = {}
+    for usage in usages:
+        if usage is not None:
+            total = _add(total, usage.model_dump(exclude_none=True))
+    return Usage.model_validate(total)
+
+
+def _add(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Numbers add up, nested details too; anything else keeps its latest value."""
+    merged = dict(into)
+    for key, value in more.items():
+        before = merged.get(key)
+        if isinstance(value, dict):
+            merged[key] = _add(before if isinstance(before, dict) else {}, value)
+        elif isinstance(value, (int, float)) and isinstance(before, (int, float)):
+            merged[key] = before + value
+        else:
+            merged[key] = value
+    return merged

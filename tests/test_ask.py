@@ -1,0 +1,190 @@
+"""Session.ask: one user turn run to its final answer, over the real simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from agentkit import (
+    Agent,
+    AgentkitError,
+    Answer,
+    AnswerTimeoutError,
+    SessionClosedError,
+    ToolCall,
+    ToolResult,
+    tool,
+)
+from agentkit.events import Event, ResponseFinished, SessionClosed, ToolCallFinished
+from agentkit.protocol.events import Usage
+from agentkit.testing import Scenario
+from tests.dispatch.loopback import live
+from tests.support import TIMEOUT
+
+
+@tool
+def get_weather(city: str) -> dict[str, Any]:
+    """Current weather for a city."""
+    return {"city": city, "temp_c": 4}
+
+
+WEATHER = (
+    Scenario()
+    .on("weather")
+    .say("Let me check.")
+    .call("get_weather", city="Oslo")
+    .say(lambda out: f"It is {out['get_weather']['temp_c']} degrees in Oslo.")
+    .on("first")
+    .say("one")
+    .on("second")
+    .say("two")
+)
+TEXT_AGENT = Agent(instructions="Help.", tools=[get_weather], modality="text")
+
+
+async def test_the_answer_is_the_response_after_the_tool_round() -> None:
+    async with live(WEATHER, TEXT_AGENT) as t:
+        answer = await t.session.ask("weather in Oslo?", timeout=TIMEOUT)
+
+        finished = t.events.of(ResponseFinished)
+        assert [r.text for r in finished] == ["Let me check.", "It is 4 degrees in Oslo."]
+        assert answer.text == "It is 4 degrees in Oslo."
+        assert answer.status == "completed"
+        assert answer.responses == tuple(finished)
+        assert answer.response_ids == tuple(r.response_id for r in finished)
+        (call,) = answer.tool_calls
+        (told,) = t.events.of(ToolCallFinished)
+        assert call == ToolCall(
+            told.call_id,
+            "get_weather",
+            '{"city": "Oslo"}',
+            '{"city":"Oslo","temp_c":4}',
+            duration_s=told.duration_s,
+        )
+        usages = [r.usage for r in finished if r.usage is not None]
+        assert len(usages) == 2
+        assert answer.usage.output_tokens == sum(u.output_tokens or 0 for u in usages)
+        assert answer.usage.total_tokens == sum(u.total_tokens or 0 for u in usages)
+        assert answer.usage.output_tokens and answer.usage.output_tokens > 0
+
+
+async def test_an_application_iterating_the_session_still_sees_every_event() -> None:
+    async with live(WEATHER, TEXT_AGENT) as t:
+        iterated: list[Event] = []
+
+        async def read_all() -> None:
+            async for event in t.session:
+                iterated.append(event)
+                if isinstance(event, ResponseFinished) and t.session.idle:
+                    return
+
+        reader = asyncio.create_task(read_all())
+        await asyncio.sleep(0)  # the reader waits on the session's events first
+        answer = await t.session.ask("weather in Oslo?", timeout=TIMEOUT)
+        await asyncio.wait_for(reader, TIMEOUT)
+
+        start = t.events.events.index(next(e for e in t.events.events if e in iterated))
+        assert iterated == t.events.events[start : start + len(iterated)]
+        assert [e for e in iterated if isinstance(e, ResponseFinished)] == list(answer.responses)
+        assert len([e for e in iterated if isinstance(e, ToolCallFinished)]) == 1
+
+
+async def test_the_transcript_is_the_answer_of_an_audio_agent() -> None:
+    agent = Agent(instructions="Help.", tools=[get_weather], turn_detection=None)  # audio out
+    async with live(WEATHER, agent) as t:
+        answer = await t.session.ask("weather in Oslo?", timeout=TIMEOUT)
+        assert answer.text == "It is 4 degrees in Oslo."
+        assert len(answer.tool_calls) == 1
+
+
+async def test_a_turn_in_progress_ends_before_the_question_is_asked() -> None:
+    async with live(WEATHER, TEXT_AGENT) as t:
+        await t.session.send_text("first")
+        answer = await t.session.ask("second", timeout=TIMEOUT)
+        assert answer.text == "two"
+        assert len(answer.responses) == 1
+        assert [r.text for r in t.events.of(ResponseFinished)] == ["one", "two"]
+
+
+async def test_concurrent_asks_take_turns() -> None:
+    async with live(WEATHER, TEXT_AGENT) as t:
+        first, second = await asyncio.gather(
+            t.session.ask("first", timeout=TIMEOUT), t.session.ask("second", timeout=TIMEOUT)
+        )
+        assert (first.text, second.text) == ("one", "two")
+        users = [
+            e["item"]["content"][0]["text"]
+            for e in t.client("conversation.item.create")
+            if e["item"].get("role") == "user"
+        ]
+        assert users == ["first", "second"]
+
+
+async def test_a_turn_that_ends_on_a_call_asking_for_no_response() -> None:
+    @tool
+    def hang_up() -> ToolResult:
+        """End the call."""
+        return ToolResult("bye", respond=False)
+
+    scenario = Scenario().on("bye").say("Goodbye!").call("hang_up")
+    agent = Agent(instructions="Help.", tools=[hang_up], modality="text")
+    async with live(scenario, agent) as t:
+        answer = await t.session.ask("bye now", timeout=TIMEOUT)
+        assert answer.text == "Goodbye!"
+        assert [c.name for c in answer.tool_calls] == ["hang_up"]
+        assert len(answer.responses) == 1
+        assert len(t.client("response.create")) == 1
+
+
+async def test_no_answer_in_time_is_a_typed_timeout_and_the_turn_goes_on() -> None:
+    gate = asyncio.Event()
+
+    @tool
+    async def slow() -> str:
+        """Slow."""
+        await asyncio.wait_for(gate.wait(), TIMEOUT)
+        return "done"
+
+    scenario = Scenario().on("slow").call("slow").say("Finished.")
+    agent = Agent(instructions="Help.", tools=[slow], modality="text")
+    async with live(scenario, agent) as t:
+        handlers_before = {k: list(v) for k, v in t.session._handlers.items()}
+        with pytest.raises(AnswerTimeoutError, match=r"no answer within 0.2 s") as raised:
+            await t.session.ask("slow please", timeout=0.2)
+        assert isinstance(raised.value, AgentkitError)
+        assert isinstance(raised.value, asyncio.TimeoutError)
+        assert raised.value.timeout == 0.2
+        assert t.session._handlers == handlers_before  # it stopped watching
+        gate.set()
+        final = await t.events.wait_for(ResponseFinished, lambda e: e.text == "Finished.")
+        assert final.status == "completed"
+
+
+async def test_a_session_closing_mid_turn_is_an_error_not_a_hang() -> None:
+    gate = asyncio.Event()
+
+    @tool
+    async def slow() -> str:
+        """Slow."""
+        await asyncio.wait_for(gate.wait(), TIMEOUT)
+        return "done"
+
+    scenario = Scenario().on("slow").call("slow").say("Finished.")
+    agent = Agent(instructions="Help.", tools=[slow], modality="text")
+    async with live(scenario, agent) as t:
+        asking = asyncio.create_task(t.session.ask("slow please", timeout=TIMEOUT))
+        await t.events.wait_for(ResponseFinished)
+        await t.session.close()
+        with pytest.raises(SessionClosedError):
+            await asyncio.wait_for(asking, TIMEOUT)
+        assert t.events.of(SessionClosed)
+        with pytest.raises(SessionClosedError):
+            await t.session.ask("anything", timeout=TIMEOUT)
+
+
+def test_an_answer_is_frozen() -> None:
+    answer = Answer("x", "completed", (), Usage(), ())
+    with pytest.raises(AttributeError):
+        answer.text = "y"  # type: ignore[misc]
