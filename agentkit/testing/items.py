@@ -75,7 +75,7 @@ def _check_message(item: Mapping[str, Any], dialect: Dialect) -> ItemError | Non
         )
     for index, part in enumerate(content):
         kind = part.get("type") if isinstance(part, Mapping) else None
-        if kind not in allowed:
+        if not isinstance(kind, str) or kind not in allowed:
             return ItemError(
                 "invalid_value",
                 f"item.content[{index}].type",

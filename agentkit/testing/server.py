@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -30,7 +31,7 @@ from agentkit.testing.cassette import Cassette
 from agentkit.testing.faults import Faults
 from agentkit.testing.records import ConnectionRecord, EventLog
 from agentkit.testing.scenario import Scenario, Turn
-from agentkit.testing.state import ConnectionState
+from agentkit.testing.state import SERVER_ERROR_MESSAGE, ConnectionState
 
 __all__ = ["Simulator"]
 
@@ -326,7 +327,12 @@ class _Link:
 
     async def _step(self, produce: Callable[[], list[Event]]) -> None:
         async with self.lock:
-            for event in produce():
+            try:
+                events = produce()
+            except Exception:  # a bug here must cost the client an error event, not a 1011
+                log.exception("the simulator failed to answer a client event")
+                events = [_server_error()]
+            for event in events:
                 await self._send(event)
 
     async def _pump(self, protocol: _Protocol) -> None:
@@ -345,7 +351,12 @@ class _Link:
 
     async def _pump_one(self, protocol: _Protocol) -> bool:
         async with self.lock:
-            event = protocol.next_event()
+            try:
+                event = protocol.next_event()
+            except Exception:  # stop this drain: the next client event wakes the pump again
+                log.exception("the simulator failed to stream a response")
+                await self._send(_server_error())
+                return False
             if event is not None:
                 await self._send(event)
             return event is not None
@@ -376,6 +387,11 @@ class _Link:
             await self.connection.close(
                 1001, f"Your session hit the maximum duration of {minutes} minutes."
             )
+
+
+def _server_error() -> Event:
+    error = {"type": "server_error", "code": None, "message": SERVER_ERROR_MESSAGE, "param": None}
+    return {"type": "error", "event_id": f"event_{uuid.uuid4().hex[:20]}", "error": error}
 
 
 def _close_code(connection: ServerConnection) -> int | None:

@@ -51,6 +51,8 @@ _GA_AUDIO_FIELDS = {
     "output": {"format", "voice", "speed"},
 }
 _TOOL_CHOICES = {"auto", "none", "required"}
+# Objects of several shapes: a new one replaces the old rather than merging into it.
+_REPLACED_WHOLE = {"tool_choice", "prompt", "tracing", "truncation", "reasoning"}
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ def _check_modalities(update: Mapping[str, Any], dialect: Dialect) -> ConfigErro
         if (
             not isinstance(value, list)
             or "text" not in value
-            or not set(value) <= {"text", "audio"}
+            or not all(isinstance(v, str) and v in ("text", "audio") for v in value)
         ):
             return _invalid_value("session.modalities", value, "['text'] or ['text', 'audio']")
     return None
@@ -215,19 +217,38 @@ def _check_tools(tools: object) -> ConfigError | None:
         param = f"session.tools[{index}]"
         if not isinstance(tool, Mapping) or tool.get("type") not in ("function", "mcp"):
             return _invalid_value(f"{param}.type", tool, "'function' or 'mcp'")
-        if tool["type"] == "function" and not isinstance(tool.get("name"), str):
-            return ConfigError(
-                "missing_required_parameter",
-                f"{param}.name",
-                f"Missing required parameter: '{param}.name'.",
-            )
+        required = "name" if tool["type"] == "function" else "server_label"
+        error = _require_string(tool, required, param)
+        if error is not None:
+            return error
     return None
 
 
 def _check_tool_choice(choice: object) -> ConfigError | None:
-    if choice is None or choice in _TOOL_CHOICES or isinstance(choice, Mapping):
+    """``"auto"``/``"none"``/``"required"``, or an object naming a function or an MCP server."""
+    param = "session.tool_choice"
+    if choice is None or (isinstance(choice, str) and choice in _TOOL_CHOICES):
         return None
-    return _invalid_value("session.tool_choice", choice, "'auto', 'none', 'required' or an object")
+    if not isinstance(choice, Mapping):
+        return _invalid_value(param, choice, "'auto', 'none', 'required' or an object")
+    kind = choice.get("type")
+    if kind == "function":
+        return _require_string(choice, "name", param)
+    if kind == "mcp":
+        if "name" in choice and not isinstance(choice["name"], (str, type(None))):
+            return ConfigError("invalid_type", f"{param}.name", f"Invalid type for '{param}.name'.")
+        return _require_string(choice, "server_label", param)
+    return _invalid_value(f"{param}.type", kind, "'function' or 'mcp'")
+
+
+def _require_string(value: Mapping[str, Any], name: str, where: str) -> ConfigError | None:
+    if isinstance(value.get(name), str):
+        return None
+    return ConfigError(
+        "missing_required_parameter",
+        f"{where}.{name}",
+        f"Missing required parameter: '{where}.{name}'.",
+    )
 
 
 def _check_temperature(value: object) -> ConfigError | None:
@@ -256,6 +277,8 @@ def merge_update(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict[
             continue
         if name == "turn_detection":
             merged[name] = _complete_turn_detection(value)
+        elif name in _REPLACED_WHOLE:
+            merged[name] = copy.deepcopy(value)
         elif isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
             merged[name] = merge_update(merged[name], value)
         else:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import copy
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,7 +29,12 @@ from agentkit.testing.vad import ServerVad
 
 __all__ = ["CLIENT_EVENT_TYPES", "MIN_COMMIT_MS", "ConnectionState"]
 
+log = logging.getLogger("agentkit.testing")
 Event = dict[str, Any]
+SERVER_ERROR_MESSAGE = (
+    "The server had an error while processing your request. Sorry about that! "
+    "(the simulator logged the exception under 'agentkit.testing')"
+)
 MIN_COMMIT_MS = 100
 """Shortest buffer ``input_audio_buffer.commit`` accepts (the service asks for ~100 ms)."""
 
@@ -43,6 +49,7 @@ CLIENT_EVENT_TYPES = (
     "conversation.item.delete",
     "response.create",
     "response.cancel",
+    "output_audio_buffer.clear",
 )
 
 
@@ -88,6 +95,7 @@ class ConnectionState:
             "conversation.item.delete": self._item_delete,
             "response.create": self._response_create,
             "response.cancel": self._response_cancel,
+            "output_audio_buffer.clear": self._output_clear,
         }
 
     # -- public surface -----------------------------------------------------------------
@@ -123,12 +131,21 @@ class ConnectionState:
                 event,
                 param="type",
             )
-        return self._stamp(handler(event))
+        try:
+            return self._stamp(handler(event))
+        except Exception:  # a simulator bug must cost one event an error, not the connection
+            log.exception("the simulator failed to handle a %s event", event.get("type"))
+            return self._server_error(event)
 
     def next_event(self) -> Event | None:
         """The next streamed event of a running response, or ``None`` when none is running."""
         for run in [r for r in (self.active, *self.out_of_band) if r is not None]:
-            event = run.next_event()
+            try:
+                event = run.next_event()
+            except Exception:
+                log.exception("the simulator failed while streaming response %s", run.id)
+                self._forget(run)
+                return self._server_error(None)[0]
             if run.finished:
                 self._forget(run)
             if event is not None:
@@ -434,6 +451,11 @@ class ConnectionState:
         elif run in self.out_of_band:
             self.out_of_band.remove(run)
 
+    def _output_clear(self, event: Mapping[str, Any]) -> list[Event]:
+        """The service keeps no output buffer on a WebSocket: the event is for WebRTC and SIP."""
+        message = "output_audio_buffer.clear is only supported for WebRTC and SIP connections."
+        return self._error("unsupported_event", message, event, param="type")
+
     # -- event plumbing -----------------------------------------------------------------
 
     def _error(
@@ -448,6 +470,14 @@ class ConnectionState:
         error = {
             "type": "invalid_request_error", "code": code, "message": message, "param": param,
             "event_id": client_event_id,
+        }  # fmt: skip
+        return self._stamp([{"type": "error", "error": error}])
+
+    def _server_error(self, event: Mapping[str, Any] | None) -> list[Event]:
+        """What the service sends when it fails internally: ``type: server_error``."""
+        error = {
+            "type": "server_error", "code": None, "message": SERVER_ERROR_MESSAGE, "param": None,
+            "event_id": event.get("event_id") if event else None,
         }  # fmt: skip
         return self._stamp([{"type": "error", "error": error}])
 
