@@ -223,7 +223,8 @@ class ConversationState:
     _inflight_since: float = 0.0
     _inflight_follow_up: _Pending | None = None  # the follow-up the inflight create carries
     _speech_since: float = 0.0
-    _capped_answer_asked: bool = False  # this turn's round cap already asked for words
+    _inflight_capped: bool = False  # the inflight create says tool_choice "none"
+    _capped_response: str | None = None  # the last response asked to answer without tools
     _recent_calls: deque[float] | None = None  # made when a call budget is set
     _finished_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _active_touched: float = 0.0
@@ -240,7 +241,6 @@ class ConversationState:
 
     def _new_turn(self) -> None:
         self.rounds_this_turn = 0
-        self._capped_answer_asked = False
 
     def cancel_response(self) -> list[Action]:
         """The application stops the current response (``interrupt`` also truncates audio).
@@ -518,6 +518,8 @@ class ConversationState:
         if event.response.id is not None and event.response.id in self._finished_ids:
             return []  # a duplicate of a response that already ended
         displaced = self.active_response_id
+        if self._inflight_create is not None and self._inflight_capped:
+            self._capped_response = event.response.id
         self.active_response_id = event.response.id
         self._active_touched = self.clock()
         self._inflight_create = None
@@ -593,11 +595,10 @@ class ConversationState:
         """A call answered without running: over the round cap, too large, or over budget."""
         if self.rounds_this_turn >= self.max_tool_rounds:
             message = "tool round limit reached for this turn; answer the user without tools"
-            # One follow-up with tool_choice "none" asks for the answer in words (a response
-            # the service started by itself may not have had it). Asking again after that
-            # would let a model that keeps calling loop forever.
-            ask = not self._capped_answer_asked
-            self._capped_answer_asked = True
+            # The follow-up, with tool_choice "none", asks for the answer in words (a response
+            # the service started by itself was not told). A call from a response that was told
+            # asks nothing more: a model that keeps calling would loop forever.
+            ask = call.response_id is None or call.response_id != self._capped_response
             return ToolResult.error(message, error_type="round_limit", respond=ask)
         if len(call.arguments) > self.max_argument_chars:
             message = (
@@ -691,6 +692,7 @@ class ConversationState:
         self._inflight_create = event.event_id  # the id only: it may wait a while for its answer
         self._inflight_since = self.clock()
         self._inflight_follow_up = pending if pending is not None and pending.follow_up else None
+        self._inflight_capped = options is not None and options.tool_choice == "none"
         return self.sent(event)
 
     def _busy(self) -> bool:
@@ -703,7 +705,6 @@ class ConversationState:
 
     def _follow_up_options(self) -> ResponseOptions | None:
         if self.rounds_this_turn + 1 >= self.max_tool_rounds:
-            self._capped_answer_asked = True  # the model is told to answer in words
             return ResponseOptions(tool_choice="none")
         return None
 
