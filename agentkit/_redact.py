@@ -18,10 +18,10 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MASK", "RedactingFilter", "Secret", "redact", "redact_headers"]
+__all__ = ["MASK", "Masker", "RedactingFilter", "Secret", "redact", "redact_headers"]
 
 MASK = "***"
 
@@ -133,3 +133,29 @@ class RedactingFilter(logging.Filter):
             record.msg = cleaned
             record.args = None
         return True
+
+
+class Masker:
+    """Masks given secret values, and whatever :func:`redact` recognises, in any text.
+
+    :func:`redact` finds credentials by their shape; a key quoted bare in a user's exception
+    has none. Whoever knows the secrets (the command line reads them from the environment)
+    masks output with this, as a last line: log lines, tracebacks, error messages.
+
+    Args:
+        secrets: the values to mask wherever they appear; values under 4 characters are
+            ignored (masking every ``"a"`` would destroy the text and reveal little).
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = sorted({value for value in secrets if len(value) >= 4}, key=len, reverse=True)
+        self._secrets = tuple(Secret(value) for value in values)
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` with every secret value and credential-looking substring masked."""
+        for secret in self._secrets:
+            text = text.replace(secret.reveal(), MASK)
+        return redact(text)
+
+    def __repr__(self) -> str:
+        return f"Masker({len(self._secrets)} secrets)"

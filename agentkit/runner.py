@@ -1,8 +1,10 @@
 """``agentkit run``: hold a conversation with an agent from a Python file, in a terminal.
 
-With ``--simulate`` (or no credentials in the environment) the agent talks to the built-in
-simulator, scripted by the file's module-level ``scenario``; otherwise to the endpoint that
-:meth:`Endpoint.from_env` finds. Besides ``agent`` (or the ``NAME`` of ``FILE:NAME``), the file
+With ``--simulate`` the agent talks to the built-in simulator, scripted by the file's
+module-level ``scenario``; otherwise to the endpoint that :meth:`Endpoint.from_env` finds, with
+``--endpoint`` / ``--deployment`` over the environment. Only when nothing at all is configured
+does it fall back to the simulator, with a warning; partial or misspelt settings are an error
+(:func:`resolve_endpoint`). Besides ``agent`` (or the ``NAME`` of ``FILE:NAME``), the file
 may define ``deps`` (handed to tools as ``ToolContext.deps``) and ``options`` (a
 :class:`SessionOptions`).
 
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +32,13 @@ from typing import Any, TextIO
 from agentkit import audio
 from agentkit._redact import redact
 from agentkit.agent import Agent
-from agentkit.endpoints import Endpoint
-from agentkit.errors import AgentkitError, MissingSettingError, ToolDefinitionError
+from agentkit.endpoints import Endpoint, configured_variables
+from agentkit.errors import (
+    AgentkitError,
+    ConfigurationError,
+    MissingSettingError,
+    ToolDefinitionError,
+)
 from agentkit.events import (
     AudioDelta,
     ErrorOccurred,
@@ -57,8 +66,11 @@ __all__ = [
     "RunSettings",
     "Target",
     "load_target",
+    "resolve_endpoint",
     "run_conversation",
 ]
+
+logger = logging.getLogger(__name__)
 
 CHUNK_MS = 50
 """Input audio is sent in chunks of this length (the service accepts any size; 20-100 ms is
@@ -80,6 +92,9 @@ class RunSettings:
     audio_in: str | None = None
     audio_out: str | None = None
     record: str | None = None
+    endpoint: str | None = None
+    deployment: str | None = None
+    allow_insecure: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,7 @@ def _import(path: str) -> Any:
     except ToolDefinitionError as exc:
         raise InputError(f"{path}: {exc}") from exc
     except Exception as exc:
+        logger.error("cannot import %s", path, exc_info=exc)  # the traceback, for --verbose
         raise InputError(f"cannot import {path}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -147,11 +163,23 @@ def _pick_agent(path: str, name: str, namespace: dict[str, Any]) -> Agent:
     return agents.get("agent") or next(iter(agents.values()))
 
 
-async def run_conversation(settings: RunSettings, out: TextIO | None = None) -> int:
+async def run_conversation(
+    settings: RunSettings,
+    out: TextIO | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    mask: Callable[[str], str] = redact,
+) -> int:
     """Run the conversation, printing to ``out`` (default: ``sys.stdout``); returns the exit code.
 
+    Args:
+        settings: what to run.
+        out: where the conversation is printed.
+        environ: the variables that configure the endpoint; ``os.environ`` when ``None``.
+        mask: applied to every line printed (the CLI masks the secrets it knows).
+
     Raises:
-        InputError: bad input, found before anything connects.
+        InputError: bad input or incomplete settings, found before anything connects.
         AgentkitError: the connection failed or the service did not answer in time.
     """
     out = out or sys.stdout
@@ -159,23 +187,74 @@ async def run_conversation(settings: RunSettings, out: TextIO | None = None) -> 
     speech = _read_speech(settings.audio_in, target.agent)
     for output in (settings.audio_out, settings.record):
         _check_writable(output)
+    remote = resolve_endpoint(settings, environ)
     agent = _conversation_agent(target.agent, settings)
     sink = _AudioSink(settings.audio_out, agent.output_audio_format)
     recorder = CassetteRecorder(settings.record) if settings.record else None
     try:
-        async with _endpoint(settings.simulate, target, out) as endpoint:
+        async with _endpoint(remote, settings.simulate, target, out) as endpoint:
             connector = recorder.connector(endpoint) if recorder else None
             session = Session(
                 agent, endpoint, deps=target.deps, options=target.options, connector=connector
             )
             async with session:
-                chat = _Conversation(session, _Printer(out, sink), settings.turn_timeout)
+                printer = _Printer(out, sink, mask)
+                chat = _Conversation(session, printer, settings.turn_timeout)
                 await chat.run(speech, settings)
     finally:
         if recorder is not None:
             recorder.close()
         sink.save(out)
     return 0
+
+
+_FLAGS = {"AZURE_OPENAI_ENDPOINT": "--endpoint", "AZURE_OPENAI_DEPLOYMENT": "--deployment"}
+
+
+def resolve_endpoint(
+    settings: RunSettings, environ: Mapping[str, str] | None = None
+) -> Endpoint | None:
+    """Where ``agentkit run`` connects; ``None`` means the built-in simulator.
+
+    ``--endpoint`` and ``--deployment`` stand for ``AZURE_OPENAI_ENDPOINT`` and
+    ``AZURE_OPENAI_DEPLOYMENT`` (``--endpoint`` also overrides ``AGENTKIT_REALTIME_URL``). The
+    simulator is used with ``--simulate``, or when no setting at all is present
+    (:func:`~agentkit.endpoints.configured_variables` is empty): a script or CI job with half
+    its settings must fail, not get scripted answers and success.
+
+    Raises:
+        InputError: settings are incomplete (naming the variable and flag to set) or unusable.
+    """
+    if settings.simulate:
+        return None
+    env = dict(os.environ if environ is None else environ)
+    if settings.endpoint:
+        env.pop("AGENTKIT_REALTIME_URL", None)
+        env["AZURE_OPENAI_ENDPOINT"] = settings.endpoint
+    elif settings.deployment and env.get("AGENTKIT_REALTIME_URL", "").strip():
+        raise InputError("--deployment is for an Azure endpoint, but AGENTKIT_REALTIME_URL is set")
+    if settings.deployment:
+        env["AZURE_OPENAI_DEPLOYMENT"] = settings.deployment
+    try:
+        return Endpoint.from_env(env, allow_insecure=settings.allow_insecure)
+    except MissingSettingError as exc:
+        found = configured_variables(env)
+        if not found:
+            return None
+        raise InputError(_incomplete(exc, found)) from exc
+    except ConfigurationError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _incomplete(exc: MissingSettingError, found: list[str]) -> str:
+    message = str(exc)
+    if flag := _FLAGS.get(exc.setting):
+        message = message.replace(exc.setting, f"{exc.setting} (or {flag})", 1)
+    verb = "is" if len(found) == 1 else "are"
+    return (
+        f"{message}; not falling back to the simulator, since {', '.join(found)} {verb} set "
+        "(--simulate uses it on purpose)"
+    )
 
 
 def _conversation_agent(agent: Agent, settings: RunSettings) -> Agent:
@@ -212,18 +291,25 @@ def _check_writable(path: str | None) -> None:
 
 
 @asynccontextmanager
-async def _endpoint(simulate: bool, target: Target, out: TextIO) -> AsyncIterator[Endpoint]:
+async def _endpoint(
+    remote: Endpoint | None, simulate: bool, target: Target, out: TextIO
+) -> AsyncIterator[Endpoint]:
+    if remote is not None:
+        out.write(f"[agentkit] connecting to {remote.redacted_url}\n")
+        yield remote
+        return
     if not simulate:
-        try:
-            endpoint = Endpoint.from_env()
-        except MissingSettingError as exc:
-            out.write(f"[agentkit] no credentials found ({exc.setting}); using the simulator\n")
-        else:
-            out.write(f"[agentkit] connecting to {endpoint.redacted_url}\n")
-            yield endpoint
-            return
-    from agentkit.testing import Simulator  # only needed offline
-
+        sys.stderr.write(
+            "agentkit: warning: no endpoint is configured (AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY "
+            "and AGENTKIT_REALTIME_URL are unset): the built-in SIMULATOR answers, from "
+            f"{target.path}'s scenario. Pass --simulate to ask for it, or --endpoint and "
+            "--deployment for a real model.\n"
+        )
+    try:
+        from agentkit.testing import Simulator  # only needed offline
+    except ImportError as exc:
+        install = 'pip install "agentkit-realtime[testing]"'
+        raise InputError(f"the simulator needs the testing extra: {install} ({exc})") from exc
     if target.scenario is None:
         out.write(f"[agentkit] {target.path} defines no `scenario`; the simulator improvises\n")
     async with Simulator(target.scenario) as simulator:
@@ -361,14 +447,15 @@ class _AudioSink:
 class _Printer:
     """Streams assistant text and shows each tool call as it starts and ends."""
 
-    def __init__(self, out: TextIO, sink: _AudioSink) -> None:
+    def __init__(self, out: TextIO, sink: _AudioSink, mask: Callable[[str], str] = redact) -> None:
         self.out = out
         self.sink = sink
+        self.mask = mask
         self.speaking = False
 
     def line(self, text: str) -> None:
         self._end_line()
-        self.out.write(text + "\n")
+        self.out.write(self.mask(text) + "\n")
         self.out.flush()
 
     def prompt(self, text: str) -> None:
@@ -383,7 +470,7 @@ class _Printer:
             if not self.speaking:
                 self.out.write("assistant: ")
                 self.speaking = True
-            self.out.write(event.delta)
+            self.out.write(self.mask(event.delta))
             self.out.flush()
         else:
             description = _describe(event)

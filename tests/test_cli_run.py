@@ -14,24 +14,18 @@ import pytest
 from agentkit import runner
 from agentkit.audio import Pcm, write_wav
 from agentkit.cli import main
+from agentkit.endpoints import configured_variables
 from agentkit.testing import Cassette, Simulator, silence, speech
 from tests.support import TIMEOUT
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 WEATHER = str(EXAMPLES / "weather.py")
-CREDENTIALS = (
-    "AGENTKIT_REALTIME_URL",
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_DEPLOYMENT",
-    "OPENAI_API_KEY",
-)
 
 
 @pytest.fixture(autouse=True)
 def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in CREDENTIALS:
-        monkeypatch.delenv(name, raising=False)
+    for name in configured_variables():
+        monkeypatch.delenv(name)
 
 
 async def run_in_thread(argv: Sequence[str]) -> int:
@@ -57,13 +51,21 @@ def test_simulated_conversation(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
-def test_without_credentials_it_says_it_simulates(capsys: pytest.CaptureFixture[str]) -> None:
+def test_with_nothing_configured_it_warns_and_simulates(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["run", f"{WEATHER}:agent", "--say", "Paris?"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(
-        "[agentkit] no credentials found (AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY)"
+    out, err = capsys.readouterr()
+    assert err == (
+        "agentkit: warning: no endpoint is configured (AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY "
+        "and AGENTKIT_REALTIME_URL are unset): the built-in SIMULATOR answers, from "
+        f"{WEATHER}'s scenario. Pass --simulate to ask for it, or --endpoint and --deployment "
+        "for a real model.\n"
     )
+    assert out.startswith("[agentkit] simulator listening on ws://127.0.0.1:")
     assert "assistant: It is 14 degrees and sunny in Paris.\n" in out
+    assert main(["run", WEATHER, "--simulate", "--say", "Paris?"]) == 0
+    assert capsys.readouterr().err == ""  # asked for: no warning
 
 
 def test_audio_in_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -184,7 +186,7 @@ def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_ctrl_c_exits_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def interrupted(settings: runner.RunSettings) -> int:
+    async def interrupted(settings: runner.RunSettings, **options: object) -> int:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "run_conversation", interrupted)
