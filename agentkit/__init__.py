@@ -2,8 +2,9 @@
 
     from agentkit import Agent, Endpoint, Session, tool
 
-The public API is what this module exports; submodules (``agentkit.events``,
-``agentkit.protocol``, ``agentkit.testing``...) hold the rest.
+The public API is what this module, :mod:`agentkit.events`, :mod:`agentkit.testing` and
+:mod:`agentkit.audio` export (``docs/reference.md`` lists all of it, checked by a test). Other
+modules are internal and may change between releases.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 
 from agentkit.agent import Agent
 from agentkit.answer import Answer, AnswerTimeoutError, ToolCall
+from agentkit.approval import Approval, ApprovalHook, ToolCallRequest
 from agentkit.auth import ApiKey, BearerKey, EntraToken
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
@@ -31,6 +33,7 @@ from agentkit.errors import (
     SessionClosedError,
     ToolDefinitionError,
 )
+from agentkit.history import HistoryItem
 from agentkit.protocol.config import (
     InputTranscription,
     ResponseOptions,
@@ -38,6 +41,7 @@ from agentkit.protocol.config import (
     TurnDetection,
 )
 from agentkit.protocol.dialects import Dialect
+from agentkit.reconnect import ReconnectPolicy
 from agentkit.session import Session, SessionOptions
 from agentkit.tools import Tool, ToolContext, ToolResult, Toolset, tool
 
@@ -51,6 +55,8 @@ __all__ = [
     "Answer",
     "AnswerTimeoutError",
     "ApiKey",
+    "Approval",
+    "ApprovalHook",
     "AuthenticationError",
     "BearerKey",
     "ConfigurationError",
@@ -62,11 +68,13 @@ __all__ = [
     "Endpoint",
     "EntraToken",
     "HandshakeError",
+    "HistoryItem",
     "InputTranscription",
     "MissingSettingError",
     "ProtocolError",
     "RateLimitedError",
     "ReconnectGaveUpError",
+    "ReconnectPolicy",
     "ResponseOptions",
     "ServerError",
     "Session",
@@ -75,6 +83,7 @@ __all__ = [
     "SessionOptions",
     "Tool",
     "ToolCall",
+    "ToolCallRequest",
     "ToolContext",
     "ToolDefinitionError",
     "ToolResult",

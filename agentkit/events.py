@@ -34,6 +34,7 @@ __all__ = [
     "ToolProgress",
     "TranscriptDelta",
     "TranscriptDone",
+    "Usage",
     "UserTranscript",
 ]
 
