@@ -16,7 +16,7 @@ Service -> browser, JSON text frames, one per event:
     tool_result      {call_id, name, output, is_error}
     response_done    {status}
     reconnecting / reconnected {reason}            the realtime socket is being replaced
-    error            {message}
+    error            {message}                     the service's own words when it refused
     closed           {reason}                      the realtime session ended; the socket closes
 
 Nothing here is shared between browser sessions except immutable configuration (:class:`Settings`),
@@ -33,6 +33,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +49,9 @@ from agentkit import (
     Agent,
     AgentkitError,
     Endpoint,
+    HandshakeError,
     MissingSettingError,
+    ServerError,
     Session,
     SessionClosedError,
     SessionOptions,
@@ -132,6 +135,7 @@ def create_app(
         routes=[
             Route("/", _index),
             Route("/healthz", _healthz),
+            Route("/favicon.ico", _favicon),
             WebSocketRoute("/ws", _relay),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
@@ -164,6 +168,19 @@ async def _healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="7" fill="#2b6cb0"/>'
+    '<rect x="6" y="3" width="4" height="7" rx="2" fill="#fff"/>'
+    '<path d="M4.5 8a3.5 3.5 0 0 0 7 0M8 11.5V13" stroke="#fff" fill="none"/></svg>'
+)
+"""A microphone in a circle, so browsers' automatic ``/favicon.ico`` request is answered."""
+
+
+async def _favicon(request: Request) -> Response:
+    return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 # -- one browser session ----------------------------------------------------------------------
 
 
@@ -182,7 +199,7 @@ async def _relay(websocket: WebSocket) -> None:
         await session.start()
     except (AgentkitError, OSError, asyncio.TimeoutError) as exc:  # refused, unreachable, slow
         logger.error("[%s] could not open the realtime session: %r", caller.connection_id, exc)
-        await _send(websocket, {"type": "error", "message": "the voice service is unavailable"})
+        await _send(websocket, {"type": "error", "message": _why_it_failed(exc)})
         await websocket.close(code=1011, reason="realtime session failed")
         return
     logger.info("[%s] session %s for %s", caller.connection_id, session.session_id, caller.client)
@@ -194,6 +211,19 @@ async def _relay(websocket: WebSocket) -> None:
     finally:
         await session.close()
         logger.info("[%s] session %s closed", caller.connection_id, session.session_id)
+
+
+def _why_it_failed(exc: BaseException) -> str:
+    """What the page may show: the service's own words when it refused (a wrong key, an
+    unknown deployment, a rejected configuration); never the endpoint's address."""
+    if isinstance(exc, HandshakeError):
+        said = exc.server_message or HTTPStatus(exc.status).phrase
+        return f"The voice service refused the session (HTTP {exc.status}): {said}"
+    if isinstance(exc, ServerError):
+        return f"The voice service rejected the session's configuration: {exc}"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "The voice service did not answer in time."
+    return "The voice service is unavailable."
 
 
 async def _browser_to_session(websocket: WebSocket, session: Session) -> None:

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from agentkit import Endpoint
 from agentkit.testing import Simulator, silence, speech
 from agentkit.testing.audio import SAMPLE_RATE
+from examples.webapp.app import create_app
 from tests.browser.chromium import CHROMIUM, Browser
 from tests.browser.conftest import ANSWER, ORDER
+from tests.browser.server import serve
 from tests.support import TIMEOUT
 
 pytestmark = pytest.mark.skipif(
@@ -85,4 +88,25 @@ async def test_the_page_talks_to_the_agent(
             f"Number(document.getElementById('chunks-played').textContent) === {len(sent)}",
             BROWSER_TIMEOUT,
         )
+        assert page.errors == [], await page.report()
+
+
+async def test_a_refused_session_shows_the_services_message_on_the_page(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    endpoint = Endpoint.custom(simulator.ga_url(), credential="not-the-key")
+    quiet = write_wav(tmp_path / "quiet.wav", silence(500))
+    async with (
+        serve(create_app(endpoint)) as url,
+        Browser.launch(tmp_path / "profile", fake_microphone(quiet)) as browser,
+    ):
+        page = await browser.new_page(url)
+        await page.evaluate("document.getElementById('start').click()")
+        await page.wait_for("document.body.dataset.state === 'closed'", BROWSER_TIMEOUT)
+        status = await page.evaluate("document.getElementById('status').textContent")
+        assert "invalid or missing credentials" in status and "401" in status, status
+        assert await page.evaluate("document.getElementById('status').className") == "error"
+        assert "not-the-key" not in status and str(simulator.port) not in status
+        icon = "fetch('/favicon.ico').then(r => r.status + ' ' + r.headers.get('content-type'))"
+        assert await page.evaluate(icon, await_promise=True) == "200 image/svg+xml"
         assert page.errors == [], await page.report()

@@ -81,6 +81,7 @@ async def test_the_page_and_its_scripts_are_served(service: str) -> None:
     assert "new WebSocket" in await asyncio.to_thread(get, "/static/app.js")
     assert "registerProcessor" in await asyncio.to_thread(get, "/static/mic-worklet.js")
     assert await asyncio.to_thread(get, "/healthz") == "ok"
+    assert "<svg" in await asyncio.to_thread(get, "/favicon.ico")
 
 
 async def test_speech_in_tool_call_and_spoken_answer_out(
@@ -226,9 +227,14 @@ async def test_a_refused_realtime_session_is_reported_to_the_page(
     endpoint = Endpoint.custom(simulator.ga_url(), credential="not-the-key")
     async with serve(create_app(endpoint)) as url:
         async with connect(url.replace("http", "ws", 1) + "/ws") as socket:
-            assert (await receive(socket))["type"] == "error"
+            error = await receive(socket)
             await asyncio.wait_for(socket.wait_closed(), TIMEOUT)
     assert socket.close_code == 1011
+    assert error == {
+        "type": "error",
+        "message": "The voice service refused the session (HTTP 401): "
+        "invalid or missing credentials",
+    }
     assert "not-the-key" not in caplog.text
 
 

@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 let socket = null;
 let context = null;
 let microphone = null;
+let lastError = null; // the service's last error message, kept over a failing socket's close reason
 let playhead = 0; // context time at which the next audio chunk starts
 const playing = new Set(); // scheduled sources not yet ended or stopped
 const counters = { "chunks-received": 0, "chunks-played": 0, "barge-ins": 0 };
@@ -21,7 +22,10 @@ function start() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   socket = new WebSocket(`${scheme}//${location.host}/ws`);
   socket.onmessage = (message) => handle(JSON.parse(message.data));
-  socket.onclose = (event) => finish(event.reason || "Disconnected.");
+  socket.onclose = (event) => {
+    const failed = event.code !== 1000 && lastError !== null; // e.g. refused: a wrong key
+    finish(failed ? lastError : event.reason || "Disconnected.", failed);
+  };
 }
 
 async function startMicrophone() {
@@ -43,6 +47,7 @@ async function startMicrophone() {
 function handle(message) {
   switch (message.type) {
     case "ready":
+      lastError = null;
       startMicrophone().catch((error) => fail(`Microphone: ${error.message}`));
       break;
     case "audio":
@@ -76,6 +81,7 @@ function handle(message) {
       setState("listening", "Listening: speak now.");
       break;
     case "error":
+      lastError = message.message;
       fail(message.message);
       break;
     case "closed":
@@ -154,13 +160,14 @@ function fail(text) {
   $("status").classList.add("error");
 }
 
-function finish(text) {
+function finish(text, failed = false) {
   if (document.body.dataset.state === "closed") return;
   stopPlayback();
   if (microphone) microphone.getTracks().forEach((track) => track.stop());
   if (context) context.close();
   if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
   setState("closed", text);
+  if (failed) $("status").classList.add("error");
   $("start").disabled = false;
   $("stop").disabled = $("interrupt").disabled = true;
 }
