@@ -262,6 +262,7 @@ class Endpoint:
 
     @classmethod
     def _azure_from_env(cls, env: _Env, endpoint: str, *, allow_insecure: bool) -> Endpoint:
+        _azure_base(endpoint)  # a pasted URL names its deployment: say so before it is missed
         deployment = env.get("AZURE_OPENAI_DEPLOYMENT") or env.get("AZURE_OPENAI_DEPLOYMENT_NAME")
         if not deployment:
             raise MissingSettingError(
