@@ -118,23 +118,27 @@ def _logging(level: int | None, mask: Masker) -> Iterator[None]:
 
     Without a level, azure-identity's warnings (a dozen lines when no sign-in is found) would
     reach stderr through Python's last-resort handler; agentkit's own message says it in one.
+    The simulator's wire dump stays out of the debug log: it would repeat every frame.
     """
     handler: logging.Handler = logging.NullHandler()
+    levels: dict[str, int] = {}
     if level is not None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_MaskingFormatter(mask))
-    loggers = [logging.getLogger(name) for name in ("agentkit", "azure")]
-    saved = [item.level for item in loggers]
-    for item in loggers:
-        item.addHandler(handler)
-        if level is not None:
-            item.setLevel(level)
+        levels = {"agentkit": level, "azure": level, "agentkit.testing": max(level, logging.INFO)}
+    roots = [logging.getLogger(name) for name in ("agentkit", "azure")]
+    saved = {name: logging.getLogger(name).level for name in levels}
+    for root in roots:
+        root.addHandler(handler)
+    for name, new_level in levels.items():
+        logging.getLogger(name).setLevel(new_level)
     try:
         yield
     finally:
-        for item, old_level in zip(loggers, saved, strict=True):
-            item.removeHandler(handler)
-            item.setLevel(old_level)
+        for root in roots:
+            root.removeHandler(handler)
+        for name, old_level in saved.items():
+            logging.getLogger(name).setLevel(old_level)
 
 
 class _MaskingFormatter(logging.Formatter):
