@@ -7,5 +7,5 @@ and tool code never reach the browser.
     python -m examples.webapp                  # http://127.0.0.1:8000, offline simulator
     uvicorn examples.webapp.app:app --workers 4
 
-Needs the ``web`` extra: ``pip install 'agentkit[web]'``.
+Needs the ``web`` extra: ``pip install 'agentkit-realtime[web]'``.
 """
