@@ -78,10 +78,20 @@ async def transcribe(question_wav: str, answer_wav: str) -> str:
     return text
 
 
+def write_sample(path: str) -> str:
+    """Write 1.5 s of simulated speech to ``path``; return what to run next."""
+    write_wav(path, speech(1500))
+    return (
+        f"wrote 1.5 s of simulated speech to {path} (24 kHz mono); now try:\n"
+        f"  agentkit run examples/voice.py --simulate --audio-in {path} --audio-out answer.wav"
+    )
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--sample":
-        write_wav(sys.argv[2], speech(1500))
+        print(write_sample(sys.argv[2]))
     elif len(sys.argv) == 3:
         print(asyncio.run(transcribe(sys.argv[1], sys.argv[2])))
+        print(f"(the spoken answer is in {sys.argv[2]})")
     else:
         sys.exit("usage: python examples/voice.py (--sample OUT.wav | IN.wav OUT.wav)")

@@ -196,3 +196,19 @@ def test_python_dash_m_agentkit(module: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == EXPECTED
+
+
+def test_file_colon_name_prints_that_object_s_tools(
+    module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tools", f"{module}:agent"]) == 0
+    assert json.loads(capsys.readouterr().out) == EXPECTED[:2]
+    assert main(["tools", f"{module}:extra", "--compact"]) == 0
+    assert json.loads(capsys.readouterr().out) == EXPECTED[2:]
+
+
+def test_file_colon_name_errors(module: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tools", f"{module}:nope"]) == 2
+    assert capsys.readouterr().err == f"agentkit: error: {module} has no 'nope'\n"
+    assert main(["tools", f"{module}:Place"]) == 2
+    assert capsys.readouterr().err == f"agentkit: error: no tools found in {module}:Place\n"
