@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentkit.testing import Scenario
 from agentkit.testing.ids import IdFactory
@@ -39,6 +41,16 @@ def _answer(scenario: Scenario, text: str) -> str:
 )
 def test_words_match_whole_words_case_insensitively(words: str, text: str, matches: bool) -> None:
     assert (word_pattern(words).search(text) is not None) is matches
+
+
+@given(st.text(min_size=1).filter(str.strip))
+def test_any_words_match_themselves_between_spaces(words: str) -> None:
+    assert word_pattern(words).search(f"say {words} now") is not None
+
+
+@given(st.from_regex(r"[a-z][a-z -]{0,20}", fullmatch=True))
+def test_ascii_words_match_in_any_case(words: str) -> None:
+    assert word_pattern(words).search(f"say {words.upper()} now") is not None
 
 
 def test_the_lock_rule_no_longer_answers_block() -> None:
