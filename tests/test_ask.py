@@ -12,6 +12,7 @@ from agentkit import (
     AgentkitError,
     Answer,
     AnswerTimeoutError,
+    ServerError,
     SessionClosedError,
     ToolCall,
     ToolResult,
@@ -182,6 +183,18 @@ async def test_a_session_closing_mid_turn_is_an_error_not_a_hang() -> None:
         assert t.events.of(SessionClosed)
         with pytest.raises(SessionClosedError):
             await t.session.ask("anything", timeout=TIMEOUT)
+
+
+async def test_a_refused_request_for_a_response_is_a_server_error() -> None:
+    async with live(WEATHER, TEXT_AGENT) as t:
+        t.sim.faults.delay(TIMEOUT / 10, "response.created")  # the refusal comes first
+        asking = asyncio.create_task(t.session.ask("first", timeout=TIMEOUT))
+        create = await t.wait_client("response.create")
+        error = {"type": "invalid_request_error", "code": "bad_request", "message": "refused"}
+        await t.sim.inject({"type": "error", "error": {**error, "event_id": create["event_id"]}})
+        with pytest.raises(ServerError, match="refused") as raised:
+            await asyncio.wait_for(asking, TIMEOUT)
+        assert raised.value.code == "bad_request"
 
 
 def test_an_answer_is_frozen() -> None:
