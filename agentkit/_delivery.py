@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
+from agentkit.errors import ConfigurationError
 from agentkit.events import (
     AudioDelta,
     AudioDone,
     Event,
+    EventsDropped,
     SpeechStarted,
     SpeechStopped,
     TranscriptDelta,
@@ -20,9 +22,15 @@ from agentkit.events import (
 )
 from agentkit.protocol import events as ev
 
-__all__ = ["APP_EVENTS", "EventChannel"]
+__all__ = ["APP_EVENTS", "BUFFER_POLICIES", "BufferPolicy", "EventChannel"]
 
 logger = logging.getLogger("agentkit.session")
+
+
+BufferPolicy = Literal["backpressure", "drop_oldest"]
+"""What a session does when its iterator has ``max_buffered_events`` unread events."""
+
+BUFFER_POLICIES: tuple[BufferPolicy, ...] = ("backpressure", "drop_oldest")
 
 
 class EventChannel:
@@ -30,21 +38,52 @@ class EventChannel:
 
     Lighter than ``asyncio.Queue`` (no putter queue, no unfinished-task bookkeeping), which
     matters for memory when a process holds thousands of idle sessions: a drained channel
-    holds an empty list (56 bytes; an empty deque keeps a 760-byte block). It keeps at most
-    ``limit`` unread events, dropping the oldest, so an application that only uses handlers
-    (and never iterates the session) does not accumulate every audio chunk for ever.
+    holds an empty list (56 bytes; an empty deque keeps a 760-byte block).
+
+    At ``limit`` unread events it loses nothing unless told to. With ``"backpressure"`` it
+    keeps every event and sets :attr:`over`, so the session stops reading the socket until an
+    iterator makes room (:meth:`when_room`); while no iterator runs (an application that only
+    uses handlers), nobody could ever make room, so the oldest go instead. With
+    ``"drop_oldest"`` the oldest always go. Either way drops are counted, and the next read
+    returns an :class:`~agentkit.events.EventsDropped` standing exactly where they were.
     """
 
-    __slots__ = ("_head", "_held", "_items", "_limit", "_waiters", "_waking", "dropped")
+    __slots__ = (
+        "_gap",
+        "_head",
+        "_held",
+        "_items",
+        "_limit",
+        "_on_room",
+        "_pauses",
+        "_waiters",
+        "_waking",
+        "dropped",
+        "over",
+        "readers",
+    )
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, policy: BufferPolicy = "backpressure") -> None:
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ConfigurationError(
+                f"max_buffered_events must be a positive integer or None, not {limit!r}"
+            )
+        if policy not in BUFFER_POLICIES:
+            raise ConfigurationError(
+                f"buffer_policy must be 'backpressure' or 'drop_oldest', not {policy!r}"
+            )
         self._items: list[Event | None] = []
         self._head = 0  # the next unread event; read slots before it are None
         self._limit = limit
+        self._pauses = policy == "backpressure"
         self._waiters: list[asyncio.Future[None]] = []
         self._waking = False
         self._held = False
+        self._gap = 0  # events dropped just before the head, not yet reported to a reader
+        self._on_room: Callable[[], None] | None = None
         self.dropped = 0
+        self.over = False  # backpressure: the limit is reached; the session should stop reading
+        self.readers = 0  # iterators running over the session
 
     def __len__(self) -> int:
         """Unread events."""
@@ -52,22 +91,55 @@ class EventChannel:
 
     def put_nowait(self, event: Event) -> None:
         self._items.append(event)
-        if self._limit is not None and len(self._items) - self._head > self._limit:
-            self._items[self._head] = None
-            self._head += 1
-            self._compact()
-            self.dropped += 1
-            if self.dropped == 1:
-                logger.warning(
-                    "nobody is reading the session's events: keeping the latest %d, dropping "
-                    "older ones (iterate the session, or pass SessionOptions(max_buffered_events))",
-                    self._limit,
-                )
+        limit = self._limit
+        if limit is not None and len(self._items) - self._head >= limit:
+            if self._pauses and self.readers:
+                self.over = True
+            elif len(self._items) - self._head > limit:
+                self._drop_oldest(limit)
         if self._waiters and not self._waking and not self._held:
             # A loop step later: what the session scheduled while handling this frame (a tool
             # call, the outputs it sends) runs before the application's handling of events.
             self._waking = True
             asyncio.get_running_loop().call_soon(self._wake_readers)
+
+    def _drop_oldest(self, limit: int) -> None:
+        """Down to ``limit`` unread (more than one after a reader left a backlog)."""
+        excess = len(self._items) - self._head - limit
+        first = self.dropped == 0
+        for _ in range(excess):
+            self._items[self._head] = None
+            self._head += 1
+        self._compact()
+        self._gap += excess
+        self.dropped += excess
+        if first:
+            logger.warning(
+                "nobody is reading the session's events: keeping the latest %d, dropping older "
+                "ones; the iterator is told with EventsDropped (see SessionOptions.buffer_policy)",
+                limit,
+            )
+
+    def when_room(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once an iterator has read below the limit, or none is left
+        (replacing a callback that was waiting: it belonged to a socket that is gone)."""
+        self._on_room = callback
+
+    def make_room(self) -> None:
+        """Run the room callback now (the session is closing: its socket must be read)."""
+        self.over = False
+        callback, self._on_room = self._on_room, None
+        if callback is not None:
+            callback()
+
+    def reader_joined(self) -> None:
+        self.readers += 1
+
+    def reader_left(self) -> None:
+        """An iterator ended; with none left, nobody would make room: read on, dropping."""
+        self.readers -= 1
+        if not self.readers:
+            self.make_room()
 
     def hold(self) -> None:
         """Wake no reader until :meth:`release`. The session holds the channel while it handles
@@ -88,7 +160,7 @@ class EventChannel:
             self._wake_next()
 
     async def get(self) -> Event:
-        while len(self._items) == self._head:
+        while len(self._items) == self._head and not self._gap:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -99,6 +171,8 @@ class EventChannel:
                 elif len(self) and not waiter.cancelled():
                     self._wake_next()  # pass the wake-up on: we will not read this event
                 raise
+        if self._gap:
+            return self._gap_event()
         items = self._items
         event = items[self._head]
         assert event is not None
@@ -109,7 +183,13 @@ class EventChannel:
             items[self._head] = None
             self._head += 1
             self._compact()
+        if self.over and len(items) - self._head < (self._limit or 0):
+            self.make_room()
         return event
+
+    def _gap_event(self) -> Event:
+        count, self._gap = self._gap, 0
+        return EventsDropped(count=count, total=self.dropped, limit=self._limit or 0)
 
     def _compact(self) -> None:
         """Drop read slots once they are most of the list (amortised O(1) per event)."""

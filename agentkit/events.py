@@ -19,6 +19,7 @@ __all__ = [
     "AudioDone",
     "ErrorOccurred",
     "Event",
+    "EventsDropped",
     "Interrupted",
     "ReconnectGaveUp",
     "Reconnected",
@@ -204,6 +205,21 @@ class ReconnectGaveUp(_Event):
     reason: str
 
 
+class EventsDropped(_Event):
+    """Events the session's iterator will never yield were dropped just before this one.
+
+    Only the iterator sees it, right where the gap is; handlers missed nothing. It comes when
+    the iterator had ``limit`` (``SessionOptions.max_buffered_events``) unread events and
+    ``SessionOptions.buffer_policy`` is ``"drop_oldest"``, or when no iterator was running.
+    ``count`` is this gap, ``total`` every event dropped so far in the session.
+    """
+
+    type: Literal["events_dropped"] = "events_dropped"
+    count: int
+    total: int
+    limit: int
+
+
 class SessionClosed(_Event):
     type: Literal["session_closed"] = "session_closed"
     code: int | None = None
@@ -229,6 +245,7 @@ Event = (
     | Reconnecting
     | Reconnected
     | ReconnectGaveUp
+    | EventsDropped
     | SessionClosed
 )
 """Every event an application can receive from a session."""

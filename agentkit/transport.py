@@ -206,6 +206,14 @@ class WebSocketTransport:
         ws.listen(listener, batch_end)
         return True
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket (a listening session's backpressure; idempotent)."""
+        self._ws.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read the socket again after :meth:`pause_reading` (idempotent)."""
+        self._ws.transport.resume_reading()
+
     async def recv(self) -> str | bytes:
         """Receive one frame (``str`` for text, ``bytes`` for binary)."""
         ws = self._ws

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from agentkit._delivery import EventChannel
-from agentkit.events import SessionReady, TranscriptDelta
+from agentkit.errors import ConfigurationError
+from agentkit.events import EventsDropped, SessionReady, TranscriptDelta
 from tests.support import TIMEOUT
 
 
@@ -41,13 +45,75 @@ async def test_a_cancelled_reader_does_not_swallow_an_event() -> None:
     assert isinstance(await asyncio.wait_for(second, TIMEOUT), SessionReady)
 
 
-async def test_unread_events_are_bounded_keeping_the_newest() -> None:
+async def test_with_no_reader_unread_events_are_bounded_and_the_gap_is_told_first() -> None:
     channel = EventChannel(limit=3)
     for n in range(5):
         channel.put_nowait(TranscriptDelta(delta=str(n)))
+    gap = await channel.get()
+    assert gap == EventsDropped(count=2, total=2, limit=3)
     got = [await channel.get() for _ in range(3)]
     assert [e.delta for e in got if isinstance(e, TranscriptDelta)] == ["2", "3", "4"]
-    assert channel.dropped == 2
+    assert channel.dropped == 2 and len(channel) == 0
+
+
+async def test_each_gap_is_told_once_with_its_own_count_and_the_running_total() -> None:
+    channel = EventChannel(limit=2, policy="drop_oldest")
+    for n in range(3):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    assert await channel.get() == EventsDropped(count=1, total=1, limit=2)
+    assert [await channel.get() for _ in range(2)] == [
+        TranscriptDelta(delta="1"),
+        TranscriptDelta(delta="2"),
+    ]
+    for n in range(3, 7):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    assert await channel.get() == EventsDropped(count=2, total=3, limit=2)
+    assert await channel.get() == TranscriptDelta(delta="5")
+
+
+async def test_backpressure_with_a_reader_keeps_everything_and_asks_for_a_pause() -> None:
+    channel = EventChannel(limit=3)
+    channel.reader_joined()
+    resumed: list[int] = []
+    for n in range(6):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    assert channel.over and channel.dropped == 0 and len(channel) == 6
+    channel.when_room(lambda: resumed.append(len(channel)))
+    got = [await channel.get() for _ in range(3)]
+    assert resumed == [] and channel.over  # 3 unread: still at the limit
+    got.append(await channel.get())
+    assert resumed == [2] and not channel.over  # below the limit: read the socket again
+    got += [await channel.get() for _ in range(2)]
+    assert [e.delta for e in got if isinstance(e, TranscriptDelta)] == list("012345")
+
+
+async def test_backpressure_reads_on_when_the_last_reader_leaves() -> None:
+    channel = EventChannel(limit=2)
+    channel.reader_joined()
+    for n in range(3):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    resumed: list[bool] = []
+    channel.when_room(lambda: resumed.append(True))
+    channel.reader_left()
+    assert resumed == [True] and not channel.over
+    channel.put_nowait(TranscriptDelta(delta="3"))  # nobody reads: the oldest go now
+    assert channel.dropped == 2 and len(channel) == 2
+
+
+async def test_drop_oldest_with_a_reader_never_asks_for_a_pause() -> None:
+    channel = EventChannel(limit=2, policy="drop_oldest")
+    channel.reader_joined()
+    for n in range(5):
+        channel.put_nowait(TranscriptDelta(delta=str(n)))
+    assert not channel.over and channel.dropped == 3 and len(channel) == 2
+
+
+@pytest.mark.parametrize(
+    ("limit", "policy"), [(0, "backpressure"), (-1, "drop_oldest"), (10, "drop_newest")]
+)
+def test_a_bad_limit_or_policy_is_a_configuration_error(limit: int, policy: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        EventChannel(limit=limit, policy=policy)
 
 
 async def test_a_reader_far_behind_gets_every_event_in_order_and_the_channel_drains() -> None:
