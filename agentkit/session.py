@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
-from agentkit._delivery import APP_EVENTS, EventChannel
+from agentkit._delivery import APP_EVENTS, BufferPolicy, EventChannel
 from agentkit._tasks import Slots, TaskOwner, ended
 from agentkit.agent import Agent
 from agentkit.answer import Answer, ask
@@ -112,8 +112,14 @@ class SessionOptions:
             (an active response, an unanswered ``response.create``, speech that never ends)
             before agentkit stops waiting and tells ``ErrorOccurred(code="stale_response")``:
             a lost ``response.done`` must not block the session.
-        max_buffered_events: unread application events kept for the session's iterator; the
-            oldest go first (``None``: no limit). Handlers see every event regardless.
+        max_buffered_events: unread events the session's iterator may fall behind by
+            (``None``: no limit). Handlers see every event regardless.
+        buffer_policy: what happens at ``max_buffered_events``. ``"backpressure"`` loses
+            nothing: the session stops reading the socket until the iterator reads again
+            (the service and TCP hold the rest; replies to tool calls still go out). While no
+            iterator runs (handlers only), nobody could catch up, so the oldest go.
+            ``"drop_oldest"`` keeps reading and drops the oldest unread events. Either way
+            the iterator gets an :class:`~agentkit.events.EventsDropped` where events went.
         max_history_items: conversation items the session remembers (the oldest go first).
         max_history_chars: characters of text, tool arguments and outputs the history keeps
             (the oldest items go first).
@@ -137,6 +143,7 @@ class SessionOptions:
     meter_provider: MeterProvider | None = None
     stale_response_after: float | None = 30.0
     max_buffered_events: int | None = 10_000
+    buffer_policy: BufferPolicy = "backpressure"
     max_history_items: int = 5_000
     max_history_chars: int = 8_000_000
 
@@ -238,7 +245,7 @@ class Session:
         self._deadlines: dict[str, tuple[float, float]] = {}  # call id -> (deadline, limit)
         self._timed_out: dict[str, float] = {}
         self._tool_timer: asyncio.TimerHandle | None = None
-        self._events = EventChannel(self.options.max_buffered_events)
+        self._events = EventChannel(self.options.max_buffered_events, self.options.buffer_policy)
         self._handlers: dict[type, list[Handler]] = {}
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
         self._outbox: list[tuple[ClientEvent, float]] = []
@@ -306,6 +313,7 @@ class Session:
             if timer is not None:
                 timer.cancel()
         if self._transport is not None:
+            self._events.make_room()  # a paused socket must be read for the closing handshake
             await self._transport.close()
         await self._tasks.cancel_all()
         self._finish(SessionClosed(code=1000, reason="closed by the application"))
@@ -401,12 +409,16 @@ class Session:
 
     async def events(self) -> AsyncIterator[Event]:
         """Every application event, ending after :class:`SessionClosed`."""
-        while True:
-            event = await self._events.get()
-            yield event
-            if isinstance(event, SessionClosed):
-                self._events.put_nowait(event)  # later iterators end too
-                return
+        self._events.reader_joined()
+        try:
+            while True:
+                event = await self._events.get()
+                yield event
+                if isinstance(event, SessionClosed):
+                    self._events.put_nowait(event)  # later iterators end too
+                    return
+        finally:
+            self._events.reader_left()
 
     async def wait_for(self, event_type: type[E], timeout: float | None = None) -> E:
         """The next event of ``event_type``; raises ``SessionClosedError`` if the session ends."""
@@ -589,6 +601,8 @@ class Session:
                     # From here recv() only waits for the close.
                     listen(self._on_message, self._end_of_chunk)
                 while True:  # recv() rather than async-for: no async generator per session
+                    if self._events.over:
+                        await self._room_for_events()
                     await self._on_frame(await transport.recv())
             except ConnectionClosedError as exc:
                 ended = exc
@@ -744,6 +758,28 @@ class Session:
             events.hold()
             self._tell_held()
             events.release()
+        if self._events.over:
+            self._pause_reading()
+
+    def _pause_reading(self) -> None:
+        """Backpressure on a listening transport: read no more until the iterator has room."""
+        transport = self._transport
+        pause = getattr(transport, "pause_reading", None)
+        resume = getattr(transport, "resume_reading", None)
+        if pause and resume and transport is not None and not transport.closed:
+            self._events.when_room(resume)
+            pause()
+
+    async def _room_for_events(self) -> None:
+        """Backpressure on a transport read with ``recv()``: wait for the iterator."""
+        room: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def made() -> None:
+            if not room.done():
+                room.set_result(None)
+
+        self._events.when_room(made)
+        await room
 
     def _internal_error(self, what: str, exc: Exception) -> None:
         """A bug of agentkit's met while handling ``what``: logged, told, and survived."""
@@ -817,6 +853,7 @@ class Session:
             await asyncio.sleep(0.05)
         if not self._closed and self._transport is not None:
             self._rollover_reason = "the session is about to reach its maximum duration"
+            self._events.make_room()
             await self._transport.close()
 
     def _fail_ready(self, exc: BaseException) -> None:
