@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean test-pythons
+.PHONY: demo test lint typecheck unit bench fuzz clean test-pythons
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test-pythons:
 		echo "== Python $$version"; \
 		$(MAKE) --no-print-directory unit PYTHON=$$py VENV=.venv-$$version || exit 1; \
 	done
+
+# The stateful fuzz of tests/robustness, longer than the suite runs it (a few minutes).
+fuzz: $(VENV)/.installed
+	AGENTKIT_FUZZ_RUNS=$${AGENTKIT_FUZZ_RUNS:-8} AGENTKIT_FUZZ_STEPS=$${AGENTKIT_FUZZ_STEPS:-40} \
+		$(BIN)/python -m pytest tests/robustness/test_stateful_fuzz.py -q
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
