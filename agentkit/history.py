@@ -8,13 +8,16 @@ get. Replaying turns entries back into ``conversation.item.create`` events.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypedDict, cast
 
+from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import RESUME_ITEM_PREFIX, ConversationItemCreate
 
 __all__ = [
     "Entry",
+    "History",
     "HistoryItem",
     "Replay",
     "ReplayPlan",
@@ -69,6 +72,97 @@ _ENTRY_DEFAULTS: dict[str, Any] = {
 
 def new_entry(item_id: str, item_type: str) -> Entry:
     return cast(Entry, {"item_id": item_id, "type": item_type, **_ENTRY_DEFAULTS})
+
+
+_AUDIO_PARTS = frozenset(("output_audio", "input_audio"))
+
+
+class History:
+    """The conversation as the session keeps it: entries by item id in the server's order,
+    capped by count and by the characters of text, arguments and outputs they hold (the oldest
+    go first; the newest stays whatever its size)."""
+
+    __slots__ = ("chars", "entries", "max_chars", "max_items")
+
+    def __init__(self, max_items: int, max_chars: int) -> None:
+        self.entries: OrderedDict[str, Entry] = OrderedDict()
+        self.chars = 0
+        self.max_items = max_items
+        self.max_chars = max_chars
+
+    def record(self, item: ev.Item, after: str | None, response_id: str | None) -> None:
+        """What ``item`` says now, placed after ``after`` when the server said so."""
+        item_id = item.id
+        if not item_id or item_id.startswith(RESUME_ITEM_PREFIX):
+            return
+        entry = self.entries.get(item_id)
+        if entry is None:
+            entry = self._new_entry(item_id, item.type, after)
+        before = _entry_chars(entry)
+        _update_entry(entry, item, response_id)
+        self.chars += _entry_chars(entry) - before
+        self._trim()
+
+    def set_text(self, item_id: str, text: str) -> None:
+        entry = self.entries[item_id]
+        self.chars += len(text) - len(entry["text"])
+        entry["text"] = text
+        self._trim()
+
+    def drop(self, item_id: str) -> None:
+        self.chars -= _entry_chars(self.entries.pop(item_id))
+
+    def _new_entry(self, item_id: str, item_type: str, after: str | None) -> Entry:
+        entries = self.entries
+        last = next(reversed(entries), None) if after is not None else None
+        entry = entries[item_id] = new_entry(item_id, item_type)
+        if after is not None and after != last and after in entries:
+            self._move_after(item_id, after)
+        if len(entries) > self.max_items:
+            self.drop(next(iter(entries)))  # the oldest; the service truncates too
+        return entry
+
+    def _trim(self) -> None:
+        entries = self.entries
+        while self.chars > self.max_chars and len(entries) > 1:
+            self.drop(next(iter(entries)))
+
+    def _move_after(self, item_id: str, after: str) -> None:
+        entries = self.entries
+        keys = list(entries)
+        keys.remove(item_id)
+        keys.insert(keys.index(after) + 1, item_id)
+        for key in keys[keys.index(item_id) :]:
+            entries.move_to_end(key)
+
+
+def _entry_chars(entry: Entry) -> int:
+    return len(entry["text"]) + len(entry["arguments"] or "") + len(entry["output"] or "")
+
+
+def _update_entry(entry: Entry, item: ev.Item, response_id: str | None) -> None:
+    """What the item says now; a field it leaves out keeps what an earlier event said."""
+    if item.role:
+        entry["role"] = item.role
+    if item.call_id:
+        entry["call_id"] = item.call_id
+    if item.name:
+        entry["name"] = item.name
+    if item.arguments is not None:
+        entry["arguments"] = item.arguments
+    if item.output is not None:
+        entry["output"] = item.output
+    if item.status:
+        entry["status"] = item.status
+    if response_id:
+        entry["response_id"] = response_id
+    content = item.content
+    if content:  # function calls and their outputs have none
+        text = item.text
+        if text:
+            entry["text"] = text
+        if not entry["has_audio"]:
+            entry["has_audio"] = any(part.type in _AUDIO_PARTS for part in content)
 
 
 @dataclass(frozen=True, slots=True)

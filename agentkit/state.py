@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agentkit.actions import Action, Call, CancelCalls, Emit, Send, StartCall
 from agentkit.events import (
     ErrorOccurred,
     Interrupted,
@@ -28,14 +29,13 @@ from agentkit.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from agentkit.events import Event as AppEvent
 from agentkit.history import (
     Entry,
+    History,
     HistoryItem,
     Replay,
     ReplayPlan,
     lost_output,
-    new_entry,
     resume_note,
 )
 from agentkit.protocol import events as ev
@@ -79,66 +79,6 @@ _ANSWERED_MEMORY = 10_000
 _UNACKED_MEMORY = 1_000
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
 _CANCEL_NOT_ACTIVE = "response_cancel_not_active"
-_AUDIO_PARTS = frozenset(("output_audio", "input_audio"))
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    event: ClientEvent
-
-
-@dataclass(frozen=True, slots=True)
-class StartCall:
-    call: Call
-
-
-@dataclass(frozen=True, slots=True)
-class CancelCalls:
-    call_ids: tuple[str, ...]
-    reason: str
-
-
-class Emit:
-    """Tell the application ``make(*args, **fields)``.
-
-    The event is built when it is told, which the session does after writing the replies
-    decided with it: building a validated event costs microseconds that a tool round's
-    replies should not wait for.
-    """
-
-    __slots__ = ("_args", "_fields", "_make")
-
-    def __init__(self, make: Callable[..., AppEvent], *args: Any, **fields: Any) -> None:
-        self._make = make
-        self._args = args
-        self._fields = fields
-
-    @property
-    def event(self) -> AppEvent:
-        return self._make(*self._args, **self._fields)
-
-    def __repr__(self) -> str:
-        return f"Emit({self.event!r})"
-
-
-Action = Send | StartCall | CancelCalls | Emit
-
-
-@dataclass(slots=True)
-class Call:
-    """One function call from the model, and what became of it."""
-
-    call_id: str
-    name: str
-    arguments: str
-    response_id: str | None
-    item_id: str | None = None
-    result: ToolResult | None = None
-    posted: bool = False
-    response_done: bool = False
-    started_at: float = 0.0
-    interrupted: bool = False  # cancelled by barge-in or interrupt(): its round asks nothing
-    in_conversation: bool = True  # the current socket's conversation holds its function_call
 
 
 @dataclass(slots=True)
@@ -198,8 +138,7 @@ class ConversationState:
     clock: Callable[[], float] = time.monotonic
     active_response_id: str | None = None
     calls: dict[str, Call] = field(default_factory=dict)
-    _history: OrderedDict[str, Entry] = field(default_factory=OrderedDict, init=False)
-    _history_chars: int = 0  # text, arguments and outputs the history holds
+    _log: History = field(init=False)
     # Items seen but not yet in the history, with their position and response: recorded
     # once the replies are written (see record_history), or before any read of the history.
     _unrecorded: list[tuple[ev.Item, str | None, str | None]] | None = None
@@ -229,6 +168,9 @@ class ConversationState:
     _finished_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _active_touched: float = 0.0
     _user_speaking: bool = False
+
+    def __post_init__(self) -> None:
+        self._log = History(self.max_history_items, self.max_history_chars)
 
     # -- application requests -------------------------------------------------------------
 
@@ -361,7 +303,7 @@ class ConversationState:
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
         regenerated = lost if not call_ids else None
         for key in [k for k, entry in self.history.items() if lost_output(entry, regenerated)]:
-            self._drop_entry(key)
+            self._log.drop(key)
         for call_id in call_ids:
             self.calls[call_id].response_done = True
         if call_ids:
@@ -773,7 +715,7 @@ class ConversationState:
 
     def _on_item_deleted(self, event: ev.ConversationItemDeleted) -> list[Action]:
         if event.item_id in self.history:
-            self._drop_entry(event.item_id)
+            self._log.drop(event.item_id)
         return []
 
     def _on_truncated(self, event: ev.ConversationItemTruncated) -> list[Action]:
@@ -783,11 +725,8 @@ class ConversationState:
         return []
 
     def _on_user_transcript(self, event: ev.InputAudioTranscriptionCompleted) -> list[Action]:
-        entry = self.history.get(event.item_id)
-        if entry is not None:
-            self._history_chars += len(event.transcript) - len(entry["text"])
-            entry["text"] = event.transcript
-            self._trim_history()
+        if event.item_id in self.history:
+            self._log.set_text(event.item_id, event.transcript)
         return []
 
     def _on_speech_started(self, event: ev.InputAudioBufferSpeechStarted) -> list[Action]:
@@ -847,15 +786,16 @@ class ConversationState:
         """The conversation as the session sees it, by item id, oldest first."""
         if self._unrecorded:
             self.record_history()
-        return self._history
+        return self._log.entries
 
     def record_history(self) -> None:
         """Record the items seen since the last call. The session calls this after writing its
         replies (keeping a history is bookkeeping the service does not wait for); reading
         :attr:`history` calls it first, so no reader sees it behind."""
         pending, self._unrecorded = self._unrecorded, None
+        record = self._log.record
         for item, after, response_id in pending or ():
-            self._record(item, after, response_id)
+            record(item, after, response_id)
 
     def _remember_item(
         self, item: ev.Item, after: str | None = None, response_id: str | None = None
@@ -866,49 +806,9 @@ class ConversationState:
         else:
             pending.append((item, after, response_id))
 
-    def _record(self, item: ev.Item, after: str | None, response_id: str | None) -> None:
-        item_id = item.id
-        if not item_id or item_id.startswith(RESUME_ITEM_PREFIX):
-            return
-        entry = self._history.get(item_id)
-        if entry is None:
-            entry = self._new_entry(item_id, item.type, after)
-        before = _entry_chars(entry)
-        _update_entry(entry, item, response_id)
-        self._history_chars += _entry_chars(entry) - before
-        self._trim_history()
-
-    def _new_entry(self, item_id: str, item_type: str, after: str | None) -> Entry:
-        history = self._history
-        last = next(reversed(history), None) if after is not None else None
-        entry = history[item_id] = new_entry(item_id, item_type)
-        if after is not None and after != last and after in history:
-            self._move_after(item_id, after)
-        if len(history) > self.max_history_items:
-            self._drop_entry(next(iter(history)))  # the oldest; the service truncates too
-        return entry
-
-    def _drop_entry(self, item_id: str) -> None:
-        self._history_chars -= _entry_chars(self._history.pop(item_id))
-
-    def _trim_history(self) -> None:
-        """Keep the words the history holds under ``max_history_chars``, oldest out first;
-        the newest item stays whatever its size."""
-        history = self._history
-        while self._history_chars > self.max_history_chars and len(history) > 1:
-            self._drop_entry(next(iter(history)))
-
     def history_items(self) -> list[HistoryItem]:
         """The history as immutable :class:`HistoryItem` views, oldest first."""
         return [HistoryItem(**entry) for entry in self.history.values()]
-
-    def _move_after(self, item_id: str, after: str) -> None:
-        history = self._history
-        keys = list(history)
-        keys.remove(item_id)
-        keys.insert(keys.index(after) + 1, item_id)
-        for key in keys[keys.index(item_id) :]:
-            history.move_to_end(key)
 
 
 _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
@@ -964,32 +864,3 @@ def _is_input(item: dict[str, Any]) -> bool:
         return False
     item_id = item.get("id")
     return isinstance(item_id, str) and not item_id.startswith(RESUME_ITEM_PREFIX)
-
-
-def _entry_chars(entry: Entry) -> int:
-    return len(entry["text"]) + len(entry["arguments"] or "") + len(entry["output"] or "")
-
-
-def _update_entry(entry: Entry, item: ev.Item, response_id: str | None) -> None:
-    """What the item says now; a field it leaves out keeps what an earlier event said."""
-    if item.role:
-        entry["role"] = item.role
-    if item.call_id:
-        entry["call_id"] = item.call_id
-    if item.name:
-        entry["name"] = item.name
-    if item.arguments is not None:
-        entry["arguments"] = item.arguments
-    if item.output is not None:
-        entry["output"] = item.output
-    if item.status:
-        entry["status"] = item.status
-    if response_id:
-        entry["response_id"] = response_id
-    content = item.content
-    if content:  # function calls and their outputs have none
-        text = item.text
-        if text:
-            entry["text"] = text
-        if not entry["has_audio"]:
-            entry["has_audio"] = any(part.type in _AUDIO_PARTS for part in content)

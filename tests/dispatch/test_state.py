@@ -474,7 +474,7 @@ def test_history_is_recorded_after_the_decisions_but_never_read_behind() -> None
     state.on_event(created("r1"))
     state.on_event(item_done("r1", call_item("c1")))
     state.on_event(user_added("item_u"))
-    assert state._history == {}  # decided, not yet recorded
+    assert state._log.entries == {}  # decided, not yet recorded
     assert list(state.history) == ["item_c1", "item_u"]
     state.on_event(done("r1", call_item("c1")))
     state.record_history()

@@ -254,7 +254,7 @@ def check_memory(session: Session) -> None:
     assert len(state._unacked_items) <= UNACKED
     assert len(state.history) <= HISTORY_ITEMS
     newest = max((len(e["text"]) for e in state.history.values()), default=0)
-    assert state._history_chars <= HISTORY_CHARS + newest
+    assert state._log.chars <= HISTORY_CHARS + newest
 
 
 async def drive(seed: int, steps: int) -> Run:
