@@ -59,6 +59,7 @@ class Venv:
 
     def pip_install(self, *requirements: str) -> None:
         pip = [sys.executable, "-m", "pip", "--python", str(self.python), "install", "-q"]
+        pip.append("--no-compile")  # byte-compiling every dependency is most of an install's time
         done = subprocess.run(
             [*pip, *requirements], capture_output=True, text=True, timeout=INSTALL_TIMEOUT
         )
