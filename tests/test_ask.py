@@ -14,6 +14,7 @@ from agentkit import (
     AnswerTimeoutError,
     ServerError,
     SessionClosedError,
+    SessionOptions,
     ToolCall,
     ToolResult,
     tool,
@@ -71,8 +72,10 @@ async def test_the_answer_is_the_response_after_the_tool_round() -> None:
         assert answer.usage.output_tokens and answer.usage.output_tokens > 0
 
 
-async def test_an_application_iterating_the_session_still_sees_every_event() -> None:
-    async with live(WEATHER, TEXT_AGENT) as t:
+@pytest.mark.parametrize("limit", [10_000, 3])
+async def test_an_application_iterating_the_session_still_sees_every_event(limit: int) -> None:
+    options = SessionOptions(max_buffered_events=limit)  # 3: the reader is often behind
+    async with live(WEATHER, TEXT_AGENT, options=options) as t:
         iterated: list[Event] = []
 
         async def read_all() -> None:
