@@ -22,7 +22,8 @@ import pytest
 import agentkit
 from agentkit import AgentkitError
 
-REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "docs" / "reference.md"
 PUBLIC_MODULES = ("agentkit", "agentkit.events", "agentkit.testing", "agentkit.audio")
 
 # Named in the reference in code, on purpose, though no public module exports them: the
@@ -165,6 +166,21 @@ def test_the_error_tree_is_the_class_tree() -> None:
 def test_every_error_agentkit_defines_is_exported() -> None:
     exported = {getattr(agentkit, name) for name in agentkit.__all__}
     assert _agentkit_errors() <= exported
+
+
+def test_the_guides_and_examples_import_only_the_public_modules() -> None:
+    """What users copy must not reach past the boundary (``docs/dev`` is for contributors)."""
+    imports = re.compile(
+        r"^\s*(?:from\s+(agentkit[\w.]*)\s+import|import\s+(agentkit[\w.]*))", re.M
+    )
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "examples").rglob("*.py")]
+    internal = [
+        f"{page.relative_to(ROOT)}: {module}"
+        for page in pages
+        for found in imports.finditer(page.read_text(encoding="utf-8"))
+        if (module := found.group(1) or found.group(2)) not in PUBLIC_MODULES
+    ]
+    assert internal == []
 
 
 def _agentkit_errors() -> set[type]:
