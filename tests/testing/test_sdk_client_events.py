@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from agentkit import Agent, Endpoint, Session, tool
 from agentkit.protocol.codec import encode
 from agentkit.protocol.dialects import Dialect
 from agentkit.testing import Simulator, session_config
@@ -409,3 +410,21 @@ async def test_a_failure_inside_the_simulator_costs_one_error_event_not_the_sock
     assert failure["error"]["type"] == "server_error"
     assert _errors_for(events, PROBE_ID), "the connection answered the next event too"
     assert sim.connections[0].close_code == 1000
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [{"type": "function", "name": "lookup"}, {"type": "mcp", "server_label": "deepwiki"}],
+)
+async def test_an_agent_with_an_object_tool_choice_starts_a_session(
+    sim: Simulator, choice: dict[str, Any]
+) -> None:
+    @tool
+    def lookup(q: str) -> str:
+        """Look something up."""
+        return q
+
+    agent = Agent(instructions="x", tools=[lookup], tool_choice=choice)
+    endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+    async with Session(agent, endpoint) as session:
+        assert session.server_session["tool_choice"] == choice  # accepted, not a 1011
