@@ -165,6 +165,12 @@ def test_another_projects_suite_still_passes_without_the_testing_extra(
     assert "plugins: agentkit-realtime-0.1.0" in done.stdout  # it did load, and harmed nothing
 
 
+def test_the_simulator_needs_no_extra(bare_venv: Venv, tmp_path: Path) -> None:
+    code = "from agentkit.testing import Simulator; import agentkit.cli"
+    done = bare_venv.run(["python", "-W", "error", "-c", code], tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
 def test_naming_the_plugin_in_a_conftest_as_well_does_not_crash(
     bare_venv: Venv, tmp_path: Path
 ) -> None:
