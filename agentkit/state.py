@@ -38,6 +38,7 @@ from agentkit.history import (
     lost_output,
     resume_note,
 )
+from agentkit.playback import MS_PER_BASE64_CHAR, Playback
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
     RESUME_ITEM_PREFIX,
@@ -69,7 +70,6 @@ __all__ = [
 InterruptPolicy = Literal["finish", "cancel"]
 """What barge-in does to running tools: let them finish and post, or cancel them."""
 
-_PCM16_BYTES_PER_MS = 48  # 24 kHz mono 16-bit
 _FINISHED_MEMORY = 64  # response ids remembered to spot duplicated response events
 _SENT_MEMORY = 128  # errors answer within moments; older events need not be matched
 # Answered call ids kept to refuse re-sent calls; replays re-send recent calls, not old ones.
@@ -86,14 +86,6 @@ class _Round:
     call_ids: set[str]
     respond: bool = False
     interrupted: bool = False  # its calls were cancelled by barge-in: the user speaks next
-
-
-@dataclass(slots=True)
-class _AudioPlayback:
-    item_id: str
-    received_ms: float = 0.0
-    first_delta_at: float = 0.0
-    played_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -155,7 +147,7 @@ class ConversationState:
     # Bounded FIFO: OrderedDict pops its oldest key in O(1); a dict's first key after many
     # deletions at the front takes a scan over the holes they leave.
     _answered: OrderedDict[str, None] | None = None  # made at the first answered call
-    _audio: _AudioPlayback | None = None
+    _playback: Playback = field(init=False)
     _unacked_items: dict[str, dict[str, Any]] = field(default_factory=dict)
     _busy_elsewhere: bool = False
     _busy_since: float = 0.0
@@ -171,6 +163,7 @@ class ConversationState:
 
     def __post_init__(self) -> None:
         self._log = History(self.max_history_items, self.max_history_chars)
+        self._playback = Playback(self.clock)
 
     # -- application requests -------------------------------------------------------------
 
@@ -206,8 +199,7 @@ class ConversationState:
 
     def report_playback(self, item_id: str, played_ms: int) -> None:
         """The application tells how much of an audio item the user has heard so far."""
-        if self._audio is not None and self._audio.item_id == item_id:
-            self._audio.played_ms = played_ms
+        self._playback.report(item_id, played_ms)
 
     def progress(self, message: str) -> list[Action]:
         """A running tool reported progress: let the model say so, if nothing else is speaking.
@@ -296,7 +288,7 @@ class ConversationState:
         create_lost = self._inflight_create is not None
         self._inflight_create = None
         self._inflight_follow_up = None
-        self._audio = None
+        self._playback.clear()
         # The server's session went with the socket: nobody speaks, nothing is active there.
         self._user_speaking = False
         self._busy_elsewhere = False
@@ -448,12 +440,12 @@ class ConversationState:
         return actions
 
     def _on_audio_delta(self, event: ev.ResponseAudioDelta) -> list[Action]:
-        audio = self._audio
-        if audio is None or audio.item_id != event.item_id:
-            audio = self._audio = _AudioPlayback(
-                item_id=event.item_id or "", first_delta_at=self.clock()
-            )
-        audio.received_ms += len(event.delta) * 3 / 4 / _PCM16_BYTES_PER_MS
+        items = self._playback.items
+        if items and items[-1].item_id == event.item_id:
+            items[-1].received_ms += len(event.delta) * MS_PER_BASE64_CHAR
+        else:
+            item = self._playback.add(event.item_id or "")
+            item.received_ms += len(event.delta) * MS_PER_BASE64_CHAR
         return []
 
     def _on_response_created(self, event: ev.ResponseCreated) -> list[Action]:
@@ -734,7 +726,8 @@ class ConversationState:
             return []  # without turn detection the service detects no speech: noise
         self._user_speaking = True
         self._speech_since = self.clock()
-        if self.active_response_id is None and self._audio is None and not self._cancellable():
+        nothing_playing = not self._playback.items
+        if self.active_response_id is None and nothing_playing and not self._cancellable():
             return []
         actions: list[Action] = []
         if not self.auto_interrupt and self.active_response_id is not None:
@@ -743,14 +736,15 @@ class ConversationState:
         return actions
 
     def _barge_in(self) -> list[Action]:
-        audio, self._audio = self._audio, None
         response_id = self.active_response_id
-        actions: list[Action] = []
-        end_ms = self._unheard_from(audio)
-        if audio is not None and end_ms is not None:
-            # conversation.item.truncate: drop the audio (and its transcript) the user never heard.
-            truncate = ConversationItemTruncate(item_id=audio.item_id, audio_end_ms=end_ms)
-            actions.append(self.sent(truncate))
+        # conversation.item.truncate: drop the audio (and its transcript) the user never heard,
+        # from the item playing now and every item queued behind it.
+        cuts = self._playback.cut()
+        actions: list[Action] = [
+            self.sent(ConversationItemTruncate(item_id=item_id, audio_end_ms=end_ms))
+            for item_id, end_ms in cuts
+        ]
+        item_id, end_ms = cuts[0] if cuts else (None, None)
         running = self._cancellable()
         if end_ms is None and response_id is None and not running:
             return actions  # nothing was playing, answering or running: nothing to interrupt
@@ -760,7 +754,6 @@ class ConversationState:
                 self.calls[call_id].interrupted = True
             for round_ in self._rounds:
                 round_.interrupted = round_.interrupted or bool(round_.call_ids & set(running))
-        item_id = audio.item_id if audio is not None else None
         actions.append(
             Emit(Interrupted, response_id=response_id, item_id=item_id, audio_end_ms=end_ms)
         )
@@ -771,15 +764,6 @@ class ConversationState:
         if self.interrupt_policy != "cancel":
             return ()
         return tuple(call.call_id for call in self.calls.values() if call.result is None)
-
-    def _unheard_from(self, audio: _AudioPlayback | None) -> int | None:
-        """Where playback of ``audio`` stands, if the user has not heard all of it yet."""
-        if audio is None:
-            return None
-        heard = audio.played_ms
-        if heard is None:
-            heard = int((self.clock() - audio.first_delta_at) * 1000)
-        return heard if heard < int(audio.received_ms) else None
 
     @property
     def history(self) -> OrderedDict[str, Entry]:
