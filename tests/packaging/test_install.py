@@ -5,7 +5,8 @@
 * The docs' marked blocks run as written: ``<!-- checked: file NAME -->`` before a code block
   writes it to a throwaway project, ``<!-- checked: commands -->`` runs each command in it (its
   ``pip install agentkit-realtime...`` with the wheel in place of the name; output shown under a
-  ``$`` line must match). The venv the docs make and activate is the one the test made.
+  ``$`` line must match). The venv the docs make and activate is the one the test made. Then
+  the page's tests run, without a warning if the page gives a ``pyproject.toml``.
 
 Dependencies come from the package index (pip's cache makes repeated runs quick); without one,
 the tests are skipped and say so.
@@ -239,6 +240,8 @@ def test_the_pages_marked_blocks_run_as_written(
             assert done.stdout.splitlines() == shown, shlex.join(argv)
     tests = [n for n in page.files if n.startswith("test_")]
     expected = sum(len(re.findall(r"^(?:async )?def test_", page.files[n], re.M)) for n in tests)
-    done = docs_venv.run(["pytest", "-p", "no:cacheprovider", *tests], tmp_path)
+    # With the configuration a page shows, its tests run free of warnings (pytest-asyncio's too).
+    strict = ["-W", "error"] if "pyproject.toml" in page.files else []
+    done = docs_venv.run(["pytest", "-p", "no:cacheprovider", *strict, *tests], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{expected} passed" in done.stdout
