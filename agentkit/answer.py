@@ -162,6 +162,8 @@ class _TurnWatcher:
                 handlers[event_type].remove(self._on_event)
             if not self.outcome.done():
                 self.outcome.cancel()
+            elif not self.outcome.cancelled():
+                self.outcome.exception()  # retrieved: it may have been raised another way
 
     async def until_idle(self) -> None:
         """Until the turn in progress ends; raises what ended the session, if it ends first."""
@@ -177,7 +179,7 @@ class _TurnWatcher:
         self._begun = True
 
     def progress(self) -> str:
-        return f"{len(self._responses)} responses finished, {len(self._calls)} tool calls"
+        return f"responses finished: {len(self._responses)}, tool calls: {len(self._calls)}"
 
     def _on_event(self, event: Event) -> None:
         if self.outcome.done():

@@ -13,12 +13,14 @@ from agentkit import (
     Answer,
     AnswerTimeoutError,
     ServerError,
+    Session,
     SessionClosedError,
     SessionOptions,
     ToolCall,
     ToolResult,
     tool,
 )
+from agentkit.answer import _turns
 from agentkit.events import Event, ResponseFinished, SessionClosed, ToolCallFinished
 from agentkit.protocol.events import Usage
 from agentkit.testing import Scenario
@@ -155,7 +157,8 @@ async def test_no_answer_in_time_is_a_typed_timeout_and_the_turn_goes_on() -> No
     agent = Agent(instructions="Help.", tools=[slow], modality="text")
     async with live(scenario, agent) as t:
         handlers_before = {k: list(v) for k, v in t.session._handlers.items()}
-        with pytest.raises(AnswerTimeoutError, match=r"no answer within 0.2 s") as raised:
+        expected = r"no answer within 0.2 s \(responses finished: 1, tool calls: 0\)"
+        with pytest.raises(AnswerTimeoutError, match=expected) as raised:
             await t.session.ask("slow please", timeout=0.2)
         assert isinstance(raised.value, AgentkitError)
         assert isinstance(raised.value, asyncio.TimeoutError)
@@ -188,6 +191,29 @@ async def test_a_session_closing_mid_turn_is_an_error_not_a_hang() -> None:
             await t.session.ask("anything", timeout=TIMEOUT)
 
 
+async def test_a_session_closing_while_an_earlier_turn_runs_is_an_error() -> None:
+    gate = asyncio.Event()
+
+    @tool
+    async def slow() -> str:
+        """Slow."""
+        await asyncio.wait_for(gate.wait(), TIMEOUT)
+        return "done"
+
+    scenario = Scenario().on("slow").call("slow").say("Finished.").on("first").say("one")
+    agent = Agent(instructions="Help.", tools=[slow], modality="text")
+    async with live(scenario, agent) as t:
+        await t.session.send_text("slow please")
+        await t.events.wait_for(ResponseFinished)  # its call runs: the session is not idle
+        asking = asyncio.create_task(t.session.ask("first", timeout=TIMEOUT))
+        await asyncio.wait_for(_until_turn_taken(t.session), TIMEOUT)  # waits for the turn
+        await t.session.close()
+        with pytest.raises(SessionClosedError, match="closed by the application"):
+            await asyncio.wait_for(asking, TIMEOUT)
+        users = [e for e in t.client("conversation.item.create") if e["item"].get("role") == "user"]
+        assert len(users) == 1  # "first" was never sent
+
+
 async def test_a_refused_request_for_a_response_is_a_server_error() -> None:
     async with live(WEATHER, TEXT_AGENT) as t:
         t.sim.faults.delay(TIMEOUT / 10, "response.created")  # the refusal comes first
@@ -204,3 +230,9 @@ def test_an_answer_is_frozen() -> None:
     answer = Answer("x", "completed", (), Usage(), ())
     with pytest.raises(AttributeError):
         answer.text = "y"  # type: ignore[misc]
+
+
+async def _until_turn_taken(session: Session) -> None:
+    """Until an ask holds the session's turn (it waits there for the earlier turn to end)."""
+    while not ((lock := _turns.get(session)) and lock.locked()):  # noqa: ASYNC110 - no event
+        await asyncio.sleep(0)
