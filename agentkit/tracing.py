@@ -30,9 +30,9 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from opentelemetry import context as otel_context
@@ -46,7 +46,6 @@ from opentelemetry.metrics import (
     NoOpMeterProvider,
     Observation,
 )
-from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import (
     NoOpTracerProvider,
     ProxyTracerProvider,
@@ -55,6 +54,7 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     Tracer,
+    TracerProvider,
 )
 from opentelemetry.util.types import AttributeValue
 
@@ -62,6 +62,7 @@ from agentkit.errors import ServerError
 from agentkit.events import (
     AudioDelta,
     ErrorOccurred,
+    Event,
     Interrupted,
     Reconnected,
     ReconnectGaveUp,
@@ -78,11 +79,11 @@ from agentkit.protocol.client_events import ClientEvent, ResponseCreate
 from agentkit.protocol.events import Usage
 
 if TYPE_CHECKING:
+    from agentkit.actions import Call
     from agentkit.endpoints import Endpoint
-    from agentkit.session import Session
-    from agentkit.state import Call
+    from agentkit.protocol.dialects import Dialect
 
-__all__ = ["NO_TRACING", "NoTracing", "SessionTracer", "session_tracer"]
+__all__ = ["NO_TRACING", "NoTracing", "SessionTracer", "TracedSession", "session_tracer"]
 
 logger = logging.getLogger("agentkit.tracing")
 
@@ -139,13 +140,78 @@ _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12,
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
 _KEPT_RESPONSE_CONTEXTS = 16
 
-# The API has no public way to ask "is an SDK configured?"; these are what it hands out if not.
-_UNSET_TRACER_PROVIDERS = (ProxyTracerProvider, NoOpTracerProvider)
-_UNSET_METER_PROVIDERS: tuple[type, ...] = tuple(
-    kind
-    for kind in (NoOpMeterProvider, getattr(_metrics_internal, "_ProxyMeterProvider", None))
-    if isinstance(kind, type)
-)
+E = TypeVar("E", bound=Event)
+
+
+# -- what tracing reads from a session -------------------------------------------------------------
+
+
+class TracingOptions(Protocol):
+    """The options tracing reads (:class:`~agentkit.session.SessionOptions` has them)."""
+
+    @property
+    def tracer_provider(self) -> TracerProvider | None: ...
+    @property
+    def meter_provider(self) -> MeterProvider | None: ...
+    @property
+    def trace_content(self) -> bool: ...
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Rounds(Protocol):
+    @property
+    def rounds_this_turn(self) -> int: ...
+
+
+class TracedSession(Protocol):
+    """What a tracer reads from its session; :class:`~agentkit.session.Session` is one.
+
+    A protocol rather than the class, so that this module does not import the session module
+    that imports it.
+    """
+
+    @property
+    def options(self) -> TracingOptions: ...
+    @property
+    def agent(self) -> _Named: ...
+    @property
+    def dialect(self) -> Dialect: ...
+    @property
+    def state(self) -> _Rounds: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def server_session(self) -> Mapping[str, Any]: ...
+
+    def on(self, event_type: type[E], handler: Callable[[E], Awaitable[None] | None]) -> None:
+        """Call ``handler`` for every event of ``event_type``."""
+
+    def _event_time(self) -> tuple[int, float]:
+        """When the event being told happened: ``time.time_ns()`` and ``perf_counter()``."""
+
+
+# -- is anything configured? -----------------------------------------------------------------------
+
+_API_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
+
+
+def _records_nothing(provider: TracerProvider | MeterProvider) -> bool:
+    """Whether ``provider`` is one the OpenTelemetry API hands out by itself: a no-op provider,
+    or the global proxy that stands in until an SDK's provider is set.
+
+    The API has no public question for this and its metrics proxy class is not public. What is
+    public and stable is where classes live: the API's own providers are defined in its own
+    modules, an SDK's never are. Should the API ever move its proxy, the answer turns to False:
+    agentkit then traces through the proxy, which stays correct and only stops being free.
+    """
+    if isinstance(provider, (NoOpTracerProvider, ProxyTracerProvider, NoOpMeterProvider)):
+        return True
+    module = type(provider).__module__
+    return any(module == name or module.startswith(name + ".") for name in _API_MODULES)
 
 
 class NoTracing:
@@ -170,7 +236,7 @@ NO_TRACING = NoTracing()
 """What a session holds when nothing would record its spans or metrics."""
 
 
-def session_tracer(session: Session, endpoint: Endpoint | None) -> NoTracing:
+def session_tracer(session: TracedSession, endpoint: Endpoint | None) -> NoTracing:
     """The tracer for ``session``: :data:`NO_TRACING` unless an SDK would record something.
 
     Providers given in ``session.options`` win; otherwise the global ones, as they are when the
@@ -179,9 +245,7 @@ def session_tracer(session: Session, endpoint: Endpoint | None) -> NoTracing:
     options = session.options
     tracer_provider = options.tracer_provider or trace.get_tracer_provider()
     meter_provider = options.meter_provider or metrics.get_meter_provider()
-    if isinstance(tracer_provider, _UNSET_TRACER_PROVIDERS) and isinstance(
-        meter_provider, _UNSET_METER_PROVIDERS
-    ):
+    if _records_nothing(tracer_provider) and _records_nothing(meter_provider):
         return NO_TRACING
     tracer = tracer_provider.get_tracer(SCOPE, _VERSION)
     return SessionTracer(session, endpoint, tracer, _instruments(meter_provider))
@@ -300,7 +364,7 @@ class SessionTracer(NoTracing):
 
     def __init__(
         self,
-        session: Session,
+        session: TracedSession,
         endpoint: Endpoint | None,
         tracer: Tracer,
         instruments: _Instruments,
