@@ -831,7 +831,8 @@ def _finished_event(call: Call, duration_s: float) -> ToolCallFinished:
 
 
 def _response_finished(response: ev.Response) -> ResponseFinished:
-    text = "".join(item.text for item in response.output if item.type == "message")
+    # Several messages (a preamble, then more words) read as separate lines.
+    text = "\n".join(item.text for item in response.output if item.type == "message" and item.text)
     return ResponseFinished(
         response_id=response.id,
         status=response.status,

@@ -133,8 +133,11 @@ class _Call:
 
 @dataclass
 class _Step:
+    """One response: an opening message, calls, and messages after the calls."""
+
     text: TextSpec | None = None
     calls: list[_Call] = field(default_factory=list)
+    after: list[TextSpec] = field(default_factory=list)
 
 
 class Turn:
@@ -149,10 +152,11 @@ class Turn:
     def say(self, text: TextSpec) -> Turn:
         """Answer with ``text``; a callable gets the :class:`ToolOutputs` received so far.
 
-        After a ``.call()``, ``say`` starts the next step: it answers once the outputs are back.
+        After a ``.call()``, ``say`` starts the next step: it answers once the outputs are back
+        (:meth:`and_say` adds a message to the same response instead).
         """
         step = self.steps[-1]
-        if step.calls or step.text is not None or self._closed:
+        if step.calls or step.text is not None or step.after or self._closed:
             self.steps.append(step := _Step())
             self._closed = False
         step.text = text
@@ -164,10 +168,23 @@ class Turn:
         ``arguments`` is a mapping, a JSON string, or a callable receiving :class:`ToolOutputs`
         (for chained calls); keyword arguments are a shortcut for a mapping.
         """
-        if self._closed:
+        if self._closed or self.steps[-1].after:
             self.steps.append(_Step())
             self._closed = False
         self.steps[-1].calls.append(_Call(name, kwargs if arguments is None else arguments))
+        return self
+
+    def and_say(self, text: TextSpec) -> Turn:
+        """Say ``text`` as another message of the same response, after what it holds so far.
+
+        ``.say("Let me check.").call("a").call("b").and_say("Both are on their way.")`` is one
+        response of a message, two calls and a message, as today's models speak (a preamble,
+        the calls, more words); ``.say("One.").and_say("Two.")`` is two messages and no call.
+        """
+        step = self.steps[-1]
+        if self._closed or (step.text is None and not step.calls):
+            return self.say(text)
+        step.after.append(text)
         return self
 
     def then(self) -> Turn:
@@ -421,7 +438,7 @@ class ScenarioRunner:
                 found = _find(tail, cursor, _is_assistant_message)
                 if found is None:
                     return False
-                cursor = found + 1
+                cursor = _past_messages(tail, found + 1, len(step.after))
                 self._step = index
                 after_outputs = False
                 continue
@@ -445,6 +462,7 @@ class ScenarioRunner:
                 self._text_said = said
                 return after_outputs and not matched and not said
             self._step = index
+            cursor = _past_messages(tail, cursor, len(step.after))
             after_outputs = _find(tail, cursor, _is_assistant_message) is None
         return after_outputs
 
@@ -491,6 +509,8 @@ class ScenarioRunner:
                 )
                 continue
             planned.append(self._planned_call(call, ids))
+        for spec in step.after:
+            planned.append(PlannedText(spec(self._outputs) if callable(spec) else spec))
         return planned
 
     def _planned_call(self, call: _Call, ids: IdFactory) -> PlannedCall:
@@ -536,6 +556,14 @@ def _is_answered_call(name: str, outputs: Mapping[str, str], item: Mapping[str, 
 
 def _is_assistant_message(item: Mapping[str, Any]) -> bool:
     return item.get("type") == "message" and item.get("role") == "assistant"
+
+
+def _past_messages(items: Sequence[Mapping[str, Any]], index: int, count: int) -> int:
+    """The index past up to ``count`` assistant messages found at ``index`` on."""
+    while count and _is_at(items, index, _is_assistant_message):
+        index += 1
+        count -= 1
+    return index
 
 
 def _is_at(
