@@ -128,6 +128,10 @@ def test_every_options_field_is_listed_with_its_default(options: type) -> None:
         (agentkit.Approval, "Approval"),
         (agentkit.ToolCallRequest, "Approval"),
         (agentkit.ToolContext, "Tools"),
+        (agentkit.Tool, "Tools"),
+        (agentkit.Toolset, "Tools"),
+        (agentkit.Endpoint, "Endpoint"),
+        (agentkit.ReconnectPolicy, "ReconnectPolicy"),
     ],
 )
 def test_every_public_member_of_a_core_class_is_documented(cls: type, section: str) -> None:
