@@ -48,6 +48,10 @@ def noop_sync() -> str:
     return NOOP_OUTPUT
 
 
+TOOLS = {"async": noop, "def": noop_sync}
+"""The tool variants of agentkit's round trips: ``params["tool"]`` picks one."""
+
+
 # -- the bare websockets client ------------------------------------------------------------------
 
 
@@ -100,16 +104,13 @@ async def bare_close(ws: ClientConnection) -> None:
 # One agent and one set of options serve every session, as in an application: both are
 # immutable. Every round here is a follow-up of one user turn; lift the per-turn cap on tool
 # rounds so the 2,000th call runs the tool like the first (a real conversation resets it).
-_AGENTS = {
-    False: Agent(instructions="Benchmark.", tools=[noop]),
-    True: Agent(instructions="Benchmark.", tools=[noop_sync]),
-}
+_AGENTS = {name: Agent(instructions="Benchmark.", tools=[t]) for name, t in TOOLS.items()}
 _OPTIONS = SessionOptions(max_tool_rounds=10**9)
 
 
-async def agentkit_open(url: str, *, sync_tool: bool = False) -> Session:
+async def agentkit_open(url: str, *, tool: str = "async") -> Session:
     endpoint = Endpoint.custom(url, credential="bench")
-    session = Session(_AGENTS[sync_tool], endpoint, options=_OPTIONS)
+    session = Session(_AGENTS[tool], endpoint, options=_OPTIONS)
     await session.start()
     return session
 
@@ -143,7 +144,7 @@ async def roundtrip(kind: str, url: str, params: dict[str, Any]) -> dict[str, An
         await ws.send('{"type":"response.create"}')
         await bare_tool_loop(ws)
         return {"cpu_seconds": _cpu_seconds() - cpu_before}
-    session = await agentkit_open(url, sync_tool=params.get("sync_tool", False))
+    session = await agentkit_open(url, tool=params.get("tool", "async"))
     cpu_before = _cpu_seconds()
     consumer = asyncio.create_task(agentkit_consume(session))
     await session.create_response()

@@ -4,8 +4,10 @@ It speaks just enough of the protocol for agentkit's ``Session`` to start (``ses
 connect, ``session.updated`` for every ``session.update``) and no more, so that its own cost per
 event stays small and equal for every client. The scenario is chosen by the URL path:
 
-``/roundtrip?calls=N&tag=T[&stamps=1]``
-    After the client's first ``response.create``, N tool rounds back to back. Each round sends
+``/roundtrip?calls=N&tag=T[&pause=S][&stamps=1]``
+    After the client's first ``response.create``, N tool rounds, back to back or, with
+    ``pause``, S seconds apart (a conversation spaces its rounds: the client then waits idle
+    between them, as it does against the service). Each round sends
     ``response.created``, ``response.output_item.done`` (a ``function_call`` to ``noop`` with a
     unique ``call_id``) and ``response.done`` holding that call; the round trip runs from just
     before ``response.done`` is written until both the ``function_call_output`` and the
@@ -158,9 +160,13 @@ class _Conversation:
 
 
 async def _roundtrip(conv: _Conversation, params: dict[str, str], results: Queue[Any]) -> None:
-    calls = int(params.get("calls", "100"))
+    calls, pause = int(params.get("calls", "100")), float(params.get("pause", "0"))
     await conv.wait_for("response.create")
-    durations = [await conv.tool_round(number) for number in range(1, calls + 1)]
+    durations = []
+    for number in range(1, calls + 1):
+        if pause and number > 1:
+            await asyncio.sleep(pause)
+        durations.append(await conv.tool_round(number))
     tag = params.get("tag", "roundtrip")
     results.put((tag, durations))
     if params.get("stamps") == "1":

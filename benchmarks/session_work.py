@@ -93,7 +93,7 @@ async def measure(rounds: int, warmup: int, sdk: bool, profile: int) -> dict[str
         return transport
 
     session = Session(
-        _AGENTS[False], connector=connector, dialect=Dialect.GA, options=_options(sdk)
+        _AGENTS["async"], connector=connector, dialect=Dialect.GA, options=_options(sdk)
     )
     await session.start()
     consumer = asyncio.create_task(agentkit_consume(session))
