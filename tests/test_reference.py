@@ -140,13 +140,21 @@ def test_every_public_member_of_a_core_class_is_documented(cls: type, section: s
     assert missing == [], f"{cls.__name__} members missing from the {section} section"
 
 
-def test_every_simulator_member_is_documented() -> None:
-    from agentkit.testing import Simulator
-
-    section = _sections(_module_sections()["agentkit.testing"], "###")["Simulator"]
-    documented = _identifiers(section)
-    missing = sorted(name for name in _public_members(Simulator) if name not in documented)
-    assert missing == []
+@pytest.mark.parametrize(
+    ("name", "section"),
+    [
+        ("Simulator", "Simulator"),
+        ("Scenario", "Scenario"),
+        ("Turn", "Scenario"),
+        ("ToolOutputs", "Scenario"),
+        ("ToolOutput", "Scenario"),
+    ],
+)
+def test_every_public_member_of_a_testing_class_is_documented(name: str, section: str) -> None:
+    cls = getattr(importlib.import_module("agentkit.testing"), name)
+    documented = _identifiers(_sections(_module_sections()["agentkit.testing"], "###")[section])
+    missing = sorted(member for member in _public_members(cls) if member not in documented)
+    assert missing == [], f"{name} members missing from the {section} section"
 
 
 def test_the_error_tree_is_the_class_tree() -> None:
