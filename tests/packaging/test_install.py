@@ -100,7 +100,8 @@ def package_index(tmp_path_factory: pytest.TempPathFactory) -> None:
     except subprocess.TimeoutExpired:
         pytest.skip("no package index reachable (pip download pytest timed out)")
     if done.returncode != 0:
-        pytest.skip(f"no package index reachable: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["pip download failed"])[-1]
+        pytest.skip(f"no package index reachable (pip download pytest: {last})")
 
 
 @pytest.fixture(scope="module")
