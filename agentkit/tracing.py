@@ -30,6 +30,7 @@ import json
 import logging
 import time
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -139,6 +140,7 @@ _USAGE_DETAILS = (
 _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
 _KEPT_RESPONSE_CONTEXTS = 16
+_KEPT_REQUESTS = 16
 
 E = TypeVar("E", bound=Event)
 
@@ -379,7 +381,8 @@ class SessionTracer(NoTracing):
         self._measured: dict[str, AttributeValue] | None = None
         self._span: Span | None = None
         self._context: Context | None = None
-        self._requested: tuple[int, float] | None = None
+        # response.create times not yet answered by a response.created, oldest first
+        self._requests: deque[tuple[int, float]] = deque(maxlen=_KEPT_REQUESTS)
         self._responses: dict[str, _Response] = {}
         self._response_contexts: dict[str, Context] = {}
         self._tools: dict[str, _Tool] = {}
@@ -474,7 +477,8 @@ class SessionTracer(NoTracing):
 
     def _error(self, event: ErrorOccurred) -> None:
         if event.caused_by == "response.create":
-            self._requested = None  # rejected: no response.created will come for it
+            if self._requests:  # rejected: no response.created will come for it
+                self._requests.popleft()
         if self._span is None:
             return
         attributes: dict[str, AttributeValue] = {
@@ -496,12 +500,28 @@ class SessionTracer(NoTracing):
 
     def sending(self, event: ClientEvent) -> None:
         if type(event) is ResponseCreate:
-            self._requested = (time.time_ns(), time.perf_counter())
+            self._requests.append((time.time_ns(), time.perf_counter()))
 
     def _response_started(self, event: ResponseStarted) -> None:
-        requested, self._requested = self._requested, None
-        start_ns, started = requested or self._session._event_time()
-        response_id = event.response_id or ""
+        self._open_response(event.response_id or "")
+
+    def _open_response(self, response_id: str) -> Context:
+        """The context of the response's span, opened now if it is not open yet.
+
+        A chunk's events are told after the replies decided with it are written, so when
+        ``response.created`` and ``response.done`` arrive in one chunk, the tool of that response
+        starts, and the follow-up ``response.create`` is sent, before :class:`ResponseStarted`
+        is told. The tool's span opens the response's then, and a request counts for the
+        response only if it was sent before the response's event arrived.
+        """
+        contexts = self._response_contexts
+        known = contexts.get(response_id)
+        if known is not None:
+            return known
+        happened = self._session._event_time()
+        requests = self._requests
+        requested = requests.popleft() if requests and requests[0][1] <= happened[1] else None
+        start_ns, started = requested or happened
         attributes = self._common("chat")
         attributes[RESPONSE_ID] = response_id
         attributes[ROUND] = self._session.state.rounds_this_turn
@@ -521,10 +541,10 @@ class SessionTracer(NoTracing):
             start_time=start_ns,
         )
         self._responses[response_id] = _Response(span, started)
-        contexts = self._response_contexts
-        contexts[response_id] = trace.set_span_in_context(span, self._context)
+        context = contexts[response_id] = trace.set_span_in_context(span, self._context)
         if len(contexts) > _KEPT_RESPONSE_CONTEXTS:
             del contexts[next(iter(contexts))]
+        return context
 
     def _audio_delta(self, event: AudioDelta) -> None:
         response = self._responses.get(event.response_id or "")
@@ -624,7 +644,7 @@ class SessionTracer(NoTracing):
         return self._traced_call(call, run)
 
     async def _traced_call(self, call: Call, run: Coroutine[Any, Any, None]) -> None:
-        parent = self._response_contexts.get(call.response_id or "", self._context)
+        parent = self._open_response(call.response_id) if call.response_id else self._context
         attributes: dict[str, AttributeValue] = {
             OPERATION: "execute_tool",
             TOOL_NAME: call.name,
