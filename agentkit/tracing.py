@@ -72,7 +72,6 @@ from agentkit.events import (
     ResponseStarted,
     SessionClosed,
     SessionReady,
-    ToolCallFinished,
     TranscriptDelta,
     UserTranscript,
 )
@@ -354,13 +353,6 @@ class _Response:
     ended: tuple[int, float] | None = None  # time_ns() and perf_counter() at response.done
 
 
-@dataclass(slots=True)
-class _Tool:
-    span: Span
-    started: float
-    result: ToolCallFinished | None = None
-
-
 class SessionTracer(NoTracing):
     """Spans and metrics of one session; see the module docstring for the span tree."""
 
@@ -385,7 +377,6 @@ class SessionTracer(NoTracing):
         self._requests: deque[tuple[int, float]] = deque(maxlen=_KEPT_REQUESTS)
         self._responses: dict[str, _Response] = {}
         self._response_contexts: dict[str, Context] = {}
-        self._tools: dict[str, _Tool] = {}
         self._reconnect: Span | None = None
         self._failure: str | None = None
         session.on(ResponseStarted, self._response_started)
@@ -393,7 +384,6 @@ class SessionTracer(NoTracing):
         session.on(AudioDelta, self._audio_delta)
         session.on(TranscriptDelta, self._text_delta)
         session.on(Interrupted, self._interrupted)
-        session.on(ToolCallFinished, self._tool_finished)
         session.on(SessionReady, self._ready)
         session.on(ErrorOccurred, self._error)
         session.on(Reconnecting, self._reconnecting)
@@ -661,31 +651,27 @@ class SessionTracer(NoTracing):
             kind=SpanKind.INTERNAL,
             attributes=attributes,
         )
-        tool = self._tools[call.call_id] = _Tool(span, time.perf_counter())
+        started = time.perf_counter()
         attached = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
             await run
         finally:
             otel_context.detach(attached)
-            self._tools.pop(call.call_id, None)
-            self._end_tool(call, tool)
+            self._end_tool(call, span, started)
 
-    def _tool_finished(self, event: ToolCallFinished) -> None:
-        tool = self._tools.get(event.call_id)
-        if tool is not None:
-            tool.result = event
-
-    def _end_tool(self, call: Call, tool: _Tool) -> None:
+    def _end_tool(self, call: Call, span: Span, started: float) -> None:
+        """The result is the call's own, which the session sets before the task ends (its
+        ``ToolCallFinished`` may be told later: after the replies of the chunk that ran it)."""
         measured: dict[str, AttributeValue] = {OPERATION: "execute_tool", TOOL_NAME: call.name}
-        result = tool.result
+        result = call.result
         if result is not None and result.is_error:
             error = result.error_type or "tool_error"
-            _fail(tool.span, error)
+            _fail(span, error)
             measured[ERROR_TYPE] = error
         if result is not None and self._content:
-            tool.span.set_attribute(TOOL_RESULT, result.output)
-        tool.span.end()
-        self._metrics.tool_duration.record(time.perf_counter() - tool.started, measured)
+            span.set_attribute(TOOL_RESULT, result.output)
+        span.end()
+        self._metrics.tool_duration.record(time.perf_counter() - started, measured)
 
     # -- reconnection -------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from opentelemetry.trace import StatusCode
+
 from agentkit.agent import Agent
 from agentkit.events import ToolCallFinished
 from agentkit.protocol.dialects import Dialect
@@ -28,6 +30,12 @@ USAGE = {"total_tokens": 12, "input_tokens": 10, "output_tokens": 2}
 async def noop() -> str:
     """Answers at once."""
     return "ok"
+
+
+@tool
+async def broken() -> str:
+    """Fails at once."""
+    raise ValueError("broken at once")
 
 
 class ChunkTransport(MemoryTransport):
@@ -56,13 +64,13 @@ class ChunkTransport(MemoryTransport):
         self.sent.extend(frames)
 
 
-def tool_round(number: int) -> list[dict[str, Any]]:
+def tool_round(number: int, name: str = "noop") -> list[dict[str, Any]]:
     response_id = f"resp_{number}"
     call = {
         "id": f"item_{number}",
         "type": "function_call",
         "status": "completed",
-        "name": "noop",
+        "name": name,
         "call_id": f"call_{number}",
         "arguments": "{}",
     }
@@ -81,7 +89,7 @@ async def started(telemetry: Telemetry) -> tuple[Session, ChunkTransport]:
     async def connector() -> ChunkTransport:
         return transport
 
-    agent = Agent(tools=[noop])
+    agent = Agent(tools=[noop, broken])
     session = Session(agent, connector=connector, dialect=Dialect.GA, options=telemetry.options())
     starting = asyncio.ensure_future(session.start())
     await asyncio.wait_for(transport.listening.wait(), TIMEOUT)
@@ -120,3 +128,20 @@ async def test_rounds_read_in_one_chunk_nest_and_pair_with_their_requests(
         telemetry.points("gen_ai.client.operation.duration"), {"gen_ai.operation.name": "chat"}
     )
     assert duration.count == 2 and duration.min >= 0
+
+
+async def test_a_tool_that_fails_at_once_marks_its_span(telemetry: Telemetry) -> None:
+    """An async tool that raises before its first await has finished before the chunk's
+    events (its ToolCallFinished among them) are told; its span still records the failure."""
+    session, transport = await started(telemetry)
+    await session.create_response()
+    transport.deliver(*tool_round(1, "broken"))
+    finished = await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
+    await session.close()
+
+    assert finished.is_error
+    span = telemetry.one("execute_tool broken")
+    assert span.status.status_code is StatusCode.ERROR
+    assert attributes(span)["error.type"] == "tool_error"
+    durations = telemetry.points("gen_ai.execute_tool.duration")
+    assert histogram(durations, {"gen_ai.tool.name": "broken", "error.type": "tool_error"})
