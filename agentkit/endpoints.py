@@ -13,6 +13,11 @@ URLs built (as in the Azure OpenAI Realtime API reference and OpenAI's Realtime 
   for the beta dialect)
 * custom:         the URL as given.
 
+Each endpoint also knows its *model family* when it can be known, for the checks of
+:mod:`agentkit.models`: an OpenAI URL's ``model=`` is the model; an Azure deployment has a name
+of its owner's choosing, so its family is only what the user states (``model=`` or
+``AZURE_OPENAI_MODEL``), never guessed from that name.
+
 Environment variables read by :meth:`Endpoint.from_env` are listed there and in docs/azure.md.
 """
 
@@ -24,13 +29,14 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from agentkit._redact import MASK, redact, redact_headers
 from agentkit.auth import ApiKey, BearerKey, Credential, CredentialLike, as_credential
 from agentkit.errors import ConfigurationError, MissingSettingError
+from agentkit.models import ModelProfile, profile_for
 from agentkit.protocol.dialects import Dialect
 
 __all__ = [
@@ -53,6 +59,8 @@ ENV_VARS: Mapping[str, str] = {
     "AGENTKIT_REALTIME_URL": "a full ws(s):// URL; wins over everything (simulator, proxy)",
     "AZURE_OPENAI_ENDPOINT": "https://RESOURCE.openai.azure.com; selects Azure",
     "AZURE_OPENAI_DEPLOYMENT": "the realtime deployment name (alias AZURE_OPENAI_DEPLOYMENT_NAME)",
+    "AZURE_OPENAI_MODEL": "the model behind the deployment or AGENTKIT_REALTIME_URL, e.g. "
+    "gpt-realtime-2: turns on the model's option checks",
     "AZURE_OPENAI_API_KEY": "the resource key; without it, DefaultAzureCredential is used",
     "AZURE_OPENAI_REALTIME_API_VERSION": "an api-version: selects the preview protocol",
     "AZURE_OPENAI_API_VERSION": "used like the above only if it ends in -preview",
@@ -92,6 +100,8 @@ class Endpoint:
         credential: produces the authentication for each handshake, or ``None``.
         headers: extra fixed headers (``OpenAI-Beta`` for the beta dialect, proxy headers...).
         allow_insecure: whether plain ``ws://`` to a non-loopback host was explicitly allowed.
+        model: the model family behind the URL (``gpt-realtime-2``...), or ``None`` when not
+            known; it selects the :attr:`model_profile`.
     """
 
     url: str
@@ -100,6 +110,7 @@ class Endpoint:
     credential: Credential | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     allow_insecure: bool = False
+    model: str | None = None
 
     def __post_init__(self) -> None:
         _check_url(self.url, allow_insecure=self.allow_insecure)
@@ -113,6 +124,7 @@ class Endpoint:
         api_version: str | None = None,
         *,
         allow_insecure: bool = False,
+        model: str | None = None,
     ) -> Endpoint:
         """An Azure OpenAI (or Azure AI Foundry) realtime deployment.
 
@@ -129,6 +141,8 @@ class Endpoint:
                 Azure refuses GA with one); a version such as ``"2025-04-01-preview"`` for the
                 deprecated preview protocol.
             allow_insecure: allow ``ws://``/``http://`` to a non-loopback host.
+            model: the model the deployment runs (``gpt-realtime-2``...), stated once so that
+                options it does not take fail before connecting; ``None``: no checks.
 
         Raises:
             MissingSettingError: ``endpoint``, ``deployment`` or ``credential`` is empty.
@@ -153,6 +167,7 @@ class Endpoint:
             kind="azure",
             credential=as_credential(credential, from_string=ApiKey),
             allow_insecure=allow_insecure,
+            model=model or None,
         )
 
     @classmethod
@@ -190,6 +205,7 @@ class Endpoint:
             credential=as_credential(api_key, from_string=BearerKey),
             headers={"OpenAI-Beta": "realtime=v1"} if beta else {},
             allow_insecure=allow_insecure,
+            model=model,
         )
 
     @classmethod
@@ -201,6 +217,7 @@ class Endpoint:
         *,
         headers: Mapping[str, str] | None = None,
         allow_insecure: bool = False,
+        model: str | None = None,
     ) -> Endpoint:
         """Any realtime-compatible URL: the agentkit simulator, a proxy, a gateway.
 
@@ -212,6 +229,9 @@ class Endpoint:
                 ``api-version`` or the path ends in ``/openai/realtime``, else ``GA``.
             headers: extra headers sent on every handshake.
             allow_insecure: allow ``ws://`` to a non-loopback host.
+            model: the model family behind the URL. When ``None``, an OpenAI-shaped URL's
+                ``model=`` is taken; an Azure-shaped one (``/openai/`` in the path) names a
+                deployment, so its family stays unknown and nothing is checked.
         """
         _require(url, "url (AGENTKIT_REALTIME_URL)", "ws://127.0.0.1:PORT/v1/realtime?model=M")
         ws_url = _ws_url(url)
@@ -224,6 +244,7 @@ class Endpoint:
             credential=as_credential(credential, from_string=from_string),
             headers=dict(headers or {}),
             allow_insecure=allow_insecure,
+            model=model or _openai_url_model(ws_url),
         )
 
     @classmethod
@@ -248,7 +269,8 @@ class Endpoint:
         env = _Env(os.environ if environ is None else environ)
         if url := env.get("AGENTKIT_REALTIME_URL"):
             key = env.get("AZURE_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
-            return cls.custom(url, key, allow_insecure=allow_insecure)
+            model = env.get("AZURE_OPENAI_MODEL")
+            return cls.custom(url, key, allow_insecure=allow_insecure, model=model)
         if endpoint := env.get("AZURE_OPENAI_ENDPOINT"):
             return cls._azure_from_env(env, endpoint, allow_insecure=allow_insecure)
         if key := env.get("OPENAI_API_KEY"):
@@ -278,7 +300,21 @@ class Endpoint:
             credential,
             api_version=_preview_version(env),
             allow_insecure=allow_insecure,
+            model=env.get("AZURE_OPENAI_MODEL"),
         )
+
+    @property
+    def model_profile(self) -> ModelProfile | None:
+        """What the endpoint's model accepts (see :mod:`agentkit.models`); ``None`` when the
+        model is not stated or not known, and then nothing is checked.
+
+        Only OpenAI checks input transcription models: elsewhere the field may name an Azure
+        deployment.
+        """
+        profile = profile_for(self.model)
+        if profile is not None and self.kind != "openai":
+            profile = replace(profile, transcription_models=None)
+        return profile
 
     @property
     def redacted_url(self) -> str:
@@ -305,8 +341,9 @@ class Endpoint:
         return Handshake(url=url, headers=headers)
 
     def __repr__(self) -> str:
+        model = f", model={self.model!r}" if self.model else ""
         return (
-            f"Endpoint(kind={self.kind!r}, url={self.redacted_url!r}, "
+            f"Endpoint(kind={self.kind!r}, url={self.redacted_url!r}{model}, "
             f"dialect={self.dialect.name}, credential={self.credential!r})"
         )
 
@@ -317,6 +354,14 @@ def infer_dialect(url: str) -> Dialect:
     if any(name == "api-version" for name, _ in parse_qsl(parts.query)):
         return Dialect.PREVIEW
     return Dialect.PREVIEW if parts.path.rstrip("/").endswith("/openai/realtime") else Dialect.GA
+
+
+def _openai_url_model(url: str) -> str | None:
+    """The ``model=`` of an OpenAI-shaped URL; ``None`` for Azure's, where it is a deployment."""
+    parts = urlsplit(url)
+    if "/openai/" in f"{parts.path}/":
+        return None
+    return dict(parse_qsl(parts.query)).get("model") or None
 
 
 def is_loopback(host: str) -> bool:
