@@ -38,6 +38,7 @@ __all__ = [
     "response_create",
     "system_message",
     "user_audio",
+    "user_image",
     "user_message",
 ]
 
@@ -159,6 +160,28 @@ def user_audio(
     if transcript is not None:
         part["transcript"] = transcript
     return ConversationItemCreate(item=_message("user", [part], item_id))
+
+
+def user_image(
+    image_url: str,
+    *,
+    detail: Literal["auto", "low", "high"] | None = None,
+    text: str | None = None,
+    item_id: str | None = None,
+) -> ConversationItemCreate:
+    """A user message showing an image, with optional words before it.
+
+    ``image_url`` is a base64 data URI (``data:image/png;base64,...``), as the GA protocol
+    takes it; :class:`agentkit.images.Image` builds one from bytes, a file or a URL.
+    """
+    parts: list[dict[str, Any]] = []
+    if text is not None:
+        parts.append({"type": "input_text", "text": text})
+    image: dict[str, Any] = {"type": "input_image", "image_url": image_url}
+    if detail is not None:
+        image["detail"] = detail
+    parts.append(image)
+    return ConversationItemCreate(item=_message("user", parts, item_id))
 
 
 def system_message(text: str, *, item_id: str | None = None) -> ConversationItemCreate:
