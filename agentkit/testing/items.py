@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,15 +27,18 @@ class ItemError:
     message: str
 
 
-def check_item(item: object, dialect: Dialect) -> ItemError | None:
-    """``None`` when ``item`` may be added; the conversation checks ids and ``call_id`` links."""
+def check_item(item: object, dialect: Dialect, *, model: str | None = None) -> ItemError | None:
+    """``None`` when ``item`` may be added; the conversation checks ids and ``call_id`` links.
+
+    ``model`` names the session's model when it takes no images; ``None``: it takes them.
+    """
     if not isinstance(item, Mapping):
         return ItemError(
             "missing_required_parameter", "item", "Missing required parameter: 'item'."
         )
     kind = item.get("type")
     if kind == "message":
-        return _check_message(item, dialect)
+        return _check_message(item, dialect, model)
     if kind == "function_call":
         return _require(item, ("call_id", "name", "arguments"))
     if kind == "function_call_output":
@@ -57,7 +62,9 @@ def _require(item: Mapping[str, Any], names: tuple[str, ...]) -> ItemError | Non
     return None
 
 
-def _check_message(item: Mapping[str, Any], dialect: Dialect) -> ItemError | None:
+def _check_message(
+    item: Mapping[str, Any], dialect: Dialect, no_images_model: str | None
+) -> ItemError | None:
     role = item.get("role")
     assistant_part = "output_text" if dialect == GA else "text"
     allowed = _CONTENT_TYPES.get(str(role), {assistant_part} if role == "assistant" else None)
@@ -82,4 +89,48 @@ def _check_message(item: Mapping[str, Any], dialect: Dialect) -> ItemError | Non
                 f"Invalid value: {kind!r}. Supported values for a {role} message are: "
                 f"{', '.join(repr(a) for a in sorted(allowed))}.",
             )
+        if kind == "input_image":
+            problem = _check_image(part, f"item.content[{index}]", no_images_model)
+            if problem is not None:
+                return problem
     return None
+
+
+_DETAILS = ("auto", "low", "high")
+_IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,")
+
+
+def _check_image(
+    part: Mapping[str, Any], where: str, no_images_model: str | None
+) -> ItemError | None:
+    """An ``input_image`` part as the GA protocol has it: ``image_url``, a base64 PNG or JPEG
+    data URI, and an optional ``detail``; refused outright by a model without image input."""
+    if no_images_model is not None:
+        message = (
+            f"Invalid value: 'input_image'. The model {no_images_model!r} does not support "
+            "image input."
+        )
+        return ItemError("invalid_value", f"{where}.type", message)
+    url = part.get("image_url")
+    if not isinstance(url, str):
+        message = f"Missing required parameter: '{where}.image_url'."
+        return ItemError("missing_required_parameter", f"{where}.image_url", message)
+    prefix = next((p for p in _IMAGE_PREFIXES if url.startswith(p)), None)
+    if prefix is None or not _is_base64(url[len(prefix) :]):
+        message = (
+            f"Invalid value for '{where}.image_url': expected a base64 data URI of a PNG or "
+            "JPEG image (data:image/png;base64,...)."
+        )
+        return ItemError("invalid_value", f"{where}.image_url", message)
+    detail = part.get("detail")
+    if detail is not None and detail not in _DETAILS:
+        message = f"Invalid value: {detail!r}. Supported values are: 'auto', 'low', and 'high'."
+        return ItemError("invalid_value", f"{where}.detail", message)
+    return None
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        return bool(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return False

@@ -69,6 +69,9 @@ class Simulator:
             duration (close 1001 "Your session hit the maximum duration of N minutes.").
         session_expired_error: also send the older ``error`` ``session_expired`` before closing.
         stream_delay: seconds between streamed response events (0 still lets client events in).
+        deployments: Azure deployment names and the model each runs, e.g.
+            ``{"prod-voice": "gpt-4o-realtime-preview"}``; a name not listed is taken for the
+            model itself. The model decides what the session takes (images, reasoning).
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Simulator:
         max_session_seconds: float | None = None,
         session_expired_error: bool = False,
         stream_delay: float = 0.0,
+        deployments: Mapping[str, str] | None = None,
     ) -> None:
         self.scenario = scenario.scenario if scenario is not None else Scenario()
         self.cassette = cassette
@@ -95,6 +99,7 @@ class Simulator:
         self.max_session_seconds = max_session_seconds
         self.session_expired_error = session_expired_error
         self.stream_delay = stream_delay
+        self.deployments = dict(deployments or {})
         self.faults = Faults()
         self.log = EventLog()
         self.connections: list[ConnectionRecord] = []
@@ -277,7 +282,7 @@ class Simulator:
         lifetime = self.max_session_seconds if self.max_session_seconds is not None else 3600
         return ConnectionState(
             record.dialect,
-            record.model,
+            self.deployments.get(record.model, record.model),
             self.scenario,
             expires_at=int(time.time() + lifetime),
             tag=f"c{record.index}",

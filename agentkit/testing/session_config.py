@@ -8,6 +8,7 @@ client's ``event_id``; the whole update is then ignored, as the service does.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,11 @@ from agentkit.testing.dialect import GA, Dialect
 
 __all__ = [
     "ConfigError",
+    "ModelTraits",
     "default_session",
     "instructions",
     "merge_update",
+    "model_traits",
     "output_modality",
     "session_tools",
     "turn_detection",
@@ -53,6 +56,30 @@ _GA_AUDIO_FIELDS = {
 _TOOL_CHOICES = {"auto", "none", "required"}
 # Objects of several shapes: a new one replaces the old rather than merging into it.
 _REPLACED_WHOLE = {"tool_choice", "prompt", "tracing", "truncation", "reasoning"}
+
+
+@dataclass(frozen=True)
+class ModelTraits:
+    """What the simulated model takes, from the model named in the URL. A model the simulator
+    does not know takes everything."""
+
+    images: bool = True
+    reasoning: bool = True
+
+
+# The simulator's own table, kept apart from the client's agentkit.models on purpose: a test
+# where both agree proves the client's check and the service's refusal independently.
+_WITHOUT_IMAGES = frozenset({"gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview"})
+_WITHOUT_REASONING = _WITHOUT_IMAGES | {"gpt-realtime", "gpt-realtime-mini", "gpt-realtime-1.5"}
+_REASONING_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
+
+
+def model_traits(model: str) -> ModelTraits:
+    """The traits of ``model``; a dated snapshot has its family's."""
+    family = re.sub(r"-\d{4}-\d{2}-\d{2}$", "", model.strip().lower())
+    return ModelTraits(
+        images=family not in _WITHOUT_IMAGES, reasoning=family not in _WITHOUT_REASONING
+    )
 
 
 @dataclass(frozen=True)
@@ -173,6 +200,7 @@ def _check_values(
         _check_tools(update.get("tools")),
         _check_tool_choice(update.get("tool_choice")),
         _check_temperature(update.get("temperature")),
+        _check_reasoning(update, current),
     )
     return next((error for error in checks if error is not None), None)
 
@@ -256,6 +284,24 @@ def _check_temperature(value: object) -> ConfigError | None:
         return None
     if not isinstance(value, (int, float)) or not 0.6 <= value <= 1.2:
         return _invalid_value("session.temperature", value, "a number between 0.6 and 1.2")
+    return None
+
+
+def _check_reasoning(update: Mapping[str, Any], current: Mapping[str, Any]) -> ConfigError | None:
+    """Reasoning and parallel tool calls are for reasoning models (gpt-realtime-2 and later)."""
+    if not model_traits(str(current.get("model", ""))).reasoning:
+        for name in ("reasoning", "parallel_tool_calls"):
+            if name in update:
+                message = (
+                    f"Unsupported parameter: 'session.{name}' is not supported with this model."
+                )
+                return ConfigError("unsupported_parameter", f"session.{name}", message)
+    reasoning = update.get("reasoning")
+    if isinstance(reasoning, Mapping) and reasoning.get("effort") is not None:
+        effort = reasoning["effort"]
+        if effort not in _REASONING_EFFORTS:
+            expected = ", ".join(repr(e) for e in _REASONING_EFFORTS)
+            return _invalid_value("session.reasoning.effort", effort, f"one of {expected}")
     return None
 
 

@@ -291,7 +291,9 @@ class ConnectionState:
 
     def _item_create(self, event: Mapping[str, Any]) -> list[Event]:
         item = event.get("item")
-        problem = check_item(item, self.dialect)
+        model = str(self.session.get("model", ""))
+        no_images = None if config.model_traits(model).images else model
+        problem = check_item(item, self.dialect, model=no_images)
         if problem is not None:
             return self._error(problem.code, problem.message, event, param=problem.param)
         assert isinstance(item, Mapping)
