@@ -41,6 +41,8 @@ from agentkit.events import (
     SessionReady,
     ToolProgress,
 )
+from agentkit.images import ImageDetail, ImageLike, load_image
+from agentkit.models import ModelProfile, check_images, check_session_config
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
     ClientEvent,
@@ -50,6 +52,7 @@ from agentkit.protocol.client_events import (
     SessionUpdate,
     audio_append,
     new_item_id,
+    user_image,
     user_message,
 )
 from agentkit.protocol.codec import decode, encode
@@ -197,6 +200,7 @@ class Session:
         "deps",
         "dialect",
         "expires_at",
+        "model_profile",
         "options",
         "server_session",
         "session_id",
@@ -222,6 +226,7 @@ class Session:
         self.options = options or SessionOptions()
         self.dialect = dialect or (endpoint.dialect if endpoint else Dialect.GA)
         self._connector = connector or _endpoint_connector(endpoint)
+        self.model_profile: ModelProfile | None = endpoint.model_profile if endpoint else None
         self.state = ConversationState(
             max_tool_rounds=self.options.max_tool_rounds,
             max_history_items=self.options.max_history_items,
@@ -279,7 +284,13 @@ class Session:
         await self.close()
 
     async def start(self) -> None:
-        """Connect, send the agent's configuration and wait until the service accepts it."""
+        """Connect, send the agent's configuration and wait until the service accepts it.
+
+        Raises:
+            UnsupportedOptionError: the endpoint's model does not take an option the agent
+                sets (checked before the socket opens; see :mod:`agentkit.models`).
+        """
+        check_session_config(self.agent.session_config(), self.model_profile)
         self._ready = asyncio.get_running_loop().create_future()
         policy = self.options.reconnect
         with self._tracing.starting():
@@ -343,6 +354,35 @@ class Session:
         """
         return await ask(self, text, timeout=timeout)
 
+    async def send_image(
+        self,
+        image: ImageLike,
+        *,
+        text: str | None = None,
+        detail: ImageDetail | None = None,
+        respond: bool = True,
+    ) -> None:
+        """Show the model an image, with optional words; ask for a response unless
+        ``respond`` is False. See :mod:`agentkit.images`.
+
+        Args:
+            image: an :class:`~agentkit.images.Image`, PNG or JPEG bytes, a file path, an
+                ``http(s)://`` URL (fetched here) or a ``data:`` URI.
+            text: words sent in the same message, before the image.
+            detail: ``"auto"``, ``"low"`` or ``"high"``; ``None`` leaves it to the service.
+            respond: ask for a response after it.
+
+        Raises:
+            UnsupportedOptionError: the endpoint's model takes no images.
+            ImageError: the image is unreadable, too large, or not PNG or JPEG.
+        """
+        check_images(self.model_profile)
+        loaded = await load_image(image, detail=detail)
+        item = user_image(loaded.data_uri(), detail=loaded.detail, text=text, item_id=new_item_id())
+        await self._send(item)
+        if respond:
+            await self.create_response()
+
     async def send_audio(self, pcm: bytes) -> None:
         """Append a chunk of input audio (in the agent's input format) to the buffer."""
         await self._send(audio_append(pcm))
@@ -375,6 +415,7 @@ class Session:
 
     async def update_agent(self, agent: Agent) -> None:
         """Switch to another agent's instructions and tools (a hand-off), mid-session."""
+        check_session_config(agent.session_config(), self.model_profile)
         self.agent = agent
         self.state.auto_interrupt = agent.server_interrupts
         self.state.auto_response = agent.server_responds
