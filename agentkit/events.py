@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from agentkit.protocol.events import Usage
+from agentkit.usage import TokenUsage
 
 __all__ = [
     "AudioDelta",
@@ -36,6 +37,7 @@ __all__ = [
     "TranscriptDelta",
     "TranscriptDone",
     "Usage",
+    "UsageUpdated",
     "UserTranscript",
 ]
 
@@ -226,6 +228,21 @@ class SessionClosed(_Event):
     reason: str = ""
 
 
+class UsageUpdated(_Event):
+    """What a response used, and the session's totals, told just before its ResponseFinished.
+
+    ``cost`` and ``total_cost`` are estimates in US dollars, from ``SessionOptions.prices``
+    (``None`` without prices, or when a token kind used has no price); see ``docs/cost.md``.
+    """
+
+    type: Literal["usage_updated"] = "usage_updated"
+    response_id: str | None = None
+    usage: TokenUsage
+    total: TokenUsage
+    cost: float | None = None
+    total_cost: float | None = None
+
+
 Event = (
     SessionReady
     | TranscriptDelta
@@ -247,5 +264,6 @@ Event = (
     | ReconnectGaveUp
     | EventsDropped
     | SessionClosed
+    | UsageUpdated
 )
 """Every event an application can receive from a session."""

@@ -37,9 +37,11 @@ from agentkit.events import (
     Reconnected,
     ReconnectGaveUp,
     Reconnecting,
+    ResponseFinished,
     SessionClosed,
     SessionReady,
     ToolProgress,
+    UsageUpdated,
 )
 from agentkit.images import ImageDetail, ImageLike, load_image
 from agentkit.models import ModelProfile, check_images, check_session_config
@@ -73,6 +75,7 @@ from agentkit.state import (
 from agentkit.tools import ToolContext, ToolResult
 from agentkit.tracing import NoTracing, session_tracer
 from agentkit.transport import Transport, connect
+from agentkit.usage import PriceTable, TokenPrices, TokenUsage, UsageMeter, session_prices
 
 __all__ = ["Connector", "Session", "SessionOptions"]
 
@@ -126,6 +129,9 @@ class SessionOptions:
         max_history_items: conversation items the session remembers (the oldest go first).
         max_history_chars: characters of text, tool arguments and outputs the history keeps
             (the oldest items go first).
+        prices: rates that turn token usage into a cost estimate (see ``docs/cost.md``):
+            :class:`~agentkit.usage.TokenPrices`, or a :class:`~agentkit.usage.PriceTable` from
+            which the endpoint's model picks its rates. ``None``: tokens only, no cost.
     """
 
     tool_timeout: float = 30.0
@@ -149,6 +155,7 @@ class SessionOptions:
     buffer_policy: BufferPolicy = "backpressure"
     max_history_items: int = 5_000
     max_history_chars: int = 8_000_000
+    prices: TokenPrices | PriceTable | None = None
 
 
 class Session:
@@ -185,6 +192,7 @@ class Session:
         "_flushing",
         "_handlers",
         "_held_since",
+        "_meter",
         "_outbox",
         "_ready",
         "_rollover_reason",
@@ -269,6 +277,7 @@ class Session:
         self._closed = False
         self._close_event: SessionClosed | None = None
         self._tracing: NoTracing = session_tracer(self, endpoint)
+        self._meter = UsageMeter(session_prices(self.options.prices, endpoint))
 
     def __repr__(self) -> str:
         name, dialect = self.agent.name, self.dialect.value
@@ -433,6 +442,17 @@ class Session:
         (the turn is over) from a response that only called tools (a follow-up will come).
         """
         return self.state.idle()
+
+    @property
+    def usage(self) -> TokenUsage:
+        """Tokens of every response so far, summed (see :class:`~agentkit.events.UsageUpdated`)."""
+        return self._meter.total
+
+    @property
+    def cost(self) -> float | None:
+        """The estimated cost of every response so far, in US dollars; ``None`` without
+        ``SessionOptions.prices`` or when a token kind used has no price."""
+        return self._meter.total_cost
 
     @property
     def history(self) -> list[HistoryItem]:
@@ -620,6 +640,8 @@ class Session:
 
     def _tell(self, item: Event | Emit) -> None:
         event = item.event if isinstance(item, Emit) else item  # an Emit is built only now
+        if type(event) is ResponseFinished and event.usage is not None:
+            self._tell(_usage_updated(self._meter, event))
         self._events.put_nowait(event)
         for handler in self._handlers.get(type(event), ()):
             try:
@@ -1059,6 +1081,19 @@ class Session:
         for call_id, task in list(self._call_tasks.items()):
             self._cancel_reasons.setdefault(call_id, "the connection was lost")
             task.cancel()
+
+
+def _usage_updated(meter: UsageMeter, finished: ResponseFinished) -> UsageUpdated:
+    assert finished.usage is not None
+    usage, cost = meter.add(finished.usage)
+    total = meter.total
+    return UsageUpdated(
+        response_id=finished.response_id,
+        usage=usage,
+        total=total,
+        cost=cost,
+        total_cost=None if cost is None else meter.total_cost,
+    )
 
 
 async def _awaitable(value: Approval | bool | Awaitable[Approval | bool]) -> Approval | bool:
