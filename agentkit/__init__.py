@@ -34,6 +34,8 @@ from agentkit.errors import (
     ToolDefinitionError,
 )
 from agentkit.history import HistoryItem
+from agentkit.images import Image, ImageError, ImageTooLargeError
+from agentkit.models import ModelProfile, UnsupportedOptionError
 from agentkit.protocol.config import (
     InputTranscription,
     ResponseOptions,
@@ -69,8 +71,12 @@ __all__ = [
     "EntraToken",
     "HandshakeError",
     "HistoryItem",
+    "Image",
+    "ImageError",
+    "ImageTooLargeError",
     "InputTranscription",
     "MissingSettingError",
+    "ModelProfile",
     "ProtocolError",
     "RateLimitedError",
     "ReconnectGaveUpError",
@@ -89,6 +95,7 @@ __all__ = [
     "ToolResult",
     "Toolset",
     "TurnDetection",
+    "UnsupportedOptionError",
     "__version__",
     "tool",
 ]
