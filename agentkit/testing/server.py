@@ -70,8 +70,10 @@ class Simulator:
         session_expired_error: also send the older ``error`` ``session_expired`` before closing.
         stream_delay: seconds between streamed response events (0 still lets client events in).
         deployments: Azure deployment names and the model each runs, e.g.
-            ``{"prod-voice": "gpt-4o-realtime-preview"}``; a name not listed is taken for the
-            model itself. The model decides what the session takes (images, reasoning).
+            ``{"prod-voice": "gpt-4o-realtime-preview"}``. The model decides what a session
+            takes (images, reasoning): on the OpenAI route ``/v1/realtime?model=M`` it is
+            ``M``; on the Azure routes it is the listed model, and a deployment not listed
+            takes every option.
     """
 
     def __init__(
@@ -280,12 +282,14 @@ class Simulator:
         if self.cassette is not None:
             return self.cassette.player()
         lifetime = self.max_session_seconds if self.max_session_seconds is not None else 3600
+        azure = record.path.startswith("/openai/")
         return ConnectionState(
             record.dialect,
-            self.deployments.get(record.model, record.model),
+            record.model,
             self.scenario,
             expires_at=int(time.time() + lifetime),
             tag=f"c{record.index}",
+            family=self.deployments.get(record.model, "") if azure else None,
         )
 
 

@@ -146,9 +146,14 @@ def _preview_defaults() -> dict[str, Any]:
 
 
 def validate_update(
-    update: object, current: Mapping[str, Any], dialect: Dialect
+    update: object,
+    current: Mapping[str, Any],
+    dialect: Dialect,
+    traits: ModelTraits | None = None,
 ) -> ConfigError | None:
-    """Check a ``session.update.session`` object; ``None`` means it may be merged."""
+    """Check a ``session.update.session`` object; ``None`` means it may be merged.
+
+    ``traits``: what the model takes (default: everything)."""
     if not isinstance(update, Mapping):
         return ConfigError(
             "invalid_type", "session", "Invalid type for 'session': expected an object."
@@ -157,7 +162,7 @@ def validate_update(
         error = _check_ga_shape(update)
     else:
         error = _check_fields(update, _PREVIEW_FIELDS, "session")
-    return error or _check_values(update, current, dialect)
+    return error or _check_values(update, current, dialect, traits or ModelTraits())
 
 
 def _check_ga_shape(update: Mapping[str, Any]) -> ConfigError | None:
@@ -191,7 +196,7 @@ def _check_fields(update: Mapping[str, Any], allowed: set[str], where: str) -> C
 
 
 def _check_values(
-    update: Mapping[str, Any], current: Mapping[str, Any], dialect: Dialect
+    update: Mapping[str, Any], current: Mapping[str, Any], dialect: Dialect, traits: ModelTraits
 ) -> ConfigError | None:
     checks = (
         _check_model(update, current),
@@ -200,7 +205,7 @@ def _check_values(
         _check_tools(update.get("tools")),
         _check_tool_choice(update.get("tool_choice")),
         _check_temperature(update.get("temperature")),
-        _check_reasoning(update, current),
+        _check_reasoning(update, traits),
     )
     return next((error for error in checks if error is not None), None)
 
@@ -287,9 +292,9 @@ def _check_temperature(value: object) -> ConfigError | None:
     return None
 
 
-def _check_reasoning(update: Mapping[str, Any], current: Mapping[str, Any]) -> ConfigError | None:
+def _check_reasoning(update: Mapping[str, Any], traits: ModelTraits) -> ConfigError | None:
     """Reasoning and parallel tool calls are for reasoning models (gpt-realtime-2 and later)."""
-    if not model_traits(str(current.get("model", ""))).reasoning:
+    if not traits.reasoning:
         for name in ("reasoning", "parallel_tool_calls"):
             if name in update:
                 message = (

@@ -23,7 +23,7 @@ from agentkit.testing.conversation import Conversation, public_item
 from agentkit.testing.dialect import GA, Dialect
 from agentkit.testing.ids import IdFactory
 from agentkit.testing.items import check_item
-from agentkit.testing.response import ResponseRun, ResponseSpec
+from agentkit.testing.response import ResponseRun, ResponseSpec, count_input
 from agentkit.testing.scenario import Scenario, Turn
 from agentkit.testing.vad import ServerVad
 
@@ -62,6 +62,8 @@ class ConnectionState:
         scenario: the scripted model answering responses.
         expires_at: unix time announced in ``session.created``.
         tag: makes this connection's ids distinct from other connections'.
+        family: the model the session runs, when ``model`` does not say it (an Azure
+            deployment name); ``""`` for not known: then the session takes every option.
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class ConnectionState:
         *,
         expires_at: int = 0,
         tag: str = "sim",
+        family: str | None = None,
     ) -> None:
         self.dialect = dialect
+        self.traits = config.model_traits(model if family is None else family)
         self.ids = IdFactory(tag)
         self.session = config.default_session(dialect, model, self.ids.new("sess"), expires_at)
         self.conversation = Conversation(self.ids.new("conv"))
@@ -166,7 +170,7 @@ class ConnectionState:
 
     def _session_update(self, event: Mapping[str, Any]) -> list[Event]:
         update = event.get("session")
-        problem = config.validate_update(update, self.session, self.dialect)
+        problem = config.validate_update(update, self.session, self.dialect, self.traits)
         if problem is not None:
             return self._error(problem.code, problem.message, event, param=problem.param)
         assert isinstance(update, Mapping)
@@ -291,8 +295,7 @@ class ConnectionState:
 
     def _item_create(self, event: Mapping[str, Any]) -> list[Event]:
         item = event.get("item")
-        model = str(self.session.get("model", ""))
-        no_images = None if config.model_traits(model).images else model
+        no_images = None if self.traits.images else str(self.session.get("model"))
         problem = check_item(item, self.dialect, model=no_images)
         if problem is not None:
             return self._error(problem.code, problem.message, event, param=problem.param)
@@ -401,7 +404,7 @@ class ConnectionState:
             conversation=None if out_of_band else self.conversation,
             metadata=overrides.get("metadata"),
             max_output_tokens=_max_tokens(effective, self.dialect),
-            input_tokens=_estimate_tokens(context, config.instructions(effective)),
+            input=count_input(context, config.instructions(effective), self.conversation.audio_ms),
         )
         tools = config.session_tools(effective)
         if effective.get("tool_choice") == "none":
@@ -499,11 +502,6 @@ def _max_tokens(config_: Mapping[str, Any], dialect: Dialect) -> int | str:
     key = "max_output_tokens" if dialect == GA else "max_response_output_tokens"
     value = config_.get(key, config_.get("max_output_tokens", "inf"))
     return value if isinstance(value, (int, str)) else "inf"
-
-
-def _estimate_tokens(items: list[Mapping[str, Any]], instructions: str) -> int:
-    text = instructions + json.dumps([public_item(item) for item in items])
-    return max(1, len(text) // 4)
 
 
 def _transcription_events(item_id: str, transcript: str, audio_ms: int) -> list[Event]:
