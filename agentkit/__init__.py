@@ -38,8 +38,11 @@ from agentkit.images import Image, ImageError, ImageTooLargeError
 from agentkit.models import ModelProfile, UnsupportedOptionError
 from agentkit.protocol.config import (
     InputTranscription,
+    Reasoning,
     ResponseOptions,
+    RetentionRatio,
     SessionConfig,
+    TokenLimits,
     TurnDetection,
 )
 from agentkit.protocol.dialects import Dialect
@@ -79,14 +82,17 @@ __all__ = [
     "ModelProfile",
     "ProtocolError",
     "RateLimitedError",
+    "Reasoning",
     "ReconnectGaveUpError",
     "ReconnectPolicy",
     "ResponseOptions",
+    "RetentionRatio",
     "ServerError",
     "Session",
     "SessionClosedError",
     "SessionConfig",
     "SessionOptions",
+    "TokenLimits",
     "Tool",
     "ToolCall",
     "ToolCallRequest",

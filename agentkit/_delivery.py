@@ -12,8 +12,11 @@ from agentkit.errors import ConfigurationError
 from agentkit.events import (
     AudioDelta,
     AudioDone,
+    DtmfReceived,
     Event,
     EventsDropped,
+    InputTimeout,
+    ReasoningDone,
     SpeechStarted,
     SpeechStopped,
     TranscriptDelta,
@@ -231,4 +234,18 @@ APP_EVENTS: dict[type, Callable[[Any], Event | None]] = {
     ev.InputAudioBufferSpeechStopped: lambda e: SpeechStopped(
         audio_end_ms=e.audio_end_ms, item_id=e.item_id
     ),
+    ev.InputAudioBufferTimeoutTriggered: lambda e: InputTimeout(
+        item_id=e.item_id, audio_start_ms=e.audio_start_ms, audio_end_ms=e.audio_end_ms
+    ),
+    ev.InputAudioBufferDtmfReceived: lambda e: DtmfReceived(key=e.event, received_at=e.received_at),
+    ev.ResponseOutputItemDone: lambda e: _reasoning(e) if e.item.type == "reasoning" else None,
 }
+
+
+def _reasoning(event: Any) -> ReasoningDone:
+    """A reasoning item's summary: the text of its ``summary`` parts (or content parts)."""
+    item = event.item
+    parts = (item.model_extra or {}).get("summary") or []
+    texts = [p.get("text", "") for p in parts if isinstance(p, dict)]
+    summary = "".join(t for t in texts if isinstance(t, str)) or item.text
+    return ReasoningDone(response_id=event.response_id, item_id=item.id, summary=summary)

@@ -9,7 +9,10 @@ from typing import Any, Literal
 from agentkit.protocol.config import (
     AudioFormat,
     InputTranscription,
+    Reasoning,
+    ReasoningEffort,
     SessionConfig,
+    Truncation,
     TurnDetection,
 )
 from agentkit.tools import ToolLike, Toolset
@@ -37,6 +40,13 @@ class Agent:
         tool_choice: ``"auto"``, ``"none"``, ``"required"``, or ``{"type": "function", "name": N}``.
         temperature: preview dialect only (0.6 to 1.2); ignored on GA.
         max_output_tokens: cap per response, ``"inf"`` for none.
+        reasoning_effort: how hard a reasoning model (``gpt-realtime-2`` and later) thinks,
+            ``"minimal"`` to ``"xhigh"``; ``None`` leaves the model's default. GA only.
+        parallel_tool_calls: whether a reasoning model may call several tools at once
+            (``None``: the model's default). GA only.
+        truncation: what the service does when the conversation outgrows the context:
+            ``"auto"``, ``"disabled"`` or a :class:`~agentkit.protocol.config.RetentionRatio`.
+            GA only.
         extra_session: raw ``session`` fields sent as they are, for settings agentkit lacks.
     """
 
@@ -52,6 +62,9 @@ class Agent:
     tool_choice: str | dict[str, Any] = "auto"
     temperature: float | None = None
     max_output_tokens: int | Literal["inf"] | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    parallel_tool_calls: bool | None = None
+    truncation: Truncation | None = None
     extra_session: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,12 +120,16 @@ class Agent:
             "tool_choice": self.tool_choice,
             "extra": dict(self.extra_session),
         }
-        optional = {
+        optional: dict[str, Any] = {
             "voice": self.voice,
             "input_audio_transcription": self.input_transcription,
             "temperature": self.temperature,
             "max_output_tokens": self.max_output_tokens,
+            "parallel_tool_calls": self.parallel_tool_calls,
+            "truncation": self.truncation,
         }
+        if self.reasoning_effort is not None:
+            optional["reasoning"] = Reasoning(effort=self.reasoning_effort)
         settings.update({key: value for key, value in optional.items() if value is not None})
         return SessionConfig(**settings)
 

@@ -18,10 +18,13 @@ from agentkit.usage import TokenUsage
 __all__ = [
     "AudioDelta",
     "AudioDone",
+    "DtmfReceived",
     "ErrorOccurred",
     "Event",
     "EventsDropped",
+    "InputTimeout",
     "Interrupted",
+    "ReasoningDone",
     "ReconnectGaveUp",
     "Reconnected",
     "Reconnecting",
@@ -100,6 +103,34 @@ class SpeechStarted(_Event):
     type: Literal["speech_started"] = "speech_started"
     audio_start_ms: int = 0
     item_id: str | None = None
+
+
+class InputTimeout(_Event):
+    """No speech for the turn detection's ``idle_timeout_ms``: the service commits the silence
+    and answers it (a prompt to go on, say), so the application can tell a silent user."""
+
+    type: Literal["input_timeout"] = "input_timeout"
+    item_id: str | None = None
+    audio_start_ms: int = 0
+    audio_end_ms: int = 0
+
+
+class DtmfReceived(_Event):
+    """A telephone keypad press on a SIP call (``0``-``9``, ``*``, ``#``, ``A``-``D``)."""
+
+    type: Literal["dtmf_received"] = "dtmf_received"
+    key: str
+    received_at: int | None = None  # Unix seconds, as the service stamped it
+
+
+class ReasoningDone(_Event):
+    """A reasoning item of a reasoning model's response, with its summary if the service sent
+    one. It is never spoken and never part of ``ResponseFinished.text``."""
+
+    type: Literal["reasoning_done"] = "reasoning_done"
+    response_id: str | None = None
+    item_id: str | None = None
+    summary: str = ""
 
 
 class SpeechStopped(_Event):
@@ -252,9 +283,12 @@ Event = (
     | UserTranscript
     | SpeechStarted
     | SpeechStopped
+    | InputTimeout
+    | DtmfReceived
     | Interrupted
     | ResponseStarted
     | ResponseFinished
+    | ReasoningDone
     | ToolCallStarted
     | ToolCallFinished
     | ToolProgress

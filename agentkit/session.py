@@ -25,6 +25,7 @@ from agentkit.answer import Answer, ask
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
+    ConfigurationError,
     ConnectionClosedError,
     ConnectionFailedError,
     ProtocolError,
@@ -59,7 +60,7 @@ from agentkit.protocol.client_events import (
 )
 from agentkit.protocol.codec import decode, encode
 from agentkit.protocol.config import ResponseOptions, SessionConfig
-from agentkit.protocol.dialects import Dialect, session_from_wire
+from agentkit.protocol.dialects import Dialect, ga_only_settings, session_from_wire
 from agentkit.reconnect import ReconnectPolicy, connect_with_retry, is_expiry, is_retryable
 from agentkit.state import (
     Action,
@@ -233,6 +234,7 @@ class Session:
         self.deps = deps
         self.options = options or SessionOptions()
         self.dialect = dialect or (endpoint.dialect if endpoint else Dialect.GA)
+        _refuse_ga_only(agent.session_config(), self.dialect)
         self._connector = connector or _endpoint_connector(endpoint)
         self.model_profile: ModelProfile | None = endpoint.model_profile if endpoint else None
         self.state = ConversationState(
@@ -407,6 +409,8 @@ class Session:
 
     async def create_response(self, options: ResponseOptions | None = None) -> None:
         """Ask the model to respond; waits for the active response to finish first."""
+        if options is not None:
+            _refuse_ga_only(options, self.dialect)
         await self._perform(self.state.request_response(options))
 
     async def cancel_response(self) -> None:
@@ -424,6 +428,7 @@ class Session:
 
     async def update_agent(self, agent: Agent) -> None:
         """Switch to another agent's instructions and tools (a hand-off), mid-session."""
+        _refuse_ga_only(agent.session_config(), self.dialect)
         check_session_config(agent.session_config(), self.model_profile)
         self.agent = agent
         self.state.auto_interrupt = agent.server_interrupts
@@ -1081,6 +1086,16 @@ class Session:
         for call_id, task in list(self._call_tasks.items()):
             self._cancel_reasons.setdefault(call_id, "the connection was lost")
             task.cancel()
+
+
+def _refuse_ga_only(config: SessionConfig | ResponseOptions, dialect: Dialect) -> None:
+    """Settings the preview protocol cannot carry fail here, before anything is sent."""
+    unsupported = ga_only_settings(config, dialect)
+    if unsupported:
+        raise ConfigurationError(
+            f"{', '.join(unsupported)} need the GA protocol (reasoning models such as "
+            "gpt-realtime-2); this endpoint speaks the preview protocol, which has no such setting"
+        )
 
 
 def _usage_updated(meter: UsageMeter, finished: ResponseFinished) -> UsageUpdated:

@@ -50,6 +50,7 @@ _KNOWN: tuple[type[BaseModel], ...] = (
     ev.InputAudioBufferSpeechStarted,
     ev.InputAudioBufferSpeechStopped,
     ev.InputAudioBufferTimeoutTriggered,
+    ev.InputAudioBufferDtmfReceived,
     ev.ResponseCreated,
     ev.ResponseDone,
     ev.ResponseOutputItemAdded,

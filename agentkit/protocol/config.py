@@ -17,8 +17,13 @@ __all__ = [
     "InputTranscription",
     "Modality",
     "NoiseReduction",
+    "Reasoning",
+    "ReasoningEffort",
     "ResponseOptions",
+    "RetentionRatio",
     "SessionConfig",
+    "TokenLimits",
+    "Truncation",
     "TurnDetection",
 ]
 
@@ -26,6 +31,9 @@ AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 """Audio encodings: ``pcm16`` is 24 kHz mono 16-bit little-endian; the G.711 ones are 8 kHz."""
 
 Modality = Literal["text", "audio"]
+
+ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh"]
+"""How hard a reasoning model (``gpt-realtime-2`` and later) thinks before it answers."""
 
 
 class _Config(BaseModel):
@@ -71,6 +79,31 @@ class NoiseReduction(_Config):
     type: Literal["near_field", "far_field"]
 
 
+class Reasoning(_Config):
+    """Reasoning settings of reasoning models (GA only)."""
+
+    effort: ReasoningEffort | None = None
+
+
+class TokenLimits(_Config):
+    post_instructions: int | None = Field(default=None, ge=1)
+
+
+class RetentionRatio(_Config):
+    """Truncate a long conversation down to ``retention_ratio`` of the context at once, so
+    truncations come less often and the cache holds longer; ``token_limits`` lowers the limit
+    at which truncation starts (tokens after the instructions)."""
+
+    type: Literal["retention_ratio"] = "retention_ratio"
+    retention_ratio: float = Field(ge=0.0, le=1.0)
+    token_limits: TokenLimits | None = None
+
+
+Truncation = Literal["auto", "disabled"] | RetentionRatio
+"""What the service does when the conversation outgrows the context (GA only): ``"auto"`` drops
+the oldest messages, ``"disabled"`` answers with an error instead."""
+
+
 class SessionConfig(_Config):
     """What ``session.update`` sends, in dialect-neutral names.
 
@@ -94,6 +127,9 @@ class SessionConfig(_Config):
     temperature: float | None = None
     max_output_tokens: int | Literal["inf"] | None = None
     speed: float | None = Field(default=None, ge=0.25, le=1.5)
+    reasoning: Reasoning | None = None
+    parallel_tool_calls: bool | None = None
+    truncation: Truncation | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def set_fields(self) -> list[str]:
@@ -120,3 +156,5 @@ class ResponseOptions(_Config):
     conversation: Literal["auto", "none"] | None = None
     input: tuple[dict[str, Any], ...] | None = None
     temperature: float | None = None
+    reasoning: Reasoning | None = None
+    parallel_tool_calls: bool | None = None

@@ -15,14 +15,17 @@ from agentkit.protocol.config import _SERVER_ONLY as _SERVER_VAD_ONLY
 from agentkit.protocol.config import (
     InputTranscription,
     NoiseReduction,
+    Reasoning,
     ResponseOptions,
     SessionConfig,
     TurnDetection,
 )
 
 __all__ = [
+    "GA_ONLY",
     "PREVIEW_EVENT_ALIASES",
     "Dialect",
+    "ga_only_settings",
     "item_to_wire",
     "response_options_to_wire",
     "session_from_wire",
@@ -62,6 +65,8 @@ _GA_FORMATS: dict[str, dict[str, Any]] = {
 _FORMAT_FROM_GA = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 # Sent as null when set to None: null switches the feature off.
 _NULLABLE = ("turn_detection", "input_audio_transcription", "input_audio_noise_reduction")
+GA_ONLY = frozenset(("reasoning", "parallel_tool_calls", "truncation"))
+"""Settings only the GA protocol has (the preview models do not reason)."""
 _GA_AUDIO_INPUT_KEYS = {
     "turn_detection": "turn_detection",
     "input_audio_transcription": "transcription",
@@ -105,6 +110,14 @@ def session_to_wire(config: SessionConfig, dialect: Dialect) -> dict[str, Any]:
     return wire
 
 
+def ga_only_settings(config: SessionConfig | ResponseOptions, dialect: Dialect) -> list[str]:
+    """The settings in ``config`` that ``dialect`` cannot carry (none on GA)."""
+    if dialect is Dialect.GA:
+        return []
+    given = config.model_fields_set
+    return [name for name in sorted(GA_ONLY) if name in given and getattr(config, name) is not None]
+
+
 def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
@@ -146,6 +159,8 @@ def _session_to_preview(config: SessionConfig) -> dict[str, Any]:
     wire: dict[str, Any] = {}
     for name in config.set_fields():
         value = getattr(config, name)
+        if name in GA_ONLY:
+            continue  # refused before the socket opens: see Session
         if name == "output_modalities" and value is not None:
             wire["modalities"] = _preview_modalities(value)
         elif name == "max_output_tokens":
@@ -191,6 +206,7 @@ _NESTED: dict[str, type[BaseModel]] = {
     "turn_detection": TurnDetection,
     "input_audio_transcription": InputTranscription,
     "input_audio_noise_reduction": NoiseReduction,
+    "reasoning": Reasoning,
 }
 
 
@@ -226,11 +242,8 @@ def _ga_session_fields(session: dict[str, Any]) -> dict[str, Any]:
     audio = session.get("audio") or {}
     audio_in = audio.get("input") or {}
     audio_out = audio.get("output") or {}
-    fields: dict[str, Any] = {
-        k: session[k] for k in ("instructions", "tools", "tool_choice") if k in session
-    }
-    if "max_output_tokens" in session:
-        fields["max_output_tokens"] = session["max_output_tokens"]
+    top_level = ("instructions", "tools", "tool_choice", "max_output_tokens", *GA_ONLY)
+    fields: dict[str, Any] = {k: session[k] for k in top_level if k in session}
     if "output_modalities" in session:
         fields["output_modalities"] = tuple(session["output_modalities"] or ())
     if isinstance(audio_in.get("format"), dict):
@@ -247,7 +260,7 @@ def _ga_session_fields(session: dict[str, Any]) -> dict[str, Any]:
     for key in ("voice", "speed"):
         if key in audio_out:
             fields[key] = audio_out[key]
-    used = {"instructions", "tools", "tool_choice", "max_output_tokens", "output_modalities"}
+    used = {*top_level, "output_modalities"}
     if session.get("type") == "realtime":
         used.add("type")  # the GA discriminator, which session_to_wire always sends
     _split_extra(session, fields, used | {"audio"})
@@ -270,7 +283,7 @@ def response_options_to_wire(options: ResponseOptions, dialect: Dialect) -> dict
     given = options.model_fields_set
     for name in (name for name in ResponseOptions.model_fields if name in given):
         value = getattr(options, name)
-        if value is None:
+        if value is None or (name in GA_ONLY and dialect is Dialect.PREVIEW):
             continue
         if name == "output_modalities":
             key = "output_modalities" if dialect is Dialect.GA else "modalities"

@@ -28,6 +28,7 @@ __all__ = [
     "FunctionCallArgumentsDone",
     "InputAudioBufferCleared",
     "InputAudioBufferCommitted",
+    "InputAudioBufferDtmfReceived",
     "InputAudioBufferSpeechStarted",
     "InputAudioBufferSpeechStopped",
     "InputAudioBufferTimeoutTriggered",
@@ -320,6 +321,14 @@ class InputAudioBufferTimeoutTriggered(_ServerEvent):
     item_id: str | None = None
 
 
+class InputAudioBufferDtmfReceived(_ServerEvent):
+    type: Literal["input_audio_buffer.dtmf_event_received"] = (
+        "input_audio_buffer.dtmf_event_received"
+    )
+    event: str
+    received_at: int | None = None
+
+
 class ResponseCreated(_ServerEvent):
     type: Literal["response.created"] = "response.created"
     response: Response
@@ -455,6 +464,7 @@ ServerEvent = (
     | InputAudioBufferSpeechStarted
     | InputAudioBufferSpeechStopped
     | InputAudioBufferTimeoutTriggered
+    | InputAudioBufferDtmfReceived
     | ResponseCreated
     | ResponseDone
     | ResponseOutputItemAdded

@@ -355,8 +355,8 @@ def test_reading_a_ga_server_session() -> None:
         "model": "gpt-realtime",
         "expires_at": 1767229200,
         "tracing": None,
-        "truncation": "auto",
     }
+    assert config.truncation == "auto"
 
 
 def test_reading_a_preview_server_session() -> None:
