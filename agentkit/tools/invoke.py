@@ -1,14 +1,14 @@
 """Run a tool function and turn whatever happens into a :class:`ToolResult`.
 
-Sync functions run in a worker thread (``asyncio.to_thread``) so a slow or blocking tool never
-stalls the event loop that is streaming audio; async functions run on the loop itself. A sync
-function that the dispatcher times out keeps running in its thread until it returns: Python
-cannot kill a thread, so give blocking calls their own timeouts.
+Sync functions run in a worker thread (see ``agentkit._workers``) so a slow or blocking tool
+never stalls the event loop that is streaming audio; async functions run on the loop itself, and
+so do sync functions declared ``blocking=False``. A sync function that the dispatcher times out
+keeps running in its thread until it returns: Python cannot kill a thread, so give blocking calls
+their own timeouts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -16,6 +16,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from agentkit._workers import SyncCalls
 from agentkit.tools.result import ToolResult, to_result
 
 __all__ = ["ErrorMessage", "default_error_message", "is_async_callable", "run_tool"]
@@ -49,17 +50,27 @@ async def run_tool(
     tool_name: str,
     error_message: ErrorMessage,
     is_async: bool | None = None,
+    blocking: bool = True,
+    sync_calls: SyncCalls | None = None,
 ) -> ToolResult:
     """Call the tool and convert its return value or exception; only cancellation escapes.
 
     ``asyncio.CancelledError`` is a ``BaseException``, so ``except Exception`` lets the
     dispatcher's cancellation through untouched. ``is_async`` saves inspecting ``func`` on
-    every call when the caller already knows.
+    every call when the caller already knows. A sync ``func`` runs in a worker thread through
+    ``sync_calls`` (the tool's own, which learns whether its calls are quick; a fresh one when
+    ``None``), or on the event loop itself when ``blocking`` is false.
     """
     if is_async is None:
         is_async = is_async_callable(func)
     try:
-        value = await func(*args, **kwargs) if is_async else await _call_sync(func, args, kwargs)
+        if is_async:
+            value = await func(*args, **kwargs)
+        elif blocking:
+            calls = sync_calls if sync_calls is not None else SyncCalls()
+            value = await _awaited(await calls.call(func, args, kwargs))
+        else:
+            value = await _awaited(func(*args, **kwargs))
         return to_result(value)
     except Exception as exc:
         logger.exception("tool %s raised", tool_name)
@@ -68,8 +79,7 @@ async def run_tool(
         return ToolResult.error(f"{tool_name} failed: {_safe_message(error_message, exc)}")
 
 
-async def _call_sync(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-    value = await asyncio.to_thread(func, *args, **kwargs)
+async def _awaited(value: Any) -> Any:
     if inspect.isawaitable(value):  # a sync wrapper around a coroutine function
         value = await value
     return value
