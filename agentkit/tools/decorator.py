@@ -182,10 +182,10 @@ def tool(
         blocking: whether a plain ``def`` function may block. By default (``True``) it runs in
             a worker thread, so that a slow call never holds up the event loop (audio, events,
             other calls): while its calls finish within 0.2 ms, the loop waits that long for
-            the answer, never longer, and otherwise not at all. ``blocking=False`` promises that the function is quick and never
-            blocks (no I/O, no sleeps, no locks, no heavy computation): it then runs on the
-            event loop itself, which saves the hand-off to a thread (about 0.1-0.3 ms a call).
-            The loop can neither time out nor interrupt it while it runs. ``async def``
+            the answer, never longer, and otherwise not at all. ``blocking=False`` promises
+            that the function is quick and never blocks (no I/O, no sleeps, no locks, no heavy
+            computation): it then runs on the event loop itself, which saves the hand-off to a
+            thread. The loop can neither time out nor interrupt it while it runs. ``async def``
             functions always run on the loop; the option changes nothing for them.
 
     Returns:
