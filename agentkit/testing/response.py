@@ -8,6 +8,10 @@
               ... .done events, response.output_item.done, conversation.item.done (GA),
     response.done (with usage)
 
+Usage is counted the way the service reports it (the SDK's ``RealtimeResponseUsage``): text at
+about four characters a token, audio at ten tokens a second, an image at a fixed
+:data:`IMAGE_TOKENS`; see :func:`count_input` for the input and its cached part.
+
 :meth:`ResponseRun.next_event` hands out one event at a time so a connection can interleave client
 events (``response.cancel``, barge-in); :meth:`ResponseRun.cancel` closes what is open with the
 ``*.done`` events of partial items, then ``response.done`` with ``status: cancelled``.
@@ -15,8 +19,9 @@ events (``response.cancel``, barge-in); :meth:`ResponseRun.cancel` closes what i
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +31,89 @@ from agentkit.testing.dialect import GA, Dialect, event_name
 from agentkit.testing.ids import IdFactory
 from agentkit.testing.scenario import Planned, PlannedCall, PlannedText
 
-__all__ = ["ResponseRun", "ResponseSpec"]
+__all__ = ["InputTokens", "ResponseRun", "ResponseSpec", "count_input"]
 
 Event = dict[str, Any]
 ARGUMENT_PIECES = 3
 WORDS_PER_DELTA = 3
+AUDIO_TOKENS_PER_SECOND = 10
+IMAGE_TOKENS = 85
+"""Input tokens per image (what OpenAI counts for a low-detail image)."""
+
+
+@dataclass(frozen=True)
+class InputTokens:
+    """What a response reads, by kind, and the cached part of each."""
+
+    text: int = 0
+    audio: int = 0
+    image: int = 0
+    cached_text: int = 0
+    cached_audio: int = 0
+    cached_image: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.text + self.audio + self.image
+
+    @property
+    def cached(self) -> int:
+        return self.cached_text + self.cached_audio + self.cached_image
+
+
+def count_input(
+    items: Sequence[Mapping[str, Any]], instructions: str, audio_ms: Mapping[str, int]
+) -> InputTokens:
+    """The input of a response over ``items`` (its context), as the service would count it.
+
+    The cached part is what an earlier response of the conversation already read: the
+    instructions and every item up to the last one a response produced (an assistant message
+    or a function call). The real service caches only from about a thousand tokens on; the
+    simulator caches any prefix, so that short test conversations show it too.
+    """
+    counts = [_item_tokens(item, audio_ms) for item in items]
+    produced = [i for i, item in enumerate(items) if _is_output(item)]
+    text, audio, image = _summed(counts, len(instructions))
+    if not produced:
+        return InputTokens(text, audio, image)
+    cached_text, cached_audio, cached_image = _summed(counts[: produced[-1] + 1], len(instructions))
+    return InputTokens(
+        text, audio, image, min(cached_text, text), min(cached_audio, audio), cached_image
+    )
+
+
+def _item_tokens(item: Mapping[str, Any], audio_ms: Mapping[str, int]) -> tuple[int, int, int]:
+    """Characters of text (the item as JSON, without audio or image data), audio tokens and
+    image tokens of one item."""
+    shown = public_item(item)
+    audio_tokens = _audio_tokens(audio_ms.get(str(item.get("id")), 0))
+    images = 0
+    for part, stored in zip(shown.get("content") or [], item.get("content") or [], strict=False):
+        if part.get("type") == "input_audio" and isinstance(stored.get("audio"), str):
+            pcm_bytes = len(stored["audio"]) * 3 // 4
+            audio_tokens += _audio_tokens(pcm_bytes // audio.BYTES_PER_MS)
+        elif part.get("type") == "input_image":
+            part.pop("image_url", None)
+            images += 1
+    return len(json.dumps(shown)) + 2, audio_tokens, images * IMAGE_TOKENS
+
+
+def _summed(counts: list[tuple[int, int, int]], instruction_chars: int) -> tuple[int, int, int]:
+    chars = instruction_chars + sum(count[0] for count in counts)
+    return (
+        max(1, chars // 4),
+        sum(count[1] for count in counts),
+        sum(count[2] for count in counts),
+    )
+
+
+def _is_output(item: Mapping[str, Any]) -> bool:
+    kind = item.get("type")
+    return kind == "function_call" or (kind == "message" and item.get("role") == "assistant")
+
+
+def _audio_tokens(ms: int) -> int:
+    return math.ceil(ms * AUDIO_TOKENS_PER_SECOND / 1000) if ms > 0 else 0
 
 
 @dataclass
@@ -42,8 +125,12 @@ class ResponseSpec:
     conversation: Conversation | None = None
     metadata: Mapping[str, Any] | None = None
     max_output_tokens: int | str = "inf"
-    input_tokens: int = 0
+    input: InputTokens = InputTokens()
     audio_chunk_ms: int = 100
+
+    @property
+    def input_tokens(self) -> int:
+        return self.input.total
 
 
 @dataclass
@@ -60,7 +147,11 @@ class _Open:
 @dataclass
 class _Usage:
     text_tokens: int = 0
-    audio_tokens: int = 0
+    audio_bytes: int = 0
+
+    @property
+    def audio_tokens(self) -> int:
+        return _audio_tokens(self.audio_bytes // audio.BYTES_PER_MS)
 
 
 class ResponseRun:
@@ -188,7 +279,7 @@ class ResponseRun:
                     self.spec.conversation.audio_ms[self._open.item["id"]] = audio.duration_ms(
                         self._open.audio_bytes
                     )
-                self._usage.audio_tokens += 1
+                self._usage.audio_bytes += len(chunks[index])
                 delta = audio.to_base64(chunks[index])
                 yield self._content_event("response.output_audio.delta", delta=delta)
 
@@ -280,22 +371,27 @@ class ResponseRun:
         return self._content_event(name, opened, part=part)
 
     def _usage_dict(self) -> Event:
-        usage = self._usage
-        output_tokens = usage.text_tokens + usage.audio_tokens
-        input_tokens = self.spec.input_tokens
+        usage, given = self._usage, self.spec.input
+        text_tokens, audio_tokens = usage.text_tokens, usage.audio_tokens
+        output_tokens = text_tokens + audio_tokens
+        details: Event = {
+            "text_tokens": given.text,
+            "audio_tokens": given.audio,
+            "cached_tokens": given.cached,
+        }
+        if self.spec.dialect == GA:  # the preview protocol splits neither images nor the cache
+            details["image_tokens"] = given.image
+            details["cached_tokens_details"] = {
+                "text_tokens": given.cached_text,
+                "audio_tokens": given.cached_audio,
+                "image_tokens": given.cached_image,
+            }
         return {
-            "total_tokens": input_tokens + output_tokens,
-            "input_tokens": input_tokens,
+            "total_tokens": given.total + output_tokens,
+            "input_tokens": given.total,
             "output_tokens": output_tokens,
-            "input_token_details": {
-                "text_tokens": input_tokens,
-                "audio_tokens": 0,
-                "cached_tokens": 0,
-            },
-            "output_token_details": {
-                "text_tokens": usage.text_tokens,
-                "audio_tokens": usage.audio_tokens,
-            },
+            "input_token_details": details,
+            "output_token_details": {"text_tokens": text_tokens, "audio_tokens": audio_tokens},
         }
 
 

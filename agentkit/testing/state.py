@@ -23,7 +23,7 @@ from agentkit.testing.conversation import Conversation, public_item
 from agentkit.testing.dialect import GA, Dialect
 from agentkit.testing.ids import IdFactory
 from agentkit.testing.items import check_item
-from agentkit.testing.response import ResponseRun, ResponseSpec
+from agentkit.testing.response import ResponseRun, ResponseSpec, count_input
 from agentkit.testing.scenario import Scenario, Turn
 from agentkit.testing.vad import ServerVad
 
@@ -404,7 +404,7 @@ class ConnectionState:
             conversation=None if out_of_band else self.conversation,
             metadata=overrides.get("metadata"),
             max_output_tokens=_max_tokens(effective, self.dialect),
-            input_tokens=_estimate_tokens(context, config.instructions(effective)),
+            input=count_input(context, config.instructions(effective), self.conversation.audio_ms),
         )
         tools = config.session_tools(effective)
         if effective.get("tool_choice") == "none":
@@ -502,11 +502,6 @@ def _max_tokens(config_: Mapping[str, Any], dialect: Dialect) -> int | str:
     key = "max_output_tokens" if dialect == GA else "max_response_output_tokens"
     value = config_.get(key, config_.get("max_output_tokens", "inf"))
     return value if isinstance(value, (int, str)) else "inf"
-
-
-def _estimate_tokens(items: list[Mapping[str, Any]], instructions: str) -> int:
-    text = instructions + json.dumps([public_item(item) for item in items])
-    return max(1, len(text) // 4)
 
 
 def _transcription_events(item_id: str, transcript: str, audio_ms: int) -> list[Event]:
