@@ -178,8 +178,8 @@ def check_images(profile: ModelProfile | None) -> None:
 def check_session_config(config: SessionConfig, profile: ModelProfile | None) -> None:
     """Check a session configuration against a model profile; ``None`` checks nothing.
 
-    Reads optional fields with ``getattr`` (``reasoning_effort``, ``parallel_tool_calls``), and
-    the same settings given raw in ``extra``.
+    Reads optional fields with ``getattr`` (``reasoning``, ``reasoning_effort``,
+    ``parallel_tool_calls``), and the same settings given raw in ``extra``.
 
     Raises:
         UnsupportedOptionError: naming the model and the first option it does not take.
@@ -231,12 +231,16 @@ def _check_output_tokens(config: SessionConfig, profile: ModelProfile) -> None:
 
 
 def _reasoning_effort(config: SessionConfig) -> tuple[bool, object]:
-    """Whether reasoning is asked for, and the effort given (from a field or raw ``extra``)."""
+    """Whether reasoning is asked for, and the effort given: from a ``reasoning`` field (an
+    object with ``effort``), a ``reasoning_effort`` field, or raw ``extra["reasoning"]``."""
     effort = getattr(config, "reasoning_effort", None)
-    raw = config.extra.get("reasoning")
-    if effort is None and isinstance(raw, Mapping):
-        effort = raw.get("effort")
-    return effort is not None or raw is not None, effort
+    given = [getattr(config, "reasoning", None), config.extra.get("reasoning")]
+    for reasoning in given:
+        if effort is None and reasoning is not None:
+            found = reasoning.get("effort") if isinstance(reasoning, Mapping) else None
+            effort = found if found is not None else getattr(reasoning, "effort", None)
+    asked = effort is not None or any(reasoning is not None for reasoning in given)
+    return asked, effort
 
 
 def _check_reasoning(config: SessionConfig, profile: ModelProfile) -> None:
