@@ -48,7 +48,13 @@ def noop_sync() -> str:
     return NOOP_OUTPUT
 
 
-TOOLS = {"async": noop, "def": noop_sync}
+@tool(name="noop", blocking=False)
+def noop_inline() -> str:
+    """Do nothing, as a plain function declared quick (agentkit runs it on the event loop)."""
+    return NOOP_OUTPUT
+
+
+TOOLS = {"async": noop, "def": noop_sync, "def-nonblocking": noop_inline}
 """The tool variants of agentkit's round trips: ``params["tool"]`` picks one."""
 
 

@@ -93,10 +93,19 @@ def ms(seconds: list[float]) -> list[float]:
     return [value * 1000 for value in seconds]
 
 
-VARIANTS = {"bare": ("bare", ""), "async": ("agentkit", "async"), "def": ("agentkit", "def")}
+VARIANTS = {
+    "bare": ("bare", ""),
+    "async": ("agentkit", "async"),
+    "def": ("agentkit", "def"),
+    "def-nonblocking": ("agentkit", "def-nonblocking"),
+}
 """The round-trip clients: the bare one and agentkit with each kind of tool (``clients.TOOLS``)."""
 
-TOOL_LABELS = {"async": "`async def` tool", "def": "`def` tool"}
+TOOL_LABELS = {
+    "async": "`async def` tool",
+    "def": "`def` tool",
+    "def-nonblocking": "`def` tool, blocking=False",
+}
 
 
 @dataclass
