@@ -9,8 +9,9 @@
     response.done (with usage)
 
 Usage is counted the way the service reports it (the SDK's ``RealtimeResponseUsage``): text at
-about four characters a token, audio at ten tokens a second, an image at a fixed
-:data:`IMAGE_TOKENS`; see :func:`count_input` for the input and its cached part.
+about four characters a token; audio as OpenAI counts it, a token per 100 ms of the user's and
+per 50 ms of the assistant's; an image at a fixed :data:`IMAGE_TOKENS`. See
+:func:`count_input` for the input and its cached part.
 
 :meth:`ResponseRun.next_event` hands out one event at a time so a connection can interleave client
 events (``response.cancel``, barge-in); :meth:`ResponseRun.cancel` closes what is open with the
@@ -36,7 +37,8 @@ __all__ = ["InputTokens", "ResponseRun", "ResponseSpec", "count_input"]
 Event = dict[str, Any]
 ARGUMENT_PIECES = 3
 WORDS_PER_DELTA = 3
-AUDIO_TOKENS_PER_SECOND = 10
+USER_AUDIO_MS_PER_TOKEN = 100
+ASSISTANT_AUDIO_MS_PER_TOKEN = 50
 IMAGE_TOKENS = 85
 """Input tokens per image (what OpenAI counts for a low-detail image)."""
 
@@ -86,12 +88,12 @@ def _item_tokens(item: Mapping[str, Any], audio_ms: Mapping[str, int]) -> tuple[
     """Characters of text (the item as JSON, without audio or image data), audio tokens and
     image tokens of one item."""
     shown = public_item(item)
-    audio_tokens = _audio_tokens(audio_ms.get(str(item.get("id")), 0))
+    audio_tokens = _audio_tokens(audio_ms.get(str(item.get("id")), 0), ASSISTANT_AUDIO_MS_PER_TOKEN)
     images = 0
     for part, stored in zip(shown.get("content") or [], item.get("content") or [], strict=False):
         if part.get("type") == "input_audio" and isinstance(stored.get("audio"), str):
             pcm_bytes = len(stored["audio"]) * 3 // 4
-            audio_tokens += _audio_tokens(pcm_bytes // audio.BYTES_PER_MS)
+            audio_tokens += _audio_tokens(pcm_bytes // audio.BYTES_PER_MS, USER_AUDIO_MS_PER_TOKEN)
         elif part.get("type") == "input_image":
             part.pop("image_url", None)
             images += 1
@@ -112,8 +114,8 @@ def _is_output(item: Mapping[str, Any]) -> bool:
     return kind == "function_call" or (kind == "message" and item.get("role") == "assistant")
 
 
-def _audio_tokens(ms: int) -> int:
-    return math.ceil(ms * AUDIO_TOKENS_PER_SECOND / 1000) if ms > 0 else 0
+def _audio_tokens(ms: int, ms_per_token: int) -> int:
+    return math.ceil(ms / ms_per_token) if ms > 0 else 0
 
 
 @dataclass
@@ -151,7 +153,7 @@ class _Usage:
 
     @property
     def audio_tokens(self) -> int:
-        return _audio_tokens(self.audio_bytes // audio.BYTES_PER_MS)
+        return _audio_tokens(self.audio_bytes // audio.BYTES_PER_MS, ASSISTANT_AUDIO_MS_PER_TOKEN)
 
 
 class ResponseRun:

@@ -107,7 +107,7 @@ async def test_speech_in_and_audio_out_count_as_audio_tokens() -> None:
         assert_conforms(done, GA_SERVER_EVENT)
         assert_conforms(later, GA_SERVER_EVENT)
         usage = usage_of(done)
-        assert usage["input_token_details"]["audio_tokens"] == 15  # 1.5 s at 10 a second
+        assert usage["input_token_details"]["audio_tokens"] == 15  # 1.5 s, a token per 100 ms
         audio_bytes = sum(
             len(base64.b64decode(e["delta"]))
             for e in spoken
@@ -115,7 +115,7 @@ async def test_speech_in_and_audio_out_count_as_audio_tokens() -> None:
         )
         heard_ms = audio_bytes // BYTES_PER_MS
         assert audio_bytes and usage["output_token_details"]["audio_tokens"] == math.ceil(
-            heard_ms / 100
+            heard_ms / 50
         )
         assert usage["output_token_details"]["text_tokens"] > 0  # the transcript
         cached = usage_of(later)["input_token_details"]["cached_tokens_details"]
