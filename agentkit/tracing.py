@@ -24,7 +24,6 @@ endpoint appears as its redacted URL, host and port.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -130,11 +129,15 @@ RECONNECT_ATTEMPTS = "agentkit.reconnect.attempts"
 RECONNECT_OUTCOME = "agentkit.reconnect.outcome"
 TOKEN_DETAIL = "agentkit.token.detail"
 
-_USAGE_DETAILS = (
-    ("input_token_details", "text_tokens", "agentkit.usage.input_text_tokens"),
-    ("input_token_details", "audio_tokens", "agentkit.usage.input_audio_tokens"),
-    ("output_token_details", "text_tokens", "agentkit.usage.output_text_tokens"),
-    ("output_token_details", "audio_tokens", "agentkit.usage.output_audio_tokens"),
+# (usage detail key, span attribute, token total key) for input and output token details
+_INPUT_DETAILS = (
+    ("cached_tokens", CACHED_INPUT_TOKENS, "input.cached"),
+    ("text_tokens", "agentkit.usage.input_text_tokens", "input.text"),
+    ("audio_tokens", "agentkit.usage.input_audio_tokens", "input.audio"),
+)
+_OUTPUT_DETAILS = (
+    ("text_tokens", "agentkit.usage.output_text_tokens", "output.text"),
+    ("audio_tokens", "agentkit.usage.output_audio_tokens", "output.audio"),
 )
 _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
@@ -350,7 +353,32 @@ class _Response:
     first_audio: float | None = None
     first_text: float | None = None
     interrupted: bool = False
-    ended: tuple[int, float] | None = None  # time_ns() and perf_counter() at response.done
+
+
+@dataclass(frozen=True, slots=True)
+class _ChatMeasured:
+    """The metric attributes of a session's responses, built once: by token type, and the
+    keys of the token totals by ``type.detail``."""
+
+    chat: dict[str, AttributeValue]
+    input: dict[str, AttributeValue]
+    output: dict[str, AttributeValue]
+    details: dict[str, tuple[tuple[str, AttributeValue], ...]]
+
+    @classmethod
+    def of(cls, chat: dict[str, AttributeValue]) -> _ChatMeasured:
+        base = tuple(chat.items())
+        details = {
+            f"{token_type}.{detail}": (*base, (TOKEN_TYPE, token_type), (TOKEN_DETAIL, detail))
+            for token_type, detail in (
+                ("input", "cached"),
+                ("input", "text"),
+                ("input", "audio"),
+                ("output", "text"),
+                ("output", "audio"),
+            )
+        }
+        return cls(chat, {**chat, TOKEN_TYPE: "input"}, {**chat, TOKEN_TYPE: "output"}, details)
 
 
 class SessionTracer(NoTracing):
@@ -370,7 +398,9 @@ class SessionTracer(NoTracing):
         self._endpoint = _endpoint_attributes(endpoint)
         self._server = {k: v for k, v in self._endpoint.items() if k.startswith("server.")}
         self._model = _requested_model(endpoint)
-        self._measured: dict[str, AttributeValue] | None = None
+        self._measured: _ChatMeasured | None = None
+        self._chat_key: tuple[str | None, str | None] | None = None
+        self._chat_start: tuple[str, dict[str, AttributeValue]] = ("chat", {})
         self._span: Span | None = None
         self._context: Context | None = None
         # response.create times not yet answered by a response.created, oldest first
@@ -402,11 +432,27 @@ class SessionTracer(NoTracing):
             attributes[REQUEST_MODEL] = model
         return attributes
 
-    def _chat_measured(self) -> dict[str, AttributeValue]:
+    def _chat_measured(self) -> _ChatMeasured:
         """Metric attributes of responses, built once (the model is known by the first one)."""
         if self._measured is None:
-            self._measured = self._common("chat")
+            self._measured = _ChatMeasured.of(self._common("chat"))
         return self._measured
+
+    def _chat_started(self) -> tuple[str, dict[str, AttributeValue]]:
+        """The name and first attributes of a response's span, built again only when the
+        session's id or model changed."""
+        session_id, model = self._session.session_id, self._response_model()
+        if self._chat_key != (session_id, model):
+            attributes = self._common("chat")
+            attributes.update(self._server)
+            if session_id:
+                attributes[SESSION_ID] = session_id
+            if model:
+                attributes[RESPONSE_MODEL] = model
+            requested_model = self._model or model
+            name = f"chat {requested_model}" if requested_model else "chat"
+            self._chat_key, self._chat_start = (session_id, model), (name, attributes)
+        return self._chat_start
 
     def _response_model(self) -> str | None:
         model = self._session.server_session.get("model")
@@ -512,17 +558,13 @@ class SessionTracer(NoTracing):
         requests = self._requests
         requested = requests.popleft() if requests and requests[0][1] <= happened[1] else None
         start_ns, started = requested or happened
-        attributes = self._common("chat")
-        attributes[RESPONSE_ID] = response_id
-        attributes[ROUND] = self._session.state.rounds_this_turn
-        attributes[TRIGGER] = "client" if requested else "server"
-        attributes.update(self._server)
-        attributes.update(self._session_ids())
-        model = self._response_model()
-        if model:
-            attributes[RESPONSE_MODEL] = model
-        requested_model = self._model or model
-        name = f"chat {requested_model}" if requested_model else "chat"
+        name, first = self._chat_started()
+        attributes = {
+            **first,
+            RESPONSE_ID: response_id,
+            ROUND: self._session.state.rounds_this_turn,
+            TRIGGER: "client" if requested else "server",
+        }
         span = self._tracer.start_span(
             name,
             context=self._context,
@@ -560,73 +602,90 @@ class SessionTracer(NoTracing):
             self._span.add_event("agentkit.interrupted", attributes)
 
     def _response_finished(self, event: ResponseFinished) -> None:
-        """Note the time now; end the span and record metrics a loop step later, so that the
-        SDK's work (about 10 us per span and per metric record) never delays the tool outputs
-        and ``response.create`` the session is about to send for this response."""
+        """End the span and record the metrics, timed at the ``response.done``. The session
+        tells this once the replies it decided with the ``response.done`` (the tool outputs,
+        the follow-up ``response.create``) are written, so the SDK's work never delays them."""
         response = self._responses.pop(event.response_id or "", None)
         if response is None:
             return
-        response.ended = self._session._event_time()
-        asyncio.get_running_loop().call_soon(self._record_finished, event, response)
-
-    def _record_finished(self, event: ResponseFinished, response: _Response) -> None:
+        ended = self._session._event_time()
         status = event.status or "completed"
         attributes: dict[str, AttributeValue] = {}
         if event.reason:
             attributes[STATUS_REASON] = event.reason
         if event.usage is not None:
-            attributes.update(_usage_attributes(event.usage))
-            self._count_tokens(event.usage)
+            self._record_usage(event.usage, attributes)
         if self._content and event.text:
             attributes[OUTPUT_MESSAGES] = _output_messages(event.text, status)
-        response.span.set_attributes(attributes)
         error = (event.reason or "failed") if status == "failed" else None
-        self._end_response(event.response_id or "", response, status, error=error)
+        self._end_response(event.response_id or "", response, status, error, attributes, ended)
 
     def _end_open_responses(self, status: str, *, error: str | None = None) -> None:
         """End every response still open (the session or its socket is gone)."""
+        now = (time.time_ns(), time.perf_counter())
         for response_id, response in list(self._responses.items()):
-            self._end_response(response_id, response, status, error=error)
+            self._end_response(response_id, response, status, error, {}, now)
         self._responses.clear()
 
     def _end_response(
-        self, response_id: str, response: _Response, status: str, *, error: str | None = None
+        self,
+        response_id: str,
+        response: _Response,
+        status: str,
+        error: str | None,
+        attributes: dict[str, AttributeValue],
+        ended: tuple[int, float],
     ) -> None:
+        """Set ``attributes`` and the outcome on the response's span (in one call: each one
+        costs the SDK a lock and a check of every value), end it and record its metrics."""
         span = response.span
-        end_ns, now = response.ended or (time.time_ns(), time.perf_counter())
-        attributes: dict[str, AttributeValue] = {
-            FINISH_REASONS: (status,),
-            INTERRUPTED: response.interrupted,
-        }
-        firsts = [t for t in (response.first_audio, response.first_text) if t is not None]
-        if response.first_audio is not None:
-            attributes[TIME_TO_FIRST_AUDIO] = response.first_audio - response.started
+        end_ns, now = ended
+        attributes[FINISH_REASONS] = (status,)
+        attributes[INTERRUPTED] = response.interrupted
+        started, first_audio, first_text = response.started, response.first_audio, None
+        if first_audio is not None:
+            first_audio -= started
+            attributes[TIME_TO_FIRST_AUDIO] = first_audio
         if response.first_text is not None:
-            attributes[TIME_TO_FIRST_TEXT] = response.first_text - response.started
+            first_text = response.first_text - started
+            attributes[TIME_TO_FIRST_TEXT] = first_text
         span.set_attributes(attributes)
-        measured = self._chat_measured()
+        measured = self._chat_measured().chat
         if error is not None:
             measured = {**measured, ERROR_TYPE: error}
             exception = ServerError(f"response {response_id} ended: {status}", code=error)
             _fail(span, error, exception)
         span.end(end_time=end_ns)
-        self._metrics.operation_duration.record(now - response.started, measured)
-        if firsts:
-            self._metrics.time_to_first_chunk.record(min(firsts) - response.started, measured)
-        if response.first_audio is not None:
-            self._metrics.time_to_first_audio.record(
-                response.first_audio - response.started, measured
-            )
+        metrics = self._metrics
+        metrics.operation_duration.record(now - started, measured)
+        if first_audio is not None:
+            first = first_audio if first_text is None else min(first_audio, first_text)
+            metrics.time_to_first_chunk.record(first, measured)
+            metrics.time_to_first_audio.record(first_audio, measured)
+        elif first_text is not None:
+            metrics.time_to_first_chunk.record(first_text, measured)
 
-    def _count_tokens(self, usage: Usage) -> None:
-        measured = self._chat_measured()
-        for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-            if count is not None:
-                self._metrics.token_usage.record(count, {**measured, TOKEN_TYPE: token_type})
-        base = tuple(measured.items())
-        for token_type, detail, count in _token_details(usage):
-            key = (*base, (TOKEN_TYPE, token_type), (TOKEN_DETAIL, detail))
-            self._metrics.tokens.add(count, key)
+    def _record_usage(self, usage: Usage, attributes: dict[str, AttributeValue]) -> None:
+        """The usage's span attributes into ``attributes``, and its token metrics."""
+        measured, metrics = self._chat_measured(), self._metrics
+        if usage.input_tokens is not None:
+            attributes[INPUT_TOKENS] = usage.input_tokens
+            metrics.token_usage.record(usage.input_tokens, measured.input)
+        if usage.output_tokens is not None:
+            attributes[OUTPUT_TOKENS] = usage.output_tokens
+            metrics.token_usage.record(usage.output_tokens, measured.output)
+        for details, fields in (
+            (usage.input_token_details, _INPUT_DETAILS),
+            (usage.output_token_details, _OUTPUT_DETAILS),
+        ):
+            if not details:
+                continue
+            for key, name, detail in fields:
+                count = details.get(key)
+                if isinstance(count, int):
+                    attributes[name] = count
+                    if count:
+                        metrics.tokens.add(count, measured.details[detail])
 
     # -- tools --------------------------------------------------------------------------------
 
@@ -753,37 +812,6 @@ def _requested_model(endpoint: Endpoint | None) -> str | None:
         return None
     query = dict(parse_qsl(urlsplit(endpoint.url).query))
     return query.get("model") or query.get("deployment") or None
-
-
-def _usage_attributes(usage: Usage) -> dict[str, AttributeValue]:
-    attributes: dict[str, AttributeValue] = {}
-    if usage.input_tokens is not None:
-        attributes[INPUT_TOKENS] = usage.input_tokens
-    if usage.output_tokens is not None:
-        attributes[OUTPUT_TOKENS] = usage.output_tokens
-    cached = (usage.input_token_details or {}).get("cached_tokens")
-    if isinstance(cached, int):
-        attributes[CACHED_INPUT_TOKENS] = cached
-    for field, key, name in _USAGE_DETAILS:
-        value = (getattr(usage, field) or {}).get(key)
-        if isinstance(value, int):
-            attributes[name] = value
-    return attributes
-
-
-def _token_details(usage: Usage) -> Iterator[tuple[str, str, int]]:
-    """(token type, detail, count) for the text, audio and cached counts the service gave."""
-    for token_type, details in (
-        ("input", usage.input_token_details or {}),
-        ("output", usage.output_token_details or {}),
-    ):
-        for detail, key in (("text", "text_tokens"), ("audio", "audio_tokens")):
-            value = details.get(key)
-            if isinstance(value, int) and value:
-                yield token_type, detail, value
-    cached = (usage.input_token_details or {}).get("cached_tokens")
-    if isinstance(cached, int) and cached:
-        yield "input", "cached", cached
 
 
 def _output_messages(text: str, status: str) -> str:
