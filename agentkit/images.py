@@ -245,6 +245,7 @@ def _fetch(url: str, shown: str, max_bytes: int, timeout: float) -> bytes:
                 raise ImageTooLargeError(shown, int(length), max_bytes)
             data: bytes = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response's socket
         raise ImageError(f"fetching {shown} failed: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
