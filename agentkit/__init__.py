@@ -14,6 +14,7 @@ import logging
 from agentkit.agent import Agent
 from agentkit.answer import Answer, AnswerTimeoutError, ToolCall
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest
+from agentkit.aside import AsideResult
 from agentkit.auth import ApiKey, BearerKey, EntraToken
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
@@ -49,6 +50,7 @@ from agentkit.protocol.dialects import Dialect
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.session import Session, SessionOptions
 from agentkit.tools import Tool, ToolContext, ToolResult, Toolset, tool
+from agentkit.usage import PriceTable, TokenPrices, TokenUsage
 
 __version__ = "0.1.0"
 
@@ -62,6 +64,7 @@ __all__ = [
     "ApiKey",
     "Approval",
     "ApprovalHook",
+    "AsideResult",
     "AuthenticationError",
     "BearerKey",
     "ConfigurationError",
@@ -80,6 +83,7 @@ __all__ = [
     "InputTranscription",
     "MissingSettingError",
     "ModelProfile",
+    "PriceTable",
     "ProtocolError",
     "RateLimitedError",
     "Reasoning",
@@ -93,6 +97,8 @@ __all__ = [
     "SessionConfig",
     "SessionOptions",
     "TokenLimits",
+    "TokenPrices",
+    "TokenUsage",
     "Tool",
     "ToolCall",
     "ToolCallRequest",

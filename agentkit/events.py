@@ -16,6 +16,7 @@ from agentkit.protocol.events import Usage
 from agentkit.usage import TokenUsage
 
 __all__ = [
+    "AsideFinished",
     "AudioDelta",
     "AudioDone",
     "DtmfReceived",
@@ -167,6 +168,22 @@ class ResponseFinished(_Event):
     text: str = ""
 
 
+class AsideFinished(_Event):
+    """An out-of-band response (``Session.aside``) ended; it never entered the conversation.
+
+    ``metadata`` is what the caller gave, for correlation; ``text`` its words.
+    """
+
+    type: Literal["aside_finished"] = "aside_finished"
+    aside_id: str
+    response_id: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    usage: Usage | None = None
+    text: str = ""
+    metadata: dict[str, Any] = {}
+
+
 class ToolCallStarted(_Event):
     type: Literal["tool_call_started"] = "tool_call_started"
     call_id: str
@@ -289,6 +306,7 @@ Event = (
     | ResponseStarted
     | ResponseFinished
     | ReasoningDone
+    | AsideFinished
     | ToolCallStarted
     | ToolCallFinished
     | ToolProgress

@@ -11,7 +11,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from agentkit._tasks import Slots, TaskOwner, ended
 from agentkit.agent import Agent
 from agentkit.answer import Answer, ask
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
+from agentkit.aside import AsideResult, aside
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
     ConfigurationError,
@@ -364,6 +365,31 @@ class Session:
             ServerError: the service refused the message or the request for a response.
         """
         return await ask(self, text, timeout=timeout)
+
+    async def aside(
+        self,
+        instructions: str,
+        *,
+        input: Sequence[str | Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        timeout: float | None = 30.0,
+    ) -> AsideResult:
+        """Ask the model something on the side (``"classify the caller's intent"``) and get
+        its answer, without a word of it entering the conversation; runs even while a response
+        is active. See :mod:`agentkit.aside`.
+
+        Args:
+            instructions: what to do.
+            input: the context instead of the conversation (strings are user messages).
+            metadata: string pairs echoed back in the result.
+            timeout: seconds to wait (``None``: no limit).
+
+        Raises:
+            AnswerTimeoutError: no answer in time.
+            ServerError: the service refused the request.
+            SessionClosedError: the session closed first.
+        """
+        return await aside(self, instructions, input=input, metadata=metadata, timeout=timeout)
 
     async def send_image(
         self,

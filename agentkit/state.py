@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from agentkit.actions import Action, Call, CancelCalls, Emit, Send, StartCall
 from agentkit.events import (
+    AsideFinished,
     ErrorOccurred,
     Interrupted,
     ResponseFinished,
@@ -55,6 +56,7 @@ from agentkit.protocol.config import ResponseOptions
 from agentkit.tools import ToolResult
 
 __all__ = [
+    "ASIDE_KEY",
     "Action",
     "CancelCalls",
     "Call",
@@ -160,6 +162,7 @@ class ConversationState:
     _finished_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _active_touched: float = 0.0
     _user_speaking: bool = False
+    _asides: dict[str, str] = field(default_factory=dict)  # response id -> aside id, running
 
     def __post_init__(self) -> None:
         self._log = History(self.max_history_items, self.max_history_chars)
@@ -200,6 +203,12 @@ class ConversationState:
     def report_playback(self, item_id: str, played_ms: int) -> None:
         """The application tells how much of an audio item the user has heard so far."""
         self._playback.report(item_id, played_ms)
+
+    def aside(self, options: ResponseOptions) -> list[Action]:
+        """An out-of-band response (``conversation: "none"``, marked with ``ASIDE_KEY`` in its
+        metadata): asked for at once, even while a response is active, since it neither reads
+        into nor writes to the conversation's turn-taking."""
+        return [self.sent(response_create(options))]
 
     def progress(self, message: str) -> list[Action]:
         """A running tool reported progress: let the model say so, if nothing else is speaking.
@@ -292,6 +301,7 @@ class ConversationState:
         # The server's session went with the socket: nobody speaks, nothing is active there.
         self._user_speaking = False
         self._busy_elsewhere = False
+        self._asides.clear()  # the session asks again for the asides still waiting
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
         regenerated = lost if not call_ids else None
         for key in [k for k, entry in self.history.items() if lost_output(entry, regenerated)]:
@@ -440,6 +450,8 @@ class ConversationState:
         return actions
 
     def _on_audio_delta(self, event: ev.ResponseAudioDelta) -> list[Action]:
+        if self._asides and event.response_id in self._asides:
+            return []
         items = self._playback.items
         if items and items[-1].item_id == event.item_id:
             items[-1].received_ms += len(event.delta) * MS_PER_BASE64_CHAR
@@ -451,6 +463,10 @@ class ConversationState:
     def _on_response_created(self, event: ev.ResponseCreated) -> list[Action]:
         if event.response.id is not None and event.response.id in self._finished_ids:
             return []  # a duplicate of a response that already ended
+        aside = _aside_of(event.response)
+        if aside is not None:
+            self._asides[event.response.id or ""] = aside
+            return []
         displaced = self.active_response_id
         if self._inflight_create is not None and self._inflight_capped:
             self._capped_response = event.response.id
@@ -487,10 +503,13 @@ class ConversationState:
                 self._answered.popitem(last=False)
 
     def _on_output_item_added(self, event: ev.ResponseOutputItemAdded) -> list[Action]:
-        self._remember_item(event.item, response_id=event.response_id)
+        if not (self._asides and event.response_id in self._asides):
+            self._remember_item(event.item, response_id=event.response_id)
         return []
 
     def _on_output_item_done(self, event: ev.ResponseOutputItemDone) -> list[Action]:
+        if self._asides and event.response_id in self._asides:
+            return []  # an aside's items are not the conversation's, and its calls do not run
         item = event.item
         self._remember_item(item, response_id=event.response_id)
         if item.type != "function_call" or not item.call_id:
@@ -567,6 +586,9 @@ class ConversationState:
         self._finished_ids[response_id] = None
         if len(self._finished_ids) > _FINISHED_MEMORY:
             del self._finished_ids[next(iter(self._finished_ids))]
+        aside = self._asides.pop(response_id, None) or _aside_of(response)
+        if aside is not None:
+            return [Emit(_aside_finished, aside, response)]
         if response_id == self.active_response_id:
             self.active_response_id = None
         self._busy_elsewhere = False
@@ -650,6 +672,8 @@ class ConversationState:
             self._inflight_create = None  # rejected: no response.created will come for it
             self._inflight_follow_up = None
         was_create = isinstance(cause, ResponseOptions) or cause == "response.create"
+        if isinstance(cause, ResponseOptions) and cause.conversation == "none":
+            was_create = False  # an aside: its caller hears of the error and fails
         if cause == "response.cancel" and error.code == _CANCEL_NOT_ACTIVE:
             return []  # benign race: the response ended before our response.cancel reached it
         if was_create and error.code == _ALREADY_ACTIVE:
@@ -839,6 +863,31 @@ def _response_finished(response: ev.Response) -> ResponseFinished:
         reason=response.status_reason,
         usage=response.usage,
         text=text,
+    )
+
+
+ASIDE_KEY = "agentkit_aside"
+"""The ``metadata`` key that marks a response as an aside, with the aside's id as its value."""
+
+
+def _aside_of(response: ev.Response) -> str | None:
+    metadata = response.metadata
+    if not metadata:
+        return None
+    aside = metadata.get(ASIDE_KEY)
+    return aside if isinstance(aside, str) else None
+
+
+def _aside_finished(aside_id: str, response: ev.Response) -> AsideFinished:
+    text = "\n".join(item.text for item in response.output if item.type == "message" and item.text)
+    return AsideFinished(
+        aside_id=aside_id,
+        response_id=response.id,
+        status=response.status,
+        reason=response.status_reason,
+        usage=response.usage,
+        text=text,
+        metadata={k: v for k, v in (response.metadata or {}).items() if k != ASIDE_KEY},
     )
 
 

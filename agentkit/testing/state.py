@@ -409,7 +409,9 @@ class ConnectionState:
         tools = config.session_tools(effective)
         if effective.get("tool_choice") == "none":
             tools = []
-        planned = self.runner.plan(context, tools, self.ids)
+        # An out-of-band response must not move the conversation's place in the scenario.
+        runner = self.runner.scenario.runner() if out_of_band else self.runner
+        planned = runner.plan(context, tools, self.ids)
         run = ResponseRun(self.ids.new("resp"), spec, planned, self.ids)
         if out_of_band:
             self.out_of_band.append(run)
