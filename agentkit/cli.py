@@ -202,6 +202,7 @@ examples:
   agentkit run examples/support.py:agent                   # interactive; /quit or Ctrl-D ends
   agentkit run examples/voice.py --audio-in question.wav --audio-out answer.wav
   agentkit run examples/weather.py --say "Paris?" --record tape.jsonl
+  agentkit run examples/weather.py --image sky.png --say "Will it rain, by the look of it?"
   agentkit run examples/weather.py --endpoint https://RES.openai.azure.com --deployment gpt-realtime
 
 The file defines an Agent (`agent`, or the NAME given), and may define `scenario` (what the
@@ -243,6 +244,13 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="a user message (repeatable); the run ends when the agent has answered them all",
     )
     command.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="show the model this PNG or JPEG first (repeatable; at most 5 MiB each)",
+    )
+    command.add_argument(
         "--audio-in",
         metavar="WAV",
         help="speak this WAV file first (8/16-bit, any rate, mono or stereo; converted)",
@@ -265,6 +273,13 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "--deployment",
         metavar="NAME",
         help="the realtime deployment (over AZURE_OPENAI_DEPLOYMENT)",
+    )
+    command.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the model: OpenAI's to use (over OPENAI_REALTIME_MODEL), the one behind the Azure "
+        "deployment (over AZURE_OPENAI_MODEL), or the one the simulator plays; options it "
+        "does not take fail before connecting",
     )
     command.add_argument(
         "--allow-insecure",
@@ -309,6 +324,8 @@ def _run_agent(args: argparse.Namespace) -> int:
         endpoint=args.endpoint,
         deployment=args.deployment,
         allow_insecure=args.allow_insecure,
+        images=args.image,
+        model=args.model,
     )
     try:
         return asyncio.run(run_conversation(settings, mask=args.mask))

@@ -11,7 +11,8 @@ may define ``deps`` (handed to tools as ``ToolContext.deps``) and ``options`` (a
 Text runs ask for text output without turn detection. Audio runs (``--audio-in`` /
 ``--audio-out``) keep audio output, and with ``--audio-in`` the agent's own turn detection: the
 file is streamed in short chunks followed by silence, so server VAD ends the turn (or committed,
-when turn detection is off). ``--record`` writes the server events as a cassette that
+when turn detection is off). ``--image`` files are shown to the model first, each as a user
+message, before the ``--say`` turns. ``--record`` writes the server events as a cassette that
 ``agentkit.testing.Cassette.load`` replays.
 """
 
@@ -54,6 +55,14 @@ from agentkit.events import (
     TranscriptDelta,
     UserTranscript,
 )
+from agentkit.images import Image, ImageError
+from agentkit.models import (
+    ModelProfile,
+    UnsupportedOptionError,
+    check_images,
+    check_session_config,
+    profile_for,
+)
 from agentkit.protocol.config import AudioFormat
 from agentkit.session import Connector, Session, SessionOptions
 from agentkit.tools.loader import load_module
@@ -95,6 +104,8 @@ class RunSettings:
     endpoint: str | None = None
     deployment: str | None = None
     allow_insecure: bool = False
+    images: Sequence[str] = ()
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,14 +196,17 @@ async def run_conversation(
     out = out or sys.stdout
     target = load_target(settings.target)
     speech = _read_speech(settings.audio_in, target.agent)
+    images = [_read_image(path) for path in settings.images]
     for output in (settings.audio_out, settings.record):
         _check_writable(output)
     remote = resolve_endpoint(settings, environ)
     agent = _conversation_agent(target.agent, settings)
+    profile = remote.model_profile if remote is not None else profile_for(settings.model)
+    _check_model(agent, profile, bool(images))
     sink = _AudioSink(settings.audio_out, agent.output_audio_format)
     recorder = CassetteRecorder(settings.record) if settings.record else None
     try:
-        async with _endpoint(remote, settings.simulate, target, out) as endpoint:
+        async with _endpoint(remote, settings, target, out) as endpoint:
             connector = recorder.connector(endpoint) if recorder else None
             session = Session(
                 agent, endpoint, deps=target.deps, options=target.options, connector=connector
@@ -200,7 +214,7 @@ async def run_conversation(
             async with session:
                 printer = _Printer(out, sink, mask)
                 chat = _Conversation(session, printer, settings.turn_timeout)
-                await chat.run(speech, settings)
+                await chat.run(speech, settings, images)
     finally:
         if recorder is not None:
             recorder.close()
@@ -235,10 +249,13 @@ def resolve_endpoint(
         raise InputError("--deployment is for an Azure endpoint, but AGENTKIT_REALTIME_URL is set")
     if settings.deployment:
         env["AZURE_OPENAI_DEPLOYMENT"] = settings.deployment
+    given = dict(env)  # --model alone configures no endpoint: the simulator plays the model
+    if settings.model:  # the OpenAI model to use, or the model behind a deployment or URL
+        env["OPENAI_REALTIME_MODEL"] = env["AZURE_OPENAI_MODEL"] = settings.model
     try:
         return Endpoint.from_env(env, allow_insecure=settings.allow_insecure)
     except MissingSettingError as exc:
-        found = configured_variables(env)
+        found = configured_variables(given)
         if not found:
             return None
         raise InputError(_incomplete(exc, found)) from exc
@@ -280,6 +297,25 @@ def _read_speech(path: str | None, agent: Agent) -> bytes | None:
     return audio.to_session_format(clip, agent.input_audio_format)
 
 
+def _read_image(path: str) -> Image:
+    try:
+        return Image.from_path(path)
+    except ImageError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            raise InputError(f"no such file: {path}") from None
+        raise InputError(str(exc)) from exc
+
+
+def _check_model(agent: Agent, profile: ModelProfile | None, images: bool) -> None:
+    """Options the model does not take are a usage error, found before anything connects."""
+    try:
+        check_session_config(agent.session_config(), profile)
+        if images:
+            check_images(profile)
+    except UnsupportedOptionError as exc:
+        raise InputError(str(exc)) from exc
+
+
 def _check_writable(path: str | None) -> None:
     if path is None:
         return
@@ -292,13 +328,13 @@ def _check_writable(path: str | None) -> None:
 
 @asynccontextmanager
 async def _endpoint(
-    remote: Endpoint | None, simulate: bool, target: Target, out: TextIO
+    remote: Endpoint | None, settings: RunSettings, target: Target, out: TextIO
 ) -> AsyncIterator[Endpoint]:
     if remote is not None:
         out.write(f"[agentkit] connecting to {remote.redacted_url}\n")
         yield remote
         return
-    if not simulate:
+    if not settings.simulate:
         sys.stderr.write(
             "agentkit: warning: no endpoint is configured (AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY "
             "and AGENTKIT_REALTIME_URL are unset): the built-in SIMULATOR answers, from "
@@ -314,7 +350,10 @@ async def _endpoint(
         out.write(f"[agentkit] {target.path} defines no `scenario`; the simulator improvises\n")
     async with Simulator(target.scenario) as simulator:
         out.write(f"[agentkit] simulator listening on {simulator.url}\n")
-        yield Endpoint.custom(simulator.ga_url(model="simulated"), credential=simulator.api_key)
+        # --model: the simulator plays that model (on its OpenAI route, where model= is one)
+        model = settings.model
+        url = simulator.openai_url(model) if model else simulator.ga_url(model="simulated")
+        yield Endpoint.custom(url, credential=simulator.api_key)
 
 
 class _Conversation:
@@ -326,7 +365,12 @@ class _Conversation:
         self.timeout = timeout
         self.events = session.events()
 
-    async def run(self, speech: bytes | None, settings: RunSettings) -> None:
+    async def run(
+        self, speech: bytes | None, settings: RunSettings, images: Sequence[Image] = ()
+    ) -> None:
+        for image in images:
+            self.printer.line(f"you: [image {image.source}, {len(image.data) / 1024:.0f} KiB]")
+            await self.session.send_image(image, respond=False)
         if speech is not None:
             await self.speak(speech, settings.audio_in or "audio")
         for text in settings.says:
