@@ -169,6 +169,17 @@ class Simulator:
         data = json.dumps(frame) if isinstance(frame, Mapping) else frame
         await asyncio.gather(*(connection.send(data) for connection in list(self._live)))
 
+    async def press_keys(self, keys: str) -> None:
+        """A caller presses telephone keys on a SIP call: one
+        ``input_audio_buffer.dtmf_event_received`` per key, on every live socket."""
+        for key in keys:
+            event = {
+                "type": "input_audio_buffer.dtmf_event_received",
+                "event": key,
+                "received_at": int(time.time()),
+            }
+            await self.inject(event)
+
     async def close_connections(self, code: int = 1011, reason: str = "") -> None:
         """Close every live socket with ``code`` and ``reason``."""
         await asyncio.gather(*(c.close(code, reason) for c in list(self._live)))

@@ -187,6 +187,7 @@ class ConnectionState:
             threshold=float(detection.get("threshold") or 0.5),
             prefix_padding_ms=int(detection.get("prefix_padding_ms") or 300),
             silence_duration_ms=int(detection.get("silence_duration_ms") or 500),
+            idle_timeout_ms=detection.get("idle_timeout_ms") or None,
         )
 
     # -- input audio buffer -------------------------------------------------------------
@@ -203,6 +204,8 @@ class ConnectionState:
         for boundary in self._vad.feed(pcm):
             if boundary.kind == "started":
                 events.extend(self._speech_started(boundary.audio_ms))
+            elif boundary.kind == "timeout":
+                events.extend(self._idle_timeout(boundary.since_ms, boundary.audio_ms))
             else:
                 events.extend(self._speech_stopped(boundary.audio_ms))
         return events
@@ -235,6 +238,22 @@ class ConnectionState:
         events.extend(self._commit_buffer(item_id))
         detection = config.turn_detection(self.session, self.dialect) or {}
         if detection.get("create_response", True) and self.active is None:
+            events.extend(self._start_response({}, {}))
+        return events
+
+    def _idle_timeout(self, since_ms: int, audio_ms: int) -> list[Event]:
+        """No speech for ``idle_timeout_ms``: the service commits the silence and answers it."""
+        item_id = self.ids.new("item")
+        events: list[Event] = [
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": since_ms,
+                "audio_end_ms": audio_ms,
+                "item_id": item_id,
+            }
+        ]
+        events.extend(self._commit_buffer(item_id))
+        if self.active is None:
             events.extend(self._start_response({}, {}))
         return events
 

@@ -9,10 +9,11 @@ import pytest
 
 from agentkit import Agent, ConfigurationError, Endpoint, ResponseOptions, Session
 from agentkit.events import DtmfReceived, InputTimeout, ReasoningDone, ResponseFinished
-from agentkit.protocol.config import Reasoning, RetentionRatio, TokenLimits
+from agentkit.protocol.config import Reasoning, RetentionRatio, TokenLimits, TurnDetection
 from agentkit.testing import Scenario, Simulator
+from agentkit.testing.audio import silence
 from tests.dispatch.loopback import live
-from tests.protocol.oracle import GA_CLIENT_EVENT, assert_conforms
+from tests.protocol.oracle import GA_CLIENT_EVENT, GA_SERVER_EVENT, assert_conforms
 
 REASONING_AGENT = Agent(
     instructions="x",
@@ -99,3 +100,31 @@ async def test_idle_timeouts_and_keypad_presses_reach_the_application() -> None:
         )
         press = await t.events.wait_for(DtmfReceived)
         assert (press.key, press.received_at) == ("#", 17)
+
+
+async def test_the_simulator_times_out_a_silent_user_and_answers() -> None:
+    detection = TurnDetection(idle_timeout_ms=1000)
+    agent = Agent(instructions="x", modality="text", turn_detection=detection)
+    scenario = Scenario().on_audio().say("Are you still there?")
+    async with live(scenario, agent) as t:
+        (update,) = t.client("session.update")
+        assert update["session"]["audio"]["input"]["turn_detection"]["idle_timeout_ms"] == 1000
+        for _ in range(3):
+            await t.session.send_audio(silence(500))
+        timeout = await t.events.wait_for(InputTimeout)
+        assert (timeout.audio_start_ms, timeout.audio_end_ms) == (0, 1000)
+        finished = await t.events.wait_for(ResponseFinished)
+        assert finished.text == "Are you still there?"
+        (event,) = t.conn.sent.of_type("input_audio_buffer.timeout_triggered")
+        assert_server_conforms(json.dumps(event))
+
+
+async def test_the_simulator_sends_keypad_presses() -> None:
+    async with live(Scenario(), Agent(instructions="x", modality="text")) as t:
+        await t.sim.press_keys("12#")
+        await t.events.wait_for(DtmfReceived, count=3)
+        assert [e.key for e in t.events.of(DtmfReceived)] == ["1", "2", "#"]
+
+
+def assert_server_conforms(frame: str) -> None:
+    assert_conforms(frame, GA_SERVER_EVENT)

@@ -25,6 +25,7 @@ def _by_type(union: Any) -> dict[str, type[pydantic.BaseModel]]:
 
 
 GA_CLIENT_EVENT = _by_type(ga.RealtimeClientEvent)
+GA_SERVER_EVENT = _by_type(ga.RealtimeServerEvent)
 PREVIEW_CLIENT_EVENT = _by_type(beta.RealtimeClientEvent)
 
 
