@@ -14,8 +14,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -85,11 +85,11 @@ class TokenUsage(BaseModel):
         return cls._of(_counts(usage))
 
     @classmethod
-    def _of(cls, counts: Iterable[int]) -> TokenUsage:
-        """Built from trusted integers in field order, without validation: a session builds
-        two of these per response, on the path of every tool round."""
-        usage = cls.__new__(cls)
-        _set(usage, "__dict__", dict(zip(_COUNTS, counts, strict=True)))
+    def _of(cls, counts: dict[str, int]) -> TokenUsage:
+        """Takes ``counts`` (every field, trusted integers) as is, without validation: a
+        session builds two of these per response, on the path of every tool round."""
+        usage = _new(cls)
+        _set(usage, "__dict__", counts)
         _set(usage, "__pydantic_fields_set__", _ALL_COUNTS)
         _set(usage, "__pydantic_extra__", None)
         _set(usage, "__pydantic_private__", None)
@@ -99,7 +99,7 @@ class TokenUsage(BaseModel):
         if not isinstance(other, TokenUsage):
             return NotImplemented
         mine, theirs = self.__dict__, other.__dict__
-        return TokenUsage._of(mine[name] + theirs[name] for name in _COUNTS)
+        return TokenUsage._of({name: mine[name] + theirs[name] for name in _COUNTS})
 
     def billed(self) -> dict[str, int]:
         """Tokens by billed kind (the names of :class:`TokenPrices`' rates).
@@ -116,22 +116,23 @@ class TokenUsage(BaseModel):
         return {
             "input_text": max(0, text - cached_text),
             "cached_input_text": cached_text,
+            "output_text": self.output_text_tokens + max(0, self.output_tokens - split_output),
             "input_audio": max(0, self.input_audio_tokens - self.cached_audio_tokens),
             "cached_input_audio": self.cached_audio_tokens,
+            "output_audio": self.output_audio_tokens,
             "input_image": max(0, self.input_image_tokens - self.cached_image_tokens),
             "cached_input_image": self.cached_image_tokens,
-            "output_text": self.output_text_tokens + max(0, self.output_tokens - split_output),
-            "output_audio": self.output_audio_tokens,
         }
 
 
 _COUNTS = tuple(TokenUsage.model_fields)
 _ALL_COUNTS = frozenset(_COUNTS)
 _set = object.__setattr__
+_new = object.__new__
 
 
-def _counts(usage: Usage) -> tuple[int, ...]:
-    """A wire usage's figures in :class:`TokenUsage`'s field order; a figure that is missing,
+def _counts(usage: Usage) -> dict[str, int]:
+    """A wire usage's figures by :class:`TokenUsage` field; a figure that is missing,
     negative or not an integer counts 0 (a missing total: the sum of its kinds)."""
     given = usage.input_token_details or _EMPTY
     cached = given.get("cached_tokens_details")
@@ -141,20 +142,24 @@ def _counts(usage: Usage) -> tuple[int, ...]:
     image = _int(given, "image_tokens")
     out_text, out_audio = _int(output, "text_tokens"), _int(output, "audio_tokens")
     total_in, total_out = usage.input_tokens, usage.output_tokens
-    return (
-        total_in if type(total_in) is int and total_in >= 0 else text + audio + image,
-        total_out if type(total_out) is int and total_out >= 0 else out_text + out_audio,
-        text,
-        audio,
-        image,
-        _int(given, "cached_tokens"),
-        _int(cached, "text_tokens"),
-        _int(cached, "audio_tokens"),
-        _int(cached, "image_tokens"),
-        out_text,
-        out_audio,
-        1,
-    )
+    return {
+        "input_tokens": total_in
+        if type(total_in) is int and total_in >= 0
+        else text + audio + image,
+        "output_tokens": total_out
+        if type(total_out) is int and total_out >= 0
+        else out_text + out_audio,
+        "input_text_tokens": text,
+        "input_audio_tokens": audio,
+        "input_image_tokens": image,
+        "cached_tokens": _int(given, "cached_tokens"),
+        "cached_text_tokens": _int(cached, "text_tokens"),
+        "cached_audio_tokens": _int(cached, "audio_tokens"),
+        "cached_image_tokens": _int(cached, "image_tokens"),
+        "output_text_tokens": out_text,
+        "output_audio_tokens": out_audio,
+        "responses": 1,
+    }
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -184,6 +189,7 @@ class TokenPrices:
     output_audio: float | None = None
     input_image: float | None = None
     cached_input_image: float | None = None
+    _rates: tuple[float | None, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         rates = {kind: getattr(self, kind) for kind in _KINDS}
@@ -197,6 +203,7 @@ class TokenPrices:
                 )
         if all(rate is None for rate in rates.values()):
             raise ConfigurationError("TokenPrices needs at least one rate (USD per 1M tokens)")
+        _set(self, "_rates", tuple(rates.values()))
 
     @classmethod
     def from_dict(cls, rates: Mapping[str, Any]) -> TokenPrices:
@@ -215,9 +222,8 @@ class TokenPrices:
         """The estimated cost of ``usage`` in US dollars, or ``None`` if it used an unpriced
         kind (see :meth:`unpriced`)."""
         total = 0.0
-        for kind, tokens in usage.billed().items():
+        for tokens, rate in zip(usage.billed().values(), self._rates, strict=True):
             if tokens:
-                rate = getattr(self, kind)
                 if rate is None:
                     return None
                 total += tokens * rate
@@ -229,7 +235,7 @@ class TokenPrices:
         return [kind for kind in _KINDS if billed[kind] and getattr(self, kind) is None]
 
 
-_KINDS = tuple(field.name for field in fields(TokenPrices))
+_KINDS = tuple(kind.name for kind in fields(TokenPrices) if kind.init)
 
 
 def _is_rate(value: object) -> bool:
@@ -336,36 +342,47 @@ def session_prices(
 
 
 class UsageMeter:
-    """A session's running totals: plain integers added per response, a cost only on demand."""
+    """A session's running totals: plain integers added per response."""
 
-    __slots__ = ("_sums", "_warned", "prices")
+    __slots__ = ("_cost", "_sums", "_warned", "prices")
 
     def __init__(self, prices: TokenPrices | None = None) -> None:
         self.prices = prices
-        self._sums = [0] * len(_COUNTS)
+        self._sums = dict.fromkeys(_COUNTS, 0)
+        self._cost: float | None = None if prices is None else 0.0
         self._warned = False
 
     def add(self, usage: Usage) -> tuple[TokenUsage, float | None]:
         """Count one response's usage; returns its figures and its estimated cost."""
         counts = _counts(usage)
-        self._sums = [total + count for total, count in zip(self._sums, counts, strict=True)]
+        sums = self._sums
+        for name, count in counts.items():
+            sums[name] += count
         counted = TokenUsage._of(counts)
         prices = self.prices
         if prices is None:
             return counted, None
         cost = prices.cost(counted)
-        if cost is None and not self._warned:
-            self._warned = True
-            missing = ", ".join(prices.unpriced(counted))
-            logger.warning("no price for %s tokens: no cost is estimated", missing)
+        if cost is None:
+            self._unpriced(prices, counted)
+        elif self._cost is not None:
+            self._cost += cost
         return counted, cost
+
+    def _unpriced(self, prices: TokenPrices, usage: TokenUsage) -> None:
+        self._cost = None  # a total without this response would be wrong
+        if not self._warned:
+            self._warned = True
+            missing = ", ".join(prices.unpriced(usage))
+            logger.warning("no price for %s tokens: no cost is estimated", missing)
 
     @property
     def total(self) -> TokenUsage:
         """Every response's figures so far, summed."""
-        return TokenUsage._of(self._sums)
+        return TokenUsage._of(self._sums.copy())
 
     @property
     def total_cost(self) -> float | None:
-        """The estimated cost of every response so far (``None`` without prices)."""
-        return None if self.prices is None else self.prices.cost(self.total)
+        """The estimated cost of every response so far; ``None`` without prices, or once a
+        response used a kind that has no price."""
+        return self._cost
