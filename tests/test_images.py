@@ -22,7 +22,7 @@ from agentkit import (
     Session,
     UnsupportedOptionError,
 )
-from agentkit.events import ErrorOccurred
+from agentkit.events import ErrorOccurred, Reconnected
 from agentkit.images import DEFAULT_MAX_IMAGE_BYTES, load_image, sniff_image_type
 from agentkit.protocol.client_events import user_image
 from agentkit.testing import Scenario, Simulator
@@ -227,3 +227,22 @@ def _is_image_item(event: dict[str, object]) -> bool:
     if event.get("type") != "conversation.item.create" or not isinstance(item, dict):
         return False
     return any(part.get("type") == "input_image" for part in item.get("content", []))
+
+
+async def test_after_a_reconnect_the_words_come_back_and_the_image_does_not() -> None:
+    async with Simulator() as sim:
+        endpoint = Endpoint.custom(sim.openai_url("gpt-realtime"), sim.api_key)
+        async with Session(TEXT_AGENT, endpoint) as session:
+            await session.send_image(PNG, text="Look at this.", respond=False)
+            await session.ask("Seen it?", timeout=TIMEOUT)  # the image is in the history now
+            await sim.close_connections(1011, "dropped")
+            await session.wait_for(Reconnected, timeout=TIMEOUT)
+    replayed = [
+        e["item"]["content"]
+        for e in sim.connections[1].received
+        if e["type"] == "conversation.item.create" and e["item"]["role"] == "user"
+    ]
+    assert replayed == [
+        [{"type": "input_text", "text": "Look at this."}],
+        [{"type": "input_text", "text": "Seen it?"}],
+    ]
