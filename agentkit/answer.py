@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentkit.errors import AgentkitError, ServerError, SessionClosedError
 from agentkit.events import (
@@ -28,8 +28,9 @@ from agentkit.events import (
     SessionClosed,
     ToolCallFinished,
     ToolCallStarted,
+    UsageUpdated,
 )
-from agentkit.protocol.events import Usage
+from agentkit.usage import TokenUsage
 
 if TYPE_CHECKING:
     from agentkit.session import Session
@@ -72,14 +73,17 @@ class Answer:
         status: the final response's status: ``completed``, ``cancelled``, ``incomplete`` or
             ``failed``.
         tool_calls: every call the turn made, in the order they finished.
-        usage: token usage summed over the turn's responses.
+        usage: the tokens of the turn's responses, summed.
+        cost: their estimated cost in US dollars, from ``SessionOptions.prices`` (``None``
+            without prices, or when a token kind used has no price).
         responses: every response of the turn, in order; the last is the answer.
     """
 
     text: str
     status: str | None
     tool_calls: tuple[ToolCall, ...]
-    usage: Usage
+    usage: TokenUsage
+    cost: float | None
     responses: tuple[ResponseFinished, ...]
 
     @property
@@ -93,6 +97,7 @@ _OBSERVED: tuple[type[Event], ...] = (
     ResponseFinished,
     ToolCallStarted,
     ToolCallFinished,
+    UsageUpdated,
     ErrorOccurred,
     Reconnected,
     SessionClosed,
@@ -148,6 +153,8 @@ class _TurnWatcher:
         self._responses: list[ResponseFinished] = []
         self._arguments: dict[str, str] = {}
         self._calls: list[ToolCall] = []
+        self._usage = TokenUsage()
+        self._costs: list[float | None] = []
 
     @contextmanager
     def observing(self) -> Iterator[None]:
@@ -199,6 +206,9 @@ class _TurnWatcher:
     def _record(self, event: Event) -> None:
         if isinstance(event, ResponseFinished):
             self._responses.append(event)
+        elif isinstance(event, UsageUpdated):  # told just before its ResponseFinished
+            self._usage += event.usage
+            self._costs.append(event.cost)
         elif isinstance(event, ToolCallStarted):
             self._arguments[event.call_id] = event.arguments
         elif isinstance(event, ToolCallFinished):
@@ -216,8 +226,9 @@ class _TurnWatcher:
             )
 
     def _maybe_finish(self, event: Event) -> None:
-        """The session is idle: the turn is over if a response of it finished."""
-        if self._responses:
+        """The session is idle: the turn is over if it just finished a response, or a call
+        that asked for none (not at a ``UsageUpdated``, told before its response's end)."""
+        if self._responses and type(event) in (ResponseFinished, ToolCallFinished):
             self.outcome.set_result(self._answer())
         elif isinstance(event, ErrorOccurred) and event.caused_by in _REFUSED_REQUESTS:
             self.outcome.set_exception(
@@ -235,7 +246,8 @@ class _TurnWatcher:
             text=final.text,
             status=final.status,
             tool_calls=tuple(self._calls),
-            usage=_summed(r.usage for r in self._responses),
+            usage=self._usage,
+            cost=_total(self._costs),
             responses=tuple(self._responses),
         )
 
@@ -243,23 +255,8 @@ class _TurnWatcher:
 _REFUSED_REQUESTS = frozenset({"response.create", "conversation.item.create"})
 
 
-def _summed(usages: Iterable[Usage | None]) -> Usage:
-    total: dict[str, Any] = {}
-    for usage in usages:
-        if usage is not None:
-            total = _add(total, usage.model_dump(exclude_none=True))
-    return Usage.model_validate(total)
-
-
-def _add(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """Numbers add up, nested details too; anything else keeps its latest value."""
-    merged = dict(into)
-    for key, value in more.items():
-        before = merged.get(key)
-        if isinstance(value, dict):
-            merged[key] = _add(before if isinstance(before, dict) else {}, value)
-        elif isinstance(value, (int, float)) and isinstance(before, (int, float)):
-            merged[key] = before + value
-        else:
-            merged[key] = value
-    return merged
+def _total(costs: list[float | None]) -> float | None:
+    """The sum, or ``None`` when any part has no estimate (or nothing was reported)."""
+    if not costs or any(cost is None for cost in costs):
+        return None
+    return sum(cost for cost in costs if cost is not None)

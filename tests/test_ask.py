@@ -16,13 +16,20 @@ from agentkit import (
     Session,
     SessionClosedError,
     SessionOptions,
+    TokenPrices,
+    TokenUsage,
     ToolCall,
     ToolResult,
     tool,
 )
 from agentkit.answer import _turns
-from agentkit.events import Event, ResponseFinished, SessionClosed, ToolCallFinished
-from agentkit.protocol.events import Usage
+from agentkit.events import (
+    Event,
+    ResponseFinished,
+    SessionClosed,
+    ToolCallFinished,
+    UsageUpdated,
+)
 from agentkit.testing import Scenario
 from tests.dispatch.loopback import live
 from tests.support import TIMEOUT
@@ -69,9 +76,25 @@ async def test_the_answer_is_the_response_after_the_tool_round() -> None:
         )
         usages = [r.usage for r in finished if r.usage is not None]
         assert len(usages) == 2
+        assert answer.usage.responses == 2
         assert answer.usage.output_tokens == sum(u.output_tokens or 0 for u in usages)
         assert answer.usage.total_tokens == sum(u.total_tokens or 0 for u in usages)
-        assert answer.usage.output_tokens and answer.usage.output_tokens > 0
+        assert answer.usage.output_tokens > 0
+        assert answer.cost is None  # no prices given
+
+
+async def test_the_answer_prices_its_turn_with_the_sessions_prices() -> None:
+    prices = TokenPrices(input_text=4.0, cached_input_text=0.4, output_text=16.0)
+    async with live(WEATHER, TEXT_AGENT, options=SessionOptions(prices=prices)) as t:
+        await t.session.ask("first", timeout=TIMEOUT)  # an earlier turn: not this answer's
+        answer = await t.session.ask("weather in Oslo?", timeout=TIMEOUT)
+
+        updates = t.events.of(UsageUpdated)[1:]
+        assert [u.response_id for u in updates] == list(answer.response_ids)
+        assert answer.usage == updates[0].usage + updates[1].usage
+        costs = [u.cost for u in updates]
+        assert all(cost is not None and cost > 0 for cost in costs)
+        assert answer.cost == pytest.approx(sum(c for c in costs if c is not None))
 
 
 @pytest.mark.parametrize("limit", [10_000, 3])
@@ -227,7 +250,7 @@ async def test_a_refused_request_for_a_response_is_a_server_error() -> None:
 
 
 def test_an_answer_is_frozen() -> None:
-    answer = Answer("x", "completed", (), Usage(), ())
+    answer = Answer("x", "completed", (), TokenUsage(), None, ())
     with pytest.raises(AttributeError):
         answer.text = "y"  # type: ignore[misc]
 
