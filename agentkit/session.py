@@ -833,7 +833,11 @@ class Session:
             app_event = APP_EVENTS.get(type(event))
             if app_event is not None:
                 mapped = app_event(event)
-                if mapped is not None:
+                asides = self.state.asides
+                # An aside's words are its caller's, not the assistant's speech.
+                if mapped is not None and not (
+                    asides and event.__dict__.get("response_id") in asides
+                ):
                     self._emit(mapped)
             elif type(event) in _SESSION_EVENTS:
                 self._on_session_event(event)

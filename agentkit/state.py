@@ -162,7 +162,7 @@ class ConversationState:
     _finished_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered, bounded
     _active_touched: float = 0.0
     _user_speaking: bool = False
-    _asides: dict[str, str] = field(default_factory=dict)  # response id -> aside id, running
+    asides: dict[str, str] = field(default_factory=dict)  # response id -> aside id, running
 
     def __post_init__(self) -> None:
         self._log = History(self.max_history_items, self.max_history_chars)
@@ -301,7 +301,7 @@ class ConversationState:
         # The server's session went with the socket: nobody speaks, nothing is active there.
         self._user_speaking = False
         self._busy_elsewhere = False
-        self._asides.clear()  # the session asks again for the asides still waiting
+        self.asides.clear()  # the session asks again for the asides still waiting
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
         regenerated = lost if not call_ids else None
         for key in [k for k, entry in self.history.items() if lost_output(entry, regenerated)]:
@@ -450,7 +450,7 @@ class ConversationState:
         return actions
 
     def _on_audio_delta(self, event: ev.ResponseAudioDelta) -> list[Action]:
-        if self._asides and event.response_id in self._asides:
+        if self.asides and event.response_id in self.asides:
             return []
         items = self._playback.items
         if items and items[-1].item_id == event.item_id:
@@ -465,7 +465,7 @@ class ConversationState:
             return []  # a duplicate of a response that already ended
         aside = _aside_of(event.response)
         if aside is not None:
-            self._asides[event.response.id or ""] = aside
+            self.asides[event.response.id or ""] = aside
             return []
         displaced = self.active_response_id
         if self._inflight_create is not None and self._inflight_capped:
@@ -503,12 +503,12 @@ class ConversationState:
                 self._answered.popitem(last=False)
 
     def _on_output_item_added(self, event: ev.ResponseOutputItemAdded) -> list[Action]:
-        if not (self._asides and event.response_id in self._asides):
+        if not (self.asides and event.response_id in self.asides):
             self._remember_item(event.item, response_id=event.response_id)
         return []
 
     def _on_output_item_done(self, event: ev.ResponseOutputItemDone) -> list[Action]:
-        if self._asides and event.response_id in self._asides:
+        if self.asides and event.response_id in self.asides:
             return []  # an aside's items are not the conversation's, and its calls do not run
         item = event.item
         self._remember_item(item, response_id=event.response_id)
@@ -586,7 +586,7 @@ class ConversationState:
         self._finished_ids[response_id] = None
         if len(self._finished_ids) > _FINISHED_MEMORY:
             del self._finished_ids[next(iter(self._finished_ids))]
-        aside = self._asides.pop(response_id, None) or _aside_of(response)
+        aside = self.asides.pop(response_id, None) or _aside_of(response)
         if aside is not None:
             return [Emit(_aside_finished, aside, response)]
         if response_id == self.active_response_id:

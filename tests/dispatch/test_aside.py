@@ -8,7 +8,13 @@ import asyncio
 import pytest
 
 from agentkit import Agent, AnswerTimeoutError, tool
-from agentkit.events import AsideFinished, ResponseFinished, ResponseStarted
+from agentkit.events import (
+    AsideFinished,
+    ResponseFinished,
+    ResponseStarted,
+    TranscriptDelta,
+    TranscriptDone,
+)
 from agentkit.testing import Scenario
 from tests.dispatch.loopback import live
 from tests.support import TIMEOUT, until_idle
@@ -45,6 +51,7 @@ async def test_an_aside_answers_without_entering_the_conversation() -> None:
         assert create["response"]["tool_choice"] == "none"
         assert t.session.history == []
         assert t.events.of(ResponseStarted) == [] and t.events.of(ResponseFinished) == []
+        assert t.events.of(TranscriptDelta) == [] and t.events.of(TranscriptDone) == []
         assert t.session.idle
 
 
