@@ -37,5 +37,5 @@ async def test_the_readme_example_answers_and_exits(tmp_path: Path) -> None:
         )
         out, _ = await asyncio.wait_for(process.communicate(), 4 * TIMEOUT)
     assert process.returncode == 0
-    assert out.decode() == "Let me check.It is 4 degrees and overcast in Oslo."
+    assert out.decode() == "It is 4 degrees and overcast in Oslo.\n"
     assert len(_readme_example().strip().splitlines()) <= 20
