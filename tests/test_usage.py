@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,10 @@ from agentkit.protocol.events import Usage
 from agentkit.testing import Scenario
 from agentkit.usage import PriceTable, TokenPrices, TokenUsage, UsageMeter, endpoint_model
 from tests.dispatch.loopback import live
+from tests.support import TIMEOUT
 from tests.test_ask import TEXT_AGENT, WEATHER
+
+COST_PAGE = Path(__file__).resolve().parents[1] / "docs" / "cost.md"
 
 # The shape of the SDK's RealtimeResponseUsage, as a later response of a voice conversation
 # reports it: part of the input (text and audio) came from the cache.
@@ -223,3 +229,45 @@ async def test_a_table_without_the_endpoint_model_warns_and_estimates_nothing(
     async with live(Scenario().on("hi").say("Hello."), TEXT_AGENT, options=options) as t:
         await t.session.ask("hi")
         assert t.session.cost is not None and t.session.cost > 0
+
+
+def _blocks(language: str) -> list[str]:
+    """The fenced blocks of the cost page in ``language`` ("": no language given)."""
+    blocks: list[tuple[str, list[str]]] = []
+    inside = False
+    for line in COST_PAGE.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("```"):
+            inside = not inside
+            if inside:
+                blocks.append((line[3:].strip(), []))
+        elif inside:
+            blocks[-1][1].append(line)
+    return ["".join(lines) for kind, lines in blocks if kind == language]
+
+
+async def test_the_cost_page_example_prints_what_the_page_says(tmp_path: Path) -> None:
+    script = tmp_path / "cost_example.py"
+    script.write_text(_blocks("python")[0], encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 4 * TIMEOUT)
+    assert process.returncode == 0
+    printed = _blocks("")[0]
+    assert out.decode() == printed
+    assert re.search(r"\(([1-9]\d*) cached\)", printed)  # the second response's cache
+
+
+def test_the_cost_page_file_holds_the_rates_of_its_table() -> None:
+    (document,) = _blocks("json")
+    table = PriceTable(json.loads(document))
+    rows = re.findall(r"^\| `([\w.-]+)` \|(.*)\|$", COST_PAGE.read_text(encoding="utf-8"), re.M)
+    kinds = [
+        "input_text", "cached_input_text", "output_text", "input_audio", "cached_input_audio",
+        "output_audio", "input_image", "cached_input_image",
+    ]  # fmt: skip
+    priced = [(model, cells) for model, cells in rows if model in table.models]
+    assert len(priced) == len(table.models) == 3
+    for model, cells in priced:
+        rates = [float(cell) for cell in cells.split("|")]
+        assert TokenPrices(**dict(zip(kinds, rates, strict=True))) == table.for_model(model)
