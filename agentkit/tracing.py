@@ -32,6 +32,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -58,6 +59,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import AttributeValue
 
+from agentkit._tracing_spans import DeferredSpan
 from agentkit.errors import ServerError
 from agentkit.events import (
     AudioDelta,
@@ -353,6 +355,15 @@ class _Response:
     first_audio: float | None = None
     first_text: float | None = None
     interrupted: bool = False
+    tools: list[_ToolDone] | None = None  # its tools' tasks that ended before it did
+
+
+@dataclass(slots=True)
+class _ToolDone:
+    call: Call
+    span: Span
+    started: float  # perf_counter() at the task's start
+    ended: tuple[int, float]  # time_ns() and perf_counter() at the task's end
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,13 +576,15 @@ class SessionTracer(NoTracing):
             ROUND: self._session.state.rounds_this_turn,
             TRIGGER: "client" if requested else "server",
         }
-        span = self._tracer.start_span(
+        begin = partial(
+            self._tracer.start_span,
             name,
             context=self._context,
             kind=SpanKind.CLIENT,
             attributes=attributes,
             start_time=start_ns,
         )
+        span = DeferredSpan(begin)  # started by its tool's span or its end, after the replies
         self._responses[response_id] = _Response(span, started)
         context = contexts[response_id] = trace.set_span_in_context(span, self._context)
         if len(contexts) > _KEPT_RESPONSE_CONTEXTS:
@@ -640,6 +653,8 @@ class SessionTracer(NoTracing):
         costs the SDK a lock and a check of every value), end it and record its metrics."""
         span = response.span
         end_ns, now = ended
+        for tool in response.tools or ():
+            self._end_tool(tool)
         attributes[FINISH_REASONS] = (status,)
         attributes[INTERRUPTED] = response.interrupted
         started, first_audio, first_text = response.started, response.first_audio, None
@@ -704,23 +719,36 @@ class SessionTracer(NoTracing):
             attributes[RESPONSE_ID] = call.response_id
         if self._content:
             attributes[TOOL_ARGUMENTS] = call.arguments
-        span = self._tracer.start_span(
+        begin = partial(
+            self._tracer.start_span,
             f"execute_tool {call.name}",
             context=parent,
             kind=SpanKind.INTERNAL,
             attributes=attributes,
+            start_time=time.time_ns(),
         )
+        span = DeferredSpan(begin)  # started when the tool needs it, or when it ends
         started = time.perf_counter()
         attached = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
             await run
         finally:
             otel_context.detach(attached)
-            self._end_tool(call, span, started)
+            done = _ToolDone(call, span, started, (time.time_ns(), time.perf_counter()))
+            response = self._responses.get(call.response_id or "")
+            if response is None:
+                self._end_tool(done)  # its response ended: the output went out just now
+            elif response.tools is None:
+                response.tools = [done]
+            else:
+                response.tools.append(done)
 
-    def _end_tool(self, call: Call, span: Span, started: float) -> None:
-        """The result is the call's own, which the session sets before the task ends (its
-        ``ToolCallFinished`` may be told later: after the replies of the chunk that ran it)."""
+    def _end_tool(self, done: _ToolDone) -> None:
+        """End a tool's span and record its duration. A tool whose response is still open (a
+        quick one: it answered before its response.done was handled) waits for the response's
+        end, which comes once the replies of the round are written. The outcome is the call's
+        own result (its ``ToolCallFinished`` may be told later than this)."""
+        call, span = done.call, done.span
         measured: dict[str, AttributeValue] = {OPERATION: "execute_tool", TOOL_NAME: call.name}
         result = call.result
         if result is not None and result.is_error:
@@ -729,8 +757,9 @@ class SessionTracer(NoTracing):
             measured[ERROR_TYPE] = error
         if result is not None and self._content:
             span.set_attribute(TOOL_RESULT, result.output)
-        span.end()
-        self._metrics.tool_duration.record(time.perf_counter() - started, measured)
+        end_ns, now = done.ended
+        span.end(end_time=end_ns)
+        self._metrics.tool_duration.record(now - done.started, measured)
 
     # -- reconnection -------------------------------------------------------------------------
 

@@ -12,13 +12,16 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from agentkit.agent import Agent
 from agentkit.events import ToolCallFinished
 from agentkit.protocol.dialects import Dialect
 from agentkit.session import Session
-from agentkit.tools import tool
+from agentkit.tools import Tool, tool
 from agentkit.transport import MemoryTransport
 from tests.support import TIMEOUT
 from tests.tracing.otel import Telemetry, attributes, histogram, parent_id, span_id
@@ -38,14 +41,27 @@ async def broken() -> str:
     raise ValueError("broken at once")
 
 
-class ChunkTransport(MemoryTransport):
-    """Pushes frames the way ``WebSocketTransport`` does: a chunk of frames, then its end."""
+class StartedSpans(SpanProcessor):
+    """The names of the spans the SDK has started, in order."""
 
     def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.names.append(span.name)
+
+
+class ChunkTransport(MemoryTransport):
+    """Pushes frames the way ``WebSocketTransport`` does: a chunk of frames, then its end.
+    Notes which spans the SDK had started when each batch of replies was written."""
+
+    def __init__(self, started: StartedSpans | None = None) -> None:
         super().__init__()
         self.listener: Callable[[str | bytes], None] | None = None
         self.chunk_end: Callable[[], None] | None = None
         self.listening = asyncio.Event()
+        self.started = started
+        self.started_when_written: list[tuple[list[str], list[str]]] = []
 
     def listen(
         self, listener: Callable[[str | bytes], None], chunk_end: Callable[[], None] | None = None
@@ -62,6 +78,9 @@ class ChunkTransport(MemoryTransport):
 
     def send_now(self, frames: Sequence[str]) -> None:
         self.sent.extend(frames)
+        if self.started is not None:
+            types = [json.loads(frame)["type"] for frame in frames]
+            self.started_when_written.append((types, list(self.started.names)))
 
 
 def tool_round(number: int, name: str = "noop") -> list[dict[str, Any]]:
@@ -83,13 +102,16 @@ def tool_round(number: int, name: str = "noop") -> list[dict[str, Any]]:
     ]
 
 
-async def started(telemetry: Telemetry) -> tuple[Session, ChunkTransport]:
-    transport = ChunkTransport()
+async def started(
+    telemetry: Telemetry, transport: ChunkTransport | None = None, *tools: Tool
+) -> tuple[Session, ChunkTransport]:
+    transport = transport or ChunkTransport()
 
     async def connector() -> ChunkTransport:
+        assert transport is not None
         return transport
 
-    agent = Agent(tools=[noop, broken])
+    agent = Agent(tools=[noop, broken, *tools])
     session = Session(agent, connector=connector, dialect=Dialect.GA, options=telemetry.options())
     starting = asyncio.ensure_future(session.start())
     await asyncio.wait_for(transport.listening.wait(), TIMEOUT)
@@ -145,3 +167,52 @@ async def test_a_tool_that_fails_at_once_marks_its_span(telemetry: Telemetry) ->
     assert attributes(span)["error.type"] == "tool_error"
     durations = telemetry.points("gen_ai.execute_tool.duration")
     assert histogram(durations, {"gen_ai.tool.name": "broken", "error.type": "tool_error"})
+
+
+async def test_the_replies_go_out_before_the_sdk_starts_the_rounds_spans(
+    telemetry: Telemetry,
+) -> None:
+    """Starting a span is the costliest part of tracing a round; it waits for the replies."""
+    processor = StartedSpans()
+    telemetry.tracer_provider.add_span_processor(processor)
+    session, transport = await started(telemetry, ChunkTransport(processor))
+    await session.create_response()
+    transport.deliver(*tool_round(1))
+    await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
+    await session.close()
+
+    (when_written,) = [
+        names
+        for types, names in transport.started_when_written
+        if types == ["conversation.item.create", "response.create"]
+    ]
+    assert [name for name in when_written if name.startswith(("chat", "execute_tool"))] == []
+    assert processor.names[-2:] == ["chat", "execute_tool noop"]  # the parent first
+    tool_span = telemetry.one("execute_tool")
+    assert parent_id(tool_span) == span_id(telemetry.one("chat"))
+
+
+async def test_a_tools_own_spans_and_attributes_land_in_its_execute_tool_span(
+    telemetry: Telemetry,
+) -> None:
+    tracer = telemetry.tracer_provider.get_tracer("the tool")
+
+    @tool
+    async def lookup() -> str:
+        """Traces its own work."""
+        trace.get_current_span().set_attribute("lookup.cache", "miss")
+        with tracer.start_as_current_span("lookup.query"):
+            return "found"
+
+    session, transport = await started(telemetry, None, lookup)
+    await session.create_response()
+    transport.deliver(*tool_round(1, "lookup"))
+    await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
+    await session.close()
+
+    tool_span, query = telemetry.one("execute_tool lookup"), telemetry.one("lookup.query")
+    assert parent_id(query) == span_id(tool_span)
+    assert parent_id(tool_span) == span_id(telemetry.one("chat"))
+    assert attributes(tool_span)["lookup.cache"] == "miss"
+    assert query.start_time is not None and tool_span.start_time is not None
+    assert tool_span.start_time <= query.start_time
