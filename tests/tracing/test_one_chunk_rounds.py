@@ -103,7 +103,7 @@ def tool_round(number: int, name: str = "noop") -> list[dict[str, Any]]:
 
 
 async def started(
-    telemetry: Telemetry, transport: ChunkTransport | None = None, *tools: Tool
+    telemetry: Telemetry, transport: ChunkTransport | None = None, *tools: Tool[Any, Any]
 ) -> tuple[Session, ChunkTransport]:
     transport = transport or ChunkTransport()
 
