@@ -282,6 +282,12 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "does not take fail before connecting",
     )
     command.add_argument(
+        "--prices",
+        metavar="FILE.json",
+        help="a price table ({MODEL: {input_text: USD per 1M tokens, ...}}, see docs/cost.md): "
+        "the usage line at the end shows the estimated cost at the rates of the model",
+    )
+    command.add_argument(
         "--allow-insecure",
         action="store_true",
         help="allow http:// and ws:// to a host other than this machine (credentials in clear)",
@@ -326,6 +332,7 @@ def _run_agent(args: argparse.Namespace) -> int:
         allow_insecure=args.allow_insecure,
         images=args.image,
         model=args.model,
+        prices=args.prices,
     )
     try:
         return asyncio.run(run_conversation(settings, mask=args.mask))

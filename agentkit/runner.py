@@ -13,7 +13,8 @@ Text runs ask for text output without turn detection. Audio runs (``--audio-in``
 file is streamed in short chunks followed by silence, so server VAD ends the turn (or committed,
 when turn detection is off). ``--image`` files are shown to the model first, each as a user
 message, before the ``--say`` turns. ``--record`` writes the server events as a cassette that
-``agentkit.testing.Cassette.load`` replays.
+``agentkit.testing.Cassette.load`` replays. At the end it prints the session's token totals, and
+with ``--prices`` (a :class:`~agentkit.usage.PriceTable` file) their estimated cost.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,6 +68,7 @@ from agentkit.protocol.config import AudioFormat
 from agentkit.session import Connector, Session, SessionOptions
 from agentkit.tools.loader import load_module
 from agentkit.transport import Transport, connect
+from agentkit.usage import PriceTable, TokenUsage
 
 __all__ = [
     "CassetteRecorder",
@@ -77,6 +79,7 @@ __all__ = [
     "load_target",
     "resolve_endpoint",
     "run_conversation",
+    "usage_line",
 ]
 
 logger = logging.getLogger(__name__)
@@ -106,6 +109,7 @@ class RunSettings:
     allow_insecure: bool = False
     images: Sequence[str] = ()
     model: str | None = None
+    prices: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,18 +207,21 @@ async def run_conversation(
     agent = _conversation_agent(target.agent, settings)
     profile = remote.model_profile if remote is not None else profile_for(settings.model)
     _check_model(agent, profile, bool(images))
+    options = _priced(target.options, settings.prices, remote.model if remote else settings.model)
     sink = _AudioSink(settings.audio_out, agent.output_audio_format)
     recorder = CassetteRecorder(settings.record) if settings.record else None
     try:
         async with _endpoint(remote, settings, target, out) as endpoint:
             connector = recorder.connector(endpoint) if recorder else None
             session = Session(
-                agent, endpoint, deps=target.deps, options=target.options, connector=connector
+                agent, endpoint, deps=target.deps, options=options, connector=connector
             )
             async with session:
                 printer = _Printer(out, sink, mask)
                 chat = _Conversation(session, printer, settings.turn_timeout)
                 await chat.run(speech, settings, images)
+            if session.usage.responses:
+                out.write(usage_line(session.usage, session.cost) + "\n")
     finally:
         if recorder is not None:
             recorder.close()
@@ -314,6 +321,40 @@ def _check_model(agent: Agent, profile: ModelProfile | None, images: bool) -> No
             check_images(profile)
     except UnsupportedOptionError as exc:
         raise InputError(str(exc)) from exc
+
+
+def _priced(
+    options: SessionOptions | None, path: str | None, model: str | None
+) -> SessionOptions | None:
+    """The file's options with ``--prices``: the rates of the endpoint's model, or an error
+    before anything connects (a model is never guessed)."""
+    if path is None:
+        return options
+    try:
+        table = PriceTable.load(path)
+        if not model:
+            listed = ", ".join(table.models)
+            raise InputError(
+                f"--prices: the endpoint does not name its model; say which with --model NAME "
+                f"(the table lists {listed})"
+            )
+        prices = table.for_model(model)
+    except ConfigurationError as exc:
+        raise InputError(f"--prices: {exc}") from exc
+    return replace(options or SessionOptions(), prices=prices)
+
+
+def usage_line(usage: TokenUsage, cost: float | None) -> str:
+    """``[agentkit] usage: 2 responses, 1,234 tokens in (312 cached), 56 out; estimated cost
+    $0.001234``, what ``agentkit run`` prints at the end (the cost only with prices)."""
+    responses = "1 response" if usage.responses == 1 else f"{usage.responses:,} responses"
+    line = (
+        f"[agentkit] usage: {responses}, {usage.input_tokens:,} tokens in "
+        f"({usage.cached_tokens:,} cached), {usage.output_tokens:,} out"
+    )
+    if cost is not None:
+        line += f"; estimated cost ${cost:,.2f}" if cost >= 1 else f"; estimated cost ${cost:.6f}"
+    return line
 
 
 def _check_writable(path: str | None) -> None:

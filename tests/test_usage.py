@@ -253,7 +253,7 @@ async def test_the_cost_page_example_prints_what_the_page_says(tmp_path: Path) -
     )
     out, _ = await asyncio.wait_for(process.communicate(), 4 * TIMEOUT)
     assert process.returncode == 0
-    printed = _blocks("")[0]
+    printed = _blocks("text")[0]
     assert out.decode() == printed
     assert re.search(r"\(([1-9]\d*) cached\)", printed)  # the second response's cache
 
