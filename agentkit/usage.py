@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -312,17 +311,9 @@ class PriceTable:
 
 
 def endpoint_model(endpoint: Endpoint | None) -> str | None:
-    """The model an endpoint says it runs: the model it states, or an OpenAI URL's ``model=``.
-    An Azure URL names a deployment, which may be called anything: never taken for a model."""
-    if endpoint is None:
-        return None
-    stated = getattr(endpoint, "model", None)  # Endpoint.model, where endpoints state one
-    if isinstance(stated, str) and stated:
-        return stated
-    if endpoint.kind != "openai":
-        return None
-    models = parse_qs(urlsplit(endpoint.url).query).get("model")
-    return models[0] if models else None
+    """The model an endpoint states (``Endpoint.model``): an OpenAI URL's ``model=``, or what
+    the user said is behind an Azure deployment, whose name is never taken for a model."""
+    return endpoint.model if endpoint is not None else None
 
 
 def session_prices(

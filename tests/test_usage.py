@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agentkit import ConfigurationError, Endpoint, SessionOptions
-from agentkit.events import ResponseFinished, UsageUpdated
+from agentkit import Agent, ConfigurationError, Endpoint, SessionOptions
+from agentkit.events import Reconnected, ResponseFinished, UsageUpdated
 from agentkit.protocol.events import Usage
 from agentkit.testing import Scenario
 from agentkit.usage import PriceTable, TokenPrices, TokenUsage, UsageMeter, endpoint_model
@@ -163,6 +163,8 @@ def test_only_an_endpoint_that_states_its_model_has_one() -> None:
     assert endpoint_model(openai) == "gpt-realtime-mini"
     azure = Endpoint.azure("https://res.openai.azure.com", "gpt-realtime", "key")
     assert endpoint_model(azure) is None  # a deployment's name is not a model
+    stated = Endpoint.azure("https://res.openai.azure.com", "voice", "key", model="gpt-realtime-2")
+    assert endpoint_model(stated) == "gpt-realtime-2"
     assert endpoint_model(None) is None
 
 
@@ -203,6 +205,51 @@ async def test_every_response_tells_its_usage_and_the_running_totals() -> None:
         assert all(cost is not None and cost > 0 for cost in costs)
         assert updates[1].total_cost == t.session.cost
         assert t.session.cost is not None and math.isclose(t.session.cost, sum(costs))  # type: ignore[arg-type]
+
+
+THREE_TURNS = Scenario().on("one").say("One.").on("two").say("Two.").on("three").say("Three.")
+
+
+async def test_later_turns_read_the_conversation_from_the_cache() -> None:
+    voice = Agent(instructions="Help.", modality="audio", turn_detection=None)
+    async with live(THREE_TURNS, voice, options=SessionOptions(prices=PRICES)) as t:
+        await t.session.ask("one")
+        await t.session.ask("two")
+        first, second = (update.usage for update in t.events.of(UsageUpdated))
+        assert first.cached_tokens == 0 and first.output_audio_tokens > 0
+        # The second response read the first one's audio again, from the cache.
+        assert second.cached_audio_tokens == first.output_audio_tokens
+        assert second.cached_tokens == second.cached_text_tokens + second.cached_audio_tokens
+        assert 0 < second.cached_text_tokens < second.input_text_tokens
+        assert t.session.usage.cached_tokens == second.cached_tokens
+
+
+async def test_the_preview_dialect_is_counted_and_priced_too() -> None:
+    async with live(
+        THREE_TURNS, TEXT_AGENT, options=SessionOptions(prices=PRICES), preview=True
+    ) as t:
+        await t.session.ask("one")
+        await t.session.ask("two")
+        update = t.events.of(UsageUpdated)[1]
+        usage = update.usage
+        # The preview protocol does not split the cache by kind: it is priced as cached text.
+        assert usage.cached_tokens > 0 and usage.cached_text_tokens == 0
+        uncached = usage.input_tokens - usage.cached_tokens
+        expected = (uncached * 4.0 + usage.cached_tokens * 0.4 + usage.output_tokens * 16.0) / 1e6
+        assert update.cost == pytest.approx(expected)
+
+
+async def test_the_totals_survive_a_reconnect() -> None:
+    async with live(THREE_TURNS, TEXT_AGENT) as t:
+        await t.session.ask("one")
+        t.sim.faults.drop_after_event("response.done", count=2, code=1011)
+        await t.session.ask("two")
+        await t.events.wait_for(Reconnected)
+        await t.session.ask("three")
+        updates = t.events.of(UsageUpdated)
+        assert [update.total.responses for update in updates] == [1, 2, 3]
+        assert t.session.usage == updates[0].usage + updates[1].usage + updates[2].usage
+        assert len(t.sim.connections) == 2
 
 
 async def test_without_prices_there_are_tokens_and_no_cost() -> None:
