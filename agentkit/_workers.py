@@ -49,6 +49,7 @@ class _Job:
         "kwargs",
         "loop",
         "seconds",
+        "submitted",
         "value",
     )
 
@@ -60,17 +61,19 @@ class _Job:
         self.finished = False
         self.value: Any = None
         self.error: BaseException | None = None
+        self.submitted = time.perf_counter()
         self.seconds = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.future: asyncio.Future[None] | None = None
 
     def run(self, pool: _Pool) -> None:
-        started = time.perf_counter()
         try:
             self.value = self.context.run(self.func, *self.args, **self.kwargs)
         except BaseException as exc:  # handed to the caller, who re-raises it
             self.error = exc
-        self.seconds = time.perf_counter() - started
+        # From the hand-off on, so that a worker slow to get the CPU counts as a slow call too:
+        # the quick wait is only worth it when it would have ended with the answer.
+        self.seconds = time.perf_counter() - self.submitted
         with pool.lock:
             self.finished = True
             loop, future = self.loop, self.future
@@ -132,9 +135,14 @@ class _Pool:
 
     def _serve(self, worker: _Worker) -> None:
         job = worker.job
-        while job is not None:
-            job.run(self)
-            job = self._next(worker)
+        try:
+            while job is not None:
+                job.run(self)
+                job = self._next(worker)
+        except BaseException:  # never expected; the count must not keep a dead thread's place
+            with self.lock:
+                self._threads -= 1
+            raise
 
     def _next(self, worker: _Worker) -> _Job | None:
         """The next job for ``worker``: from the backlog, or handed over while parked; ``None``
@@ -170,8 +178,8 @@ if hasattr(os, "register_at_fork"):
 class SyncCalls:
     """Runs one sync function's calls on worker threads (one instance per tool).
 
-    It remembers whether the function's last call finished within :data:`QUICK_WAIT`: only then
-    does the next call wait for its answer on the loop.
+    It remembers whether the function's last call was answered within :data:`QUICK_WAIT` of
+    its hand-off: only then does the next call wait for its answer on the loop.
     """
 
     __slots__ = ("quick",)
