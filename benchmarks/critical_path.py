@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/critical_path.py              # about 15 s
     .venv/bin/python benchmarks/critical_path.py --calls 5000 --repeats 3
+    .venv/bin/python benchmarks/critical_path.py --calls 600 --pause-ms 10 --tool def
 
 ``run.py`` gives the round trip as the server sees it. This splits it, per round, with
 ``time.perf_counter_ns()`` stamps taken in both processes (on Linux it reads CLOCK_MONOTONIC,
@@ -116,13 +117,15 @@ def split(
     return {name: median(values) for name, values in parts.items()}, by_chunk
 
 
-def measure(kind: str, calls: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+def measure(
+    kind: str, calls: int, pause: float, tool: str
+) -> tuple[dict[str, float], dict[str, list[float]]]:
     stamps = _Stamps()
     stamps.install()
     with serving() as (_, port, results):
         pin_to_cpu(1)  # after the server started: it would inherit the affinity
-        url = f"ws://127.0.0.1:{port}/roundtrip?calls={calls}&tag={kind}&stamps=1"
-        asyncio.run(clients.roundtrip(kind, url, {}))
+        path = f"/roundtrip?calls={calls}&tag={kind}&stamps=1&pause={pause:g}"
+        asyncio.run(clients.roundtrip(kind, f"ws://127.0.0.1:{port}{path}", {"tool": tool}))
         found: dict[str, Any] = {}
         while f"stamps-{kind}" not in found:
             tag, values = results.get(timeout=60)
@@ -135,16 +138,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=2, help="runs per client, alternating")
     parser.add_argument("--client", choices=("bare", "agentkit"), help="this client alone")
+    parser.add_argument("--pause-ms", type=float, default=0, help="between rounds (paced)")
+    parser.add_argument("--tool", choices=tuple(clients.TOOLS), default="async")
     args = parser.parse_args(argv)
     if args.client is None:  # each run in a fresh interpreter: the wrappers stay out of the other
         import subprocess
 
         for _ in range(args.repeats):
             for kind in ("bare", "agentkit"):
-                command = [sys.executable, __file__, "--calls", str(args.calls), "--client", kind]
-                subprocess.run(command, check=True)
+                options = ["--calls", str(args.calls), "--pause-ms", str(args.pause_ms)]
+                options += ["--tool", args.tool, "--client", kind]
+                subprocess.run([sys.executable, __file__, *options], check=True)
         return 0
-    figures, by_chunk = measure(args.client, args.calls)
+    figures, by_chunk = measure(args.client, args.calls, args.pause_ms / 1000, args.tool)
     shown = "  ".join(f"{name} {value:6.1f}" for name, value in figures.items())
     print(f"{args.client:9s} us: {shown}", flush=True)
     count = sum(len(totals) for totals in by_chunk.values())
