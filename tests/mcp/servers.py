@@ -1,0 +1,107 @@
+"""The MCP servers the tests talk to, written with the ``mcp`` SDK's ``MCPServer`` (FastMCP).
+
+``build()`` makes one; ``stdio_server.py`` runs it over stdio, :func:`serve_http` on 127.0.0.1
+over streamable HTTP. A tool that sees its request cancelled writes ``cancelled NAME`` to the
+marks file, so a test in another process can tell that the cancellation reached the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import Context, MCPServer
+
+from tests.support import TIMEOUT
+
+STDIO_SCRIPT = Path(__file__).with_name("stdio_server.py")
+
+
+def build(name: str, marks: Path | None = None) -> MCPServer:
+    """A server with a quick tool, a tool reporting progress, one that runs until cancelled,
+    one that adds a tool (and says its list changed), and one that kills its own process."""
+    server = MCPServer(name)
+
+    def mark(text: str) -> None:
+        if marks is not None:
+            with marks.open("a", encoding="utf-8") as file:
+                file.write(text + "\n")
+
+    @server.tool()
+    def lookup(city: str, days: int = 1) -> str:
+        """The forecast for a city."""
+        return f"{name}: {city} sunny for {days} day(s)"
+
+    @server.tool()
+    async def count(steps: int, ctx: Context) -> str:
+        """Count to steps, reporting each step."""
+        for step in range(1, steps + 1):
+            await ctx.report_progress(step, steps, f"step {step} of {steps}")
+            await anyio.sleep(0.01)
+        return f"counted to {steps}"
+
+    @server.tool()
+    async def wait_forever(ctx: Context) -> str:
+        """Wait until cancelled."""
+        mark("started wait_forever")
+        try:
+            await anyio.sleep(1000)
+        except anyio.get_cancelled_exc_class():
+            mark("cancelled wait_forever")
+            raise
+        return "never"
+
+    @server.tool()
+    async def grow(ctx: Context) -> str:
+        """Add the tool 'shout'."""
+
+        def shout(text: str) -> str:
+            return text.upper() + "!"
+
+        server.add_tool(shout, name="shout", description="Shout the text.")
+        await ctx.notify_tools_changed()  # 2026-07-28: subscriptions/listen
+        await ctx.session.send_tool_list_changed()  # earlier protocol versions
+        return "added shout"
+
+    @server.tool()
+    def crash() -> str:
+        """End the server's process at once."""
+        mark("crashed")
+        sys.stdout.flush()
+        os._exit(3)
+
+    return server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve_http(server: MCPServer) -> AsyncIterator[str]:
+    """Serve ``server`` over streamable HTTP on a free port of 127.0.0.1; yields its URL."""
+    port = free_port()
+    app = server.streamable_http_app()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    web = uvicorn.Server(config)
+    task = asyncio.create_task(web.serve())
+    try:
+        await asyncio.wait_for(_started(web), TIMEOUT)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        web.should_exit = True
+        await asyncio.wait_for(task, TIMEOUT)
+
+
+async def _started(web: uvicorn.Server) -> None:
+    while not web.started:  # noqa: ASYNC110 - uvicorn offers a flag, no event
+        await asyncio.sleep(0.01)

@@ -1,0 +1,191 @@
+"""MCP servers as tool sources, over real sockets: the simulated model calls their tools."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentkit import Agent, Endpoint, Session, SessionOptions, tool
+from agentkit.events import Reconnected, ToolCallFinished, ToolProgress
+from agentkit.mcp import MCPServerHTTP, MCPServerStdio, gather_tools
+from agentkit.reconnect import ReconnectPolicy
+from agentkit.testing import Scenario, Simulator, silence, speech
+from tests.dispatch.loopback import Live, live
+from tests.mcp.servers import STDIO_SCRIPT, build, serve_http
+from tests.support import TIMEOUT, until_event
+
+FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02, max_seconds=TIMEOUT)
+
+
+@tool
+async def local_time(city: str) -> str:
+    """The local time in a city."""
+    await asyncio.sleep(0)
+    return f"12:00 in {city}"
+
+
+def stdio(name: str, marks: Path | None = None, **options: Any) -> MCPServerStdio:
+    args = [str(STDIO_SCRIPT), name, *([str(marks)] if marks else [])]
+    return MCPServerStdio(sys.executable, args, **options)
+
+
+def text_agent(tools: Any) -> Agent:
+    return Agent(instructions="x", tools=tools, modality="text", turn_detection=None)
+
+
+def declared(conn: Live) -> list[list[str]]:
+    """The tool names of every session.update the client sent, in order."""
+    updates = conn.client("session.update")
+    return [[t["name"] for t in u["session"].get("tools", [])] for u in updates]
+
+
+async def finished(conn: Live, count: int) -> list[ToolCallFinished]:
+    await conn.events.wait_for(ToolCallFinished, count=count)
+    return conn.events.of(ToolCallFinished)
+
+
+async def test_stdio_tools_run_in_parallel_with_a_local_tool() -> None:
+    scenario = (
+        Scenario()
+        .on("weather")
+        .call("lookup", city="Oslo", days=2)
+        .call("local_time", city="Oslo")
+        .say("Sunny.")
+    )
+    async with stdio("alpha") as server:
+        agent = text_agent(await gather_tools([local_time], server))
+        async with live(scenario, agent) as conn:
+            await conn.session.send_text("weather in Oslo")
+            done = {f.name: f for f in await finished(conn, 2)}
+            await conn.assert_one_output_per_call()
+    assert done["lookup"].output == "alpha: Oslo sunny for 2 day(s)"
+    assert done["local_time"].output == "12:00 in Oslo"
+    (tools,) = declared(conn)
+    assert tools == ["local_time", "lookup", "count", "wait_forever", "grow", "crash"]
+    (sent,) = conn.client("session.update")
+    lookup = next(t for t in sent["session"]["tools"] if t["name"] == "lookup")
+    assert lookup["parameters"]["properties"]["days"] == {"default": 1, "type": "integer"}
+    assert "title" not in lookup["parameters"]  # keywords the realtime API does not take
+
+
+async def test_http_tools_with_a_prefix_report_progress() -> None:
+    scenario = (
+        Scenario().on("count").call("b_count", steps=3).call("local_time", city="Rome").say("Ok.")
+    )
+    async with serve_http(build("beta")) as url, MCPServerHTTP(url, prefix="b") as server:
+        agent = text_agent(await gather_tools([local_time], server))
+        async with live(scenario, agent) as conn:
+            await conn.session.send_text("count please")
+            done = {f.name: f for f in await finished(conn, 2)}
+    assert done["b_count"].output == "counted to 3" and not done["b_count"].is_error
+    assert done["local_time"].output == "12:00 in Rome"
+    progress = [p.message for p in conn.events.of(ToolProgress)]
+    assert progress == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
+
+
+async def test_invalid_arguments_are_refused_before_the_server_is_asked() -> None:
+    scenario = Scenario().on("bad").call("lookup", city=42).say("Oops.")
+    async with stdio("alpha") as server:
+        async with live(scenario, text_agent(await server.tools())) as conn:
+            await conn.session.send_text("bad call")
+            (done,) = await finished(conn, 1)
+    assert done.error_type == "invalid_arguments"
+    assert "city: 42 is not of type 'string'" in done.output
+
+
+async def test_list_changed_sends_a_session_update_with_the_new_tool() -> None:
+    scenario = (
+        Scenario()
+        .on("grow")
+        .call("grow")
+        .say("Grown.")
+        .on("shout")
+        .call("shout", text="hi")
+        .say("Done.")
+    )
+    async with serve_http(build("beta")) as url, MCPServerHTTP(url) as server:
+        async with live(scenario, text_agent(await server.tools())) as conn:
+            server.keep_updated(conn.session)
+            await conn.session.send_text("grow please")
+            await conn.wait_client("session.update", count=2)
+            await conn.events.wait_for(ToolCallFinished)
+            await conn.session.send_text("shout please")
+            done = await finished(conn, 2)
+    first, second = declared(conn)
+    assert "shout" not in first and second == [*first, "shout"]
+    assert [d.output for d in done] == ["added shout", "HI!"]
+    assert "shout" in conn.session.agent.toolset
+
+
+async def test_barge_in_cancels_the_mcp_request(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    scenario = Scenario().on("wait").call("wait_forever").say("Done.").on_audio().say("Stopped.")
+    options = SessionOptions(interrupt_policy="cancel")
+    async with stdio("alpha", marks) as server:
+        agent = Agent(instructions="x", tools=await server.tools())
+        async with live(scenario, agent, options=options) as conn:
+            await conn.session.send_text("wait please")
+            await _until_marked(marks, "started wait_forever")
+            await conn.session.send_audio(speech(400) + silence(700))
+            (done,) = await finished(conn, 1)
+            await _until_marked(marks, "cancelled wait_forever")
+    assert done.error_type == "cancelled"
+
+
+async def test_a_dropped_socket_mid_call_still_gets_the_output() -> None:
+    scenario = Scenario().on("count").call("count", steps=40).say("Counted.")
+    async with stdio("alpha") as server:
+        async with Simulator(scenario) as sim:
+            endpoint = Endpoint.custom(sim.ga_url(model="m"), credential=sim.api_key)
+            options = SessionOptions(reconnect=FAST, speak_progress=False)
+            agent = text_agent(await server.tools())
+            async with Session(agent, endpoint, options=options) as session:
+                await session.send_text("count please")
+                await until_event(session, ToolProgress)
+                await sim.close_connections(1011, "dropped mid-call")
+                await until_event(session, Reconnected)
+                events = await until_event(session, ToolCallFinished)
+    (done,) = [e for e in events if isinstance(e, ToolCallFinished)]
+    assert done.output == "counted to 40"
+    per_connection = [
+        [e["item"]["output"] for e in c.received if e["type"] == "conversation.item.create"
+         and e["item"]["type"] == "function_call_output" and e["item"]["call_id"] == done.call_id]
+        for c in sim.connections
+    ]  # fmt: skip
+    assert per_connection == [[], ["counted to 40"]]  # once, on the new socket
+
+
+async def test_a_crashed_stdio_server_answers_its_call_and_is_restarted(tmp_path: Path) -> None:
+    scenario = (
+        Scenario()
+        .on("crash")
+        .call("crash")
+        .say("It crashed.")
+        .on("weather")
+        .call("lookup", city="Oslo")
+        .say("Sunny.")
+    )
+    async with stdio("alpha", tmp_path / "marks") as server:
+        async with live(scenario, text_agent(await server.tools())) as conn:
+            await conn.session.send_text("crash please")
+            await conn.events.wait_for(ToolCallFinished)
+            await conn.session.send_text("weather please")
+            crashed, answered = await finished(conn, 2)
+    assert crashed.is_error and "Connection closed" in crashed.output
+    assert answered.output == "alpha: Oslo sunny for 1 day(s)"
+
+
+def _marked(marks: Path, line: str) -> bool:
+    return marks.exists() and line in marks.read_text().splitlines()
+
+
+async def _until_marked(marks: Path, line: str) -> None:
+    """Wait for a line of the marks file (another process writes it: no event to wait on)."""
+
+    async def wait() -> None:
+        while not _marked(marks, line):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), TIMEOUT)
