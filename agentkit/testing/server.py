@@ -178,7 +178,10 @@ class Simulator:
                 "event": key,
                 "received_at": int(time.time()),
             }
-            await self.inject(event)
+            for connection, record in list(self._live.items()):
+                await connection.send(json.dumps(event))
+                record.sent.append(event)  # part of the exchange, unlike an injected frame
+                record.exchange.append(("server", event))
 
     async def close_connections(self, code: int = 1011, reason: str = "") -> None:
         """Close every live socket with ``code`` and ``reason``."""
