@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentkit.errors import ConfigurationError
-from agentkit.protocol.config import SessionConfig
+from agentkit.protocol.config import ResponseOptions, SessionConfig
 
 __all__ = [
     "AUDIO_FORMATS",
@@ -175,8 +175,11 @@ def check_images(profile: ModelProfile | None) -> None:
         )
 
 
-def check_session_config(config: SessionConfig, profile: ModelProfile | None) -> None:
-    """Check a session configuration against a model profile; ``None`` checks nothing.
+def check_session_config(
+    config: SessionConfig | ResponseOptions, profile: ModelProfile | None
+) -> None:
+    """Check a session configuration, or one response's overrides, against a model profile;
+    ``None`` checks nothing.
 
     Reads optional fields with ``getattr`` (``reasoning``, ``reasoning_effort``,
     ``parallel_tool_calls``), and the same settings given raw in ``extra``.
@@ -192,7 +195,10 @@ def check_session_config(config: SessionConfig, profile: ModelProfile | None) ->
     _check_parallel_calls(config, profile)
 
 
-def _check_voice(config: SessionConfig, profile: ModelProfile) -> None:
+_Config = SessionConfig | ResponseOptions
+
+
+def _check_voice(config: _Config, profile: ModelProfile) -> None:
     voice = config.voice
     if voice is not None and profile.voices is not None and voice not in profile.voices:
         raise UnsupportedOptionError(
@@ -200,9 +206,9 @@ def _check_voice(config: SessionConfig, profile: ModelProfile) -> None:
         )
 
 
-def _check_formats(config: SessionConfig, profile: ModelProfile) -> None:
+def _check_formats(config: _Config, profile: ModelProfile) -> None:
     for name in ("input_audio_format", "output_audio_format"):
-        value = getattr(config, name)
+        value = getattr(config, name, None)
         if value is not None and value not in profile.audio_formats:
             formats = ", ".join(profile.audio_formats)
             raise UnsupportedOptionError(
@@ -210,8 +216,8 @@ def _check_formats(config: SessionConfig, profile: ModelProfile) -> None:
             )
 
 
-def _check_transcription(config: SessionConfig, profile: ModelProfile) -> None:
-    transcription = config.input_audio_transcription
+def _check_transcription(config: _Config, profile: ModelProfile) -> None:
+    transcription = getattr(config, "input_audio_transcription", None)
     known = profile.transcription_models
     if transcription is None or known is None or transcription.model in known:
         return
@@ -222,7 +228,7 @@ def _check_transcription(config: SessionConfig, profile: ModelProfile) -> None:
     )
 
 
-def _check_output_tokens(config: SessionConfig, profile: ModelProfile) -> None:
+def _check_output_tokens(config: _Config, profile: ModelProfile) -> None:
     limit, value = profile.max_output_tokens, config.max_output_tokens
     if limit is not None and isinstance(value, int) and value > limit:
         raise UnsupportedOptionError(
@@ -230,11 +236,16 @@ def _check_output_tokens(config: SessionConfig, profile: ModelProfile) -> None:
         )
 
 
-def _reasoning_effort(config: SessionConfig) -> tuple[bool, object]:
+def _extra(config: _Config) -> dict[str, Any]:
+    extra = getattr(config, "extra", None)
+    return extra if isinstance(extra, dict) else {}
+
+
+def _reasoning_effort(config: _Config) -> tuple[bool, object]:
     """Whether reasoning is asked for, and the effort given: from a ``reasoning`` field (an
     object with ``effort``), a ``reasoning_effort`` field, or raw ``extra["reasoning"]``."""
     effort = getattr(config, "reasoning_effort", None)
-    given = [getattr(config, "reasoning", None), config.extra.get("reasoning")]
+    given = [getattr(config, "reasoning", None), _extra(config).get("reasoning")]
     for reasoning in given:
         if effort is None and reasoning is not None:
             found = reasoning.get("effort") if isinstance(reasoning, Mapping) else None
@@ -243,7 +254,7 @@ def _reasoning_effort(config: SessionConfig) -> tuple[bool, object]:
     return asked, effort
 
 
-def _check_reasoning(config: SessionConfig, profile: ModelProfile) -> None:
+def _check_reasoning(config: _Config, profile: ModelProfile) -> None:
     asked, effort = _reasoning_effort(config)
     if not asked or profile.reasoning is None:
         return
@@ -261,10 +272,10 @@ def _check_reasoning(config: SessionConfig, profile: ModelProfile) -> None:
         )
 
 
-def _check_parallel_calls(config: SessionConfig, profile: ModelProfile) -> None:
+def _check_parallel_calls(config: _Config, profile: ModelProfile) -> None:
     value = getattr(config, "parallel_tool_calls", None)
     if value is None:
-        value = config.extra.get("parallel_tool_calls")
+        value = _extra(config).get("parallel_tool_calls")
     if value is not None and profile.parallel_tool_calls is False:
         raise UnsupportedOptionError(
             profile.family,

@@ -437,6 +437,7 @@ class Session:
         """Ask the model to respond; waits for the active response to finish first."""
         if options is not None:
             _refuse_ga_only(options, self.dialect)
+            check_session_config(options, self.model_profile)
         await self._perform(self.state.request_response(options))
 
     async def cancel_response(self) -> None:

@@ -16,6 +16,7 @@ from agentkit import (
     ConfigurationError,
     Endpoint,
     InputTranscription,
+    ResponseOptions,
     ServerError,
     Session,
     SessionConfig,
@@ -245,3 +246,17 @@ async def test_a_hand_off_to_a_wrong_agent_sends_nothing() -> None:
                 await session.update_agent(Agent(voice="nova"))
             assert session.agent.voice is None
         assert len([e for e in sim.received if e["type"] == "session.update"]) == updates
+
+
+async def test_one_response_s_overrides_are_checked_too() -> None:
+    async with Simulator(Scenario().on_any().say("Fine.")) as sim:
+        endpoint = Endpoint.custom(sim.openai_url("gpt-4o-realtime-preview"), sim.api_key)
+        async with Session(Agent(modality="text", turn_detection=None), endpoint) as session:
+            await session.send_text("Hello", respond=False)
+            with pytest.raises(UnsupportedOptionError, match="voice='cedar'"):
+                await session.create_response(ResponseOptions(voice="cedar"))
+            with pytest.raises(UnsupportedOptionError, match="max_output_tokens=9000"):
+                await session.create_response(ResponseOptions(max_output_tokens=9000))
+            assert not [e for e in sim.received if e["type"] == "response.create"]
+            await session.create_response(ResponseOptions(voice="coral"))
+            await sim.wait_for("response.create", timeout=TIMEOUT)
