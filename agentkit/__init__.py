@@ -34,6 +34,9 @@ from agentkit.errors import (
     SessionClosedError,
     ToolDefinitionError,
 )
+from agentkit.events import GuardrailVerdict
+from agentkit.guardrails import InputGuardrail, OutputGuardrail, input_guardrail, output_guardrail
+from agentkit.handoffs import Handoff, handoff, handoff_back
 from agentkit.history import HistoryItem
 from agentkit.images import Image, ImageError, ImageTooLargeError
 from agentkit.models import ModelProfile, UnsupportedOptionError
@@ -75,14 +78,18 @@ __all__ = [
     "Dialect",
     "Endpoint",
     "EntraToken",
+    "GuardrailVerdict",
+    "Handoff",
     "HandshakeError",
     "HistoryItem",
     "Image",
     "ImageError",
     "ImageTooLargeError",
+    "InputGuardrail",
     "InputTranscription",
     "MissingSettingError",
     "ModelProfile",
+    "OutputGuardrail",
     "PriceTable",
     "ProtocolError",
     "RateLimitedError",
@@ -109,5 +116,9 @@ __all__ = [
     "TurnDetection",
     "UnsupportedOptionError",
     "__version__",
+    "handoff",
+    "handoff_back",
+    "input_guardrail",
+    "output_guardrail",
     "tool",
 ]

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from agentkit.guardrails import (
+    InputCheck,
+    InputGuardrail,
+    OutputCheck,
+    OutputGuardrail,
+    as_input_guardrails,
+    as_output_guardrails,
+)
+from agentkit.handoffs import Handoff, handoff
 from agentkit.protocol.config import (
     AudioFormat,
     InputTranscription,
@@ -48,6 +57,13 @@ class Agent:
             ``"auto"``, ``"disabled"`` or a :class:`~agentkit.protocol.config.RetentionRatio`.
             GA only.
         extra_session: raw ``session`` fields sent as they are, for settings agentkit lacks.
+        handoffs: agents (or :class:`~agentkit.handoffs.Handoff` specs from ``handoff()`` and
+            ``handoff_back()``) the model may transfer the conversation to; each becomes a
+            transfer tool (see ``docs/handoffs.md``).
+        input_guardrails: checks run on every tool call before approval and the function; a
+            trip answers the call with the guardrail's message (see ``docs/guardrails.md``).
+        output_guardrails: checks run on the assistant's words as they stream; a trip
+            cancels the response and asks for a recovery.
     """
 
     instructions: str = ""
@@ -66,16 +82,59 @@ class Agent:
     parallel_tool_calls: bool | None = None
     truncation: Truncation | None = None
     extra_session: dict[str, Any] = field(default_factory=dict)
+    handoffs: Sequence[Agent | Handoff] = ()
+    input_guardrails: Sequence[InputGuardrail | InputCheck] = ()
+    output_guardrails: Sequence[OutputGuardrail | OutputCheck] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.tools, Toolset):
             object.__setattr__(self, "tools", Toolset(_as_iterable(self.tools)))
+        specs = tuple(h if isinstance(h, Handoff) else _as_handoff(h) for h in self.handoffs)
+        object.__setattr__(self, "handoffs", specs)
+        object.__setattr__(self, "input_guardrails", as_input_guardrails(self.input_guardrails))
+        object.__setattr__(self, "output_guardrails", as_output_guardrails(self.output_guardrails))
+        if self.handoffs:
+            self.__dict__["_toolset"] = self._all_tools()  # a clash of names fails here
 
     @property
     def toolset(self) -> Toolset:
-        """The agent's tools as a :class:`Toolset` (``tools`` is normalised to one)."""
+        """The tools the model sees: ``tools``, then one transfer tool per hand-off."""
+        cached = self.__dict__.get("_toolset")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         assert isinstance(self.tools, Toolset)
         return self.tools
+
+    def _all_tools(self) -> Toolset:
+        assert isinstance(self.tools, Toolset)
+        transfers = [spec.tool for spec in self.handoffs if isinstance(spec, Handoff)]
+        return self.tools.with_tools(*transfers)
+
+    @property
+    def input_guards(self) -> tuple[InputGuardrail, ...]:
+        """``input_guardrails`` as :class:`InputGuardrail` objects (normalised on construction)."""
+        return self.input_guardrails  # type: ignore[return-value]
+
+    @property
+    def output_guards(self) -> tuple[OutputGuardrail, ...]:
+        """``output_guardrails`` as :class:`OutputGuardrail` objects."""
+        return self.output_guardrails  # type: ignore[return-value]
+
+    @property
+    def checks_output(self) -> bool:
+        """Whether this agent, or one it can hand the conversation to, has output guardrails
+        (a session then reads the transcript for them)."""
+        seen: set[int] = set()
+        waiting: list[Agent] = [self]
+        while waiting:
+            agent = waiting.pop()
+            if id(agent) in seen:
+                continue
+            seen.add(id(agent))
+            if agent.output_guardrails:
+                return True
+            waiting.extend(h.agent for h in agent.handoffs if isinstance(h, Handoff) and h.agent)
+        return False
 
     def with_changes(self, **changes: Any) -> Agent:
         """A copy with some settings changed (for hand-offs and mid-session updates)."""
@@ -132,6 +191,13 @@ class Agent:
             optional["reasoning"] = Reasoning(effort=self.reasoning_effort)
         settings.update({key: value for key, value in optional.items() if value is not None})
         return SessionConfig(**settings)
+
+
+def _as_handoff(target: object) -> Handoff:
+    if not isinstance(target, Agent):
+        kind = type(target).__name__
+        raise TypeError(f"handoffs takes agents or handoff(...) specs, not a {kind}")
+    return handoff(target)
 
 
 def _as_iterable(tools: Any) -> Iterable[ToolLike]:

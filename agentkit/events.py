@@ -23,6 +23,8 @@ __all__ = [
     "ErrorOccurred",
     "Event",
     "EventsDropped",
+    "GuardrailTripped",
+    "HandoffOccurred",
     "InputTimeout",
     "Interrupted",
     "ReasoningDone",
@@ -291,6 +293,70 @@ class UsageUpdated(_Event):
     total_cost: float | None = None
 
 
+class GuardrailVerdict(BaseModel):
+    """What a guardrail decided (see :mod:`agentkit.guardrails`).
+
+    Attributes:
+        tripped: the content must not pass.
+        message: for an input guardrail, what the model is told instead of the tool's output;
+            for an output guardrail, why it tripped (for the application).
+        details: anything else the guardrail wants the application to see.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tripped: bool = False
+    message: str = ""
+    details: dict[str, Any] | None = None
+
+    @classmethod
+    def passed(cls) -> GuardrailVerdict:
+        """Nothing to object to (a check returning ``None`` means the same)."""
+        return cls()
+
+    @classmethod
+    def trip(cls, message: str, details: dict[str, Any] | None = None) -> GuardrailVerdict:
+        """Stop the content, saying why."""
+        return cls(tripped=True, message=message, details=details)
+
+
+class GuardrailTripped(_Event):
+    """A guardrail stopped something.
+
+    ``kind`` is ``"output"`` for the assistant's words (``response_id`` and the ``text`` checked
+    are set; the response was cancelled and what the user had not heard truncated) or
+    ``"input"`` for a tool call (``call_id`` and ``tool_name`` are set; the call was answered
+    with the verdict's message and the function never ran).
+    """
+
+    type: Literal["guardrail_tripped"] = "guardrail_tripped"
+    guardrail: str
+    kind: Literal["input", "output"]
+    verdict: GuardrailVerdict
+    response_id: str | None = None
+    text: str = ""
+    call_id: str | None = None
+    tool_name: str | None = None
+    recovering: bool = False
+
+
+class HandoffOccurred(_Event):
+    """The conversation moved to another agent: its instructions, tools and voice settings
+    replaced the previous ones in one ``session.update``, sent before the transfer call's
+    output, so the follow-up response is the new agent's. The history is kept.
+
+    ``arguments`` is the transfer's input as the model gave it (a reason, say).
+    """
+
+    type: Literal["handoff"] = "handoff"
+    call_id: str
+    tool_name: str
+    source: str
+    target: str
+    arguments: dict[str, Any] = {}
+    back: bool = False
+
+
 Event = (
     SessionReady
     | TranscriptDelta
@@ -317,5 +383,7 @@ Event = (
     | EventsDropped
     | SessionClosed
     | UsageUpdated
+    | GuardrailTripped
+    | HandoffOccurred
 )
 """Every event an application can receive from a session."""

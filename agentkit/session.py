@@ -45,6 +45,7 @@ from agentkit.events import (
     ToolProgress,
     UsageUpdated,
 )
+from agentkit.guardrails import OutputWatch, screen_call
 from agentkit.images import ImageDetail, ImageLike, load_image
 from agentkit.models import ModelProfile, check_images, check_session_config
 from agentkit.protocol import events as ev
@@ -131,6 +132,8 @@ class SessionOptions:
         max_history_items: conversation items the session remembers (the oldest go first).
         max_history_chars: characters of text, tool arguments and outputs the history keeps
             (the oldest items go first).
+        max_handoffs_per_turn: transfers between agents per user turn (see
+            ``docs/handoffs.md``); past it a transfer call gets an error output and no swap.
         prices: rates that turn token usage into a cost estimate (see ``docs/cost.md``):
             :class:`~agentkit.usage.TokenPrices`, or a :class:`~agentkit.usage.PriceTable` from
             which the endpoint's model picks its rates. ``None``: tokens only, no cost.
@@ -158,6 +161,7 @@ class SessionOptions:
     max_history_items: int = 5_000
     max_history_chars: int = 8_000_000
     prices: TokenPrices | PriceTable | None = None
+    max_handoffs_per_turn: int = 4
 
 
 class Session:
@@ -193,9 +197,11 @@ class Session:
         "_failed_restores",
         "_flushing",
         "_handlers",
+        "_handoff_trail",
         "_held_since",
         "_meter",
         "_outbox",
+        "_output_watch",
         "_ready",
         "_rollover_reason",
         "_stale_timer",
@@ -281,6 +287,9 @@ class Session:
         self._close_event: SessionClosed | None = None
         self._tracing: NoTracing = session_tracer(self, endpoint)
         self._meter = UsageMeter(session_prices(self.options.prices, endpoint))
+        self._handoff_trail: list[Agent] = []  # the agents that handed over, latest last
+        self._output_watch: OutputWatch | None = None
+        self._watch_output(agent)
 
     def __repr__(self) -> str:
         name, dialect = self.agent.name, self.dialect.value
@@ -460,7 +469,14 @@ class Session:
         self.agent = agent
         self.state.auto_interrupt = agent.server_interrupts
         self.state.auto_response = agent.server_responds
+        self.state.server_vad = agent.turn_detection_config is not None
+        self._watch_output(agent)
         await self._send(SessionUpdate(session=agent.session_config()))
+
+    def _watch_output(self, agent: Agent) -> None:
+        """Read the transcript for output guardrails, once an agent that may need it comes."""
+        if self._output_watch is None and agent.checks_output:
+            self._output_watch = OutputWatch(self)
 
     async def send_event(self, event: ClientEvent) -> None:
         """Send any client event (it is remembered so that errors can be matched to it)."""
@@ -1017,6 +1033,10 @@ class Session:
             known = ", ".join(self.agent.toolset.names) or "none"
             message = f"there is no tool named {call.name!r}; available tools: {known}"
             return ToolResult.error(message, error_type="unknown_tool")
+        if self.agent.input_guards:
+            blocked = await screen_call(self, call)
+            if blocked is not None:
+                return blocked
         if self.options.approve is not None:
             denial = await self._denial(call)
             if denial is not None:

@@ -163,6 +163,10 @@ class ConversationState:
     _active_touched: float = 0.0
     _user_speaking: bool = False
     asides: dict[str, str] = field(default_factory=dict)  # response id -> aside id, running
+    # Hand-offs and guardrail recoveries this user turn; a user message replayed after a
+    # reconnect is no new turn for them, so a transfer loop cannot restart its count.
+    handoffs_this_turn: int = 0
+    recoveries_this_turn: int = 0
 
     def __post_init__(self) -> None:
         self._log = History(self.max_history_items, self.max_history_chars)
@@ -177,8 +181,11 @@ class ConversationState:
         self._user_speaking = False  # the application decided the turn is over
         return self._maybe_create()
 
-    def _new_turn(self) -> None:
+    def _new_turn(self, fresh: bool = True) -> None:
         self.rounds_this_turn = 0
+        if fresh:
+            self.handoffs_this_turn = 0
+            self.recoveries_this_turn = 0
 
     def cancel_response(self) -> list[Action]:
         """The application stops the current response (``interrupt`` also truncates audio).
@@ -198,6 +205,22 @@ class ConversationState:
         if self.active_response_id is not None:
             actions.append(self.sent(ResponseCancel(response_id=self.active_response_id)))
         actions.extend(self._barge_in())
+        return actions
+
+    def stop_response(
+        self, response_id: str | None, recovery: ResponseOptions | None = None
+    ) -> list[Action]:
+        """A guardrail stopped ``response_id``: cancel it if it is still active, truncate what
+        the user has not heard, and ask for ``recovery`` once the cancelled response has ended
+        (queued like any request, so it never races the cancellation). Not a new user turn."""
+        actions: list[Action] = []
+        if response_id is not None and response_id == self.active_response_id:
+            actions.append(self.sent(ResponseCancel(response_id=response_id)))
+        actions.extend(self._barge_in())
+        if recovery is not None:
+            self.recoveries_this_turn += 1
+            self._pending = _Pending(recovery, follow_up=False)
+            actions.extend(self._maybe_create())
         return actions
 
     def report_playback(self, item_id: str, played_ms: int) -> None:
@@ -698,15 +721,23 @@ class ConversationState:
 
     def _on_item_added(self, event: ev.ConversationItemAdded) -> list[Action]:
         item = event.item
+        user = item.type == "message" and item.role == "user"
+        fresh = user and not self._seen(item.id)  # not a replay after a reconnect
         self._remember_item(item, after=event.previous_item_id)
         if item.id is not None:
             self._unacked_items.pop(item.id, None)
         if item.type == "function_call_output" and item.call_id:
             self._unacked_outputs.pop(item.call_id, None)
             self._forget(item.call_id)
-        elif item.type == "message" and item.role == "user":
-            self._new_turn()
+        elif user:
+            self._new_turn(fresh)
         return []
+
+    def _seen(self, item_id: str | None) -> bool:
+        """Whether the item is known already, recorded or not (the history is not forced)."""
+        if item_id in self._log.entries:
+            return True
+        return any(item.id == item_id for item, _, _ in self._unrecorded or ())
 
     def _on_item_done(self, event: ev.ConversationItemDone) -> list[Action]:
         self._remember_item(event.item)
