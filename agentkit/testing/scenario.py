@@ -425,7 +425,13 @@ class ScenarioRunner:
             if item.get("type") == "function_call_output"
         }
         self._outputs.all.extend(_outputs_in(tail))
-        declared = {tool.get("name") for tool in tools}
+        # A call answered in the conversation was made, whether or not its tool is declared
+        # now (a hand-off changes the tools between steps).
+        declared = {tool.get("name") for tool in tools} | {
+            item.get("name")
+            for item in tail
+            if item.get("type") == "function_call" and str(item.get("call_id")) in outputs
+        }
         cursor = 0
         after_outputs = False
         for index, step in enumerate(turn.steps):
