@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from typing import TYPE_CHECKING
 
-from opentelemetry.trace import Span, SpanContext, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util import types
 
-__all__ = ["DeferredSpan"]
+if TYPE_CHECKING:
+    from agentkit.actions import Call
+
+__all__ = ["DeferredSpan", "ResponseSpan", "ToolSpan"]
 
 
 class DeferredSpan(Span):
@@ -21,10 +26,23 @@ class DeferredSpan(Span):
     own, or reads the current span's context, starts the real span then, so nothing is lost.
     """
 
-    __slots__ = ("_begin", "_span")
+    __slots__ = ("_attributes", "_context", "_kind", "_name", "_span", "_start_time", "_tracer")
 
-    def __init__(self, begin: Callable[[], Span]) -> None:
-        self._begin = begin
+    def __init__(
+        self,
+        tracer: Tracer,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: dict[str, types.AttributeValue],
+        start_time: int,
+    ) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._context = context
+        self._kind = kind
+        self._attributes = attributes
+        self._start_time = start_time
         self._span: Span | None = None
 
     @property
@@ -32,7 +50,9 @@ class DeferredSpan(Span):
         """The SDK's span, started now if it was not yet."""
         span = self._span
         if span is None:
-            span = self._span = self._begin()
+            span = self._span = self._tracer.start_span(
+                self._name, self._context, self._kind, self._attributes, None, self._start_time
+            )
         return span
 
     def get_span_context(self) -> SpanContext:
@@ -74,4 +94,45 @@ class DeferredSpan(Span):
         self.started.end(end_time)
 
     def __repr__(self) -> str:
-        return f"DeferredSpan({self._span!r})"
+        return f"DeferredSpan({self._name!r}, started={self._span is not None})"
+
+
+class ResponseSpan(DeferredSpan):
+    """A response's span, with what its end and its metrics need."""
+
+    __slots__ = ("first_audio", "first_text", "interrupted", "requested", "tools")
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        name: str,
+        context: Context | None,
+        attributes: dict[str, types.AttributeValue],
+        start_time: int,
+        requested: float,
+    ) -> None:
+        super().__init__(tracer, name, context, SpanKind.CLIENT, attributes, start_time)
+        self.requested = requested  # perf_counter() at its request, or at response.created
+        self.first_audio: float | None = None
+        self.first_text: float | None = None
+        self.interrupted = False
+        self.tools: list[ToolSpan] | None = None  # its tools whose tasks ended before it did
+
+
+class ToolSpan(DeferredSpan):
+    """A tool's span, with the times of its task."""
+
+    __slots__ = ("call", "ended", "began")
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        name: str,
+        context: Context | None,
+        attributes: dict[str, types.AttributeValue],
+        call: Call,
+    ) -> None:
+        super().__init__(tracer, name, context, SpanKind.INTERNAL, attributes, time.time_ns())
+        self.call = call
+        self.began = time.perf_counter()
+        self.ended: tuple[int, float] = (0, 0.0)  # time_ns() and perf_counter() at its end

@@ -32,7 +32,6 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -59,7 +58,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import AttributeValue
 
-from agentkit._tracing_spans import DeferredSpan
+from agentkit._tracing_spans import ResponseSpan, ToolSpan
 from agentkit.errors import ServerError
 from agentkit.events import (
     AudioDelta,
@@ -257,26 +256,41 @@ def session_tracer(session: TracedSession, endpoint: Endpoint | None) -> NoTraci
     return SessionTracer(session, endpoint, tracer, _instruments(meter_provider))
 
 
+class _Total:
+    """One running total, and the attributes it is reported with."""
+
+    __slots__ = ("attributes", "count")
+
+    def __init__(self, attributes: dict[str, AttributeValue]) -> None:
+        self.attributes = attributes
+        self.count = 0
+
+
 class _TokenTotals:
     """Cumulative token counts by attribute set, reported through an asynchronous counter.
 
     A synchronous ``Counter.add`` costs about 9 µs in the Python SDK and a response has up to
-    five token details; adding to an int here costs a fraction of a microsecond, and the SDK
-    reads the totals only when it collects (possibly from its exporter thread: the callback
-    reads a copy).
+    five token details; a session adds to a :class:`_Total` it looked up once (no hashing per
+    add), and the SDK reads the totals only when it collects (possibly from its exporter
+    thread: the callback reads a snapshot).
     """
 
     __slots__ = ("_totals",)
 
     def __init__(self) -> None:
-        self._totals: dict[tuple[tuple[str, AttributeValue], ...], int] = {}
+        self._totals: dict[tuple[tuple[str, AttributeValue], ...], _Total] = {}
 
-    def add(self, count: int, key: tuple[tuple[str, AttributeValue], ...]) -> None:
-        self._totals[key] = self._totals.get(key, 0) + count
+    def total(self, key: tuple[tuple[str, AttributeValue], ...]) -> _Total:
+        """The total for this attribute set, shared by every session that counts it."""
+        found = self._totals.get(key)
+        if found is None:
+            found = self._totals[key] = _Total(dict(key))
+        return found
 
     def observe(self, options: CallbackOptions) -> Iterator[Observation]:
-        for key, total in list(self._totals.items()):
-            yield Observation(total, dict(key))
+        for total in list(self._totals.values()):
+            if total.count:
+                yield Observation(total.count, total.attributes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,24 +362,6 @@ def _instruments(provider: MeterProvider) -> _Instruments:
 # -- the tracer ------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Response:
-    span: Span
-    started: float  # perf_counter() at its request, or at response.created
-    first_audio: float | None = None
-    first_text: float | None = None
-    interrupted: bool = False
-    tools: list[_ToolDone] | None = None  # its tools' tasks that ended before it did
-
-
-@dataclass(slots=True)
-class _ToolDone:
-    call: Call
-    span: Span
-    started: float  # perf_counter() at the task's start
-    ended: tuple[int, float]  # time_ns() and perf_counter() at the task's end
-
-
 @dataclass(frozen=True, slots=True)
 class _ChatMeasured:
     """The metric attributes of a session's responses, built once: by token type, and the
@@ -374,13 +370,15 @@ class _ChatMeasured:
     chat: dict[str, AttributeValue]
     input: dict[str, AttributeValue]
     output: dict[str, AttributeValue]
-    details: dict[str, tuple[tuple[str, AttributeValue], ...]]
+    details: dict[str, _Total]
 
     @classmethod
-    def of(cls, chat: dict[str, AttributeValue]) -> _ChatMeasured:
+    def of(cls, chat: dict[str, AttributeValue], totals: _TokenTotals) -> _ChatMeasured:
         base = tuple(chat.items())
         details = {
-            f"{token_type}.{detail}": (*base, (TOKEN_TYPE, token_type), (TOKEN_DETAIL, detail))
+            f"{token_type}.{detail}": totals.total(
+                (*base, (TOKEN_TYPE, token_type), (TOKEN_DETAIL, detail))
+            )
             for token_type, detail in (
                 ("input", "cached"),
                 ("input", "text"),
@@ -416,7 +414,7 @@ class SessionTracer(NoTracing):
         self._context: Context | None = None
         # response.create times not yet answered by a response.created, oldest first
         self._requests: deque[tuple[int, float]] = deque(maxlen=_KEPT_REQUESTS)
-        self._responses: dict[str, _Response] = {}
+        self._responses: dict[str, ResponseSpan] = {}
         self._response_contexts: dict[str, Context] = {}
         self._reconnect: Span | None = None
         self._failure: str | None = None
@@ -446,7 +444,7 @@ class SessionTracer(NoTracing):
     def _chat_measured(self) -> _ChatMeasured:
         """Metric attributes of responses, built once (the model is known by the first one)."""
         if self._measured is None:
-            self._measured = _ChatMeasured.of(self._common("chat"))
+            self._measured = _ChatMeasured.of(self._common("chat"), self._metrics.tokens)
         return self._measured
 
     def _chat_started(self) -> tuple[str, dict[str, AttributeValue]]:
@@ -568,7 +566,7 @@ class SessionTracer(NoTracing):
         happened = self._session._event_time()
         requests = self._requests
         requested = requests.popleft() if requests and requests[0][1] <= happened[1] else None
-        start_ns, started = requested or happened
+        start_ns, began = requested or happened
         name, first = self._chat_started()
         attributes = {
             **first,
@@ -576,19 +574,13 @@ class SessionTracer(NoTracing):
             ROUND: self._session.state.rounds_this_turn,
             TRIGGER: "client" if requested else "server",
         }
-        begin = partial(
-            self._tracer.start_span,
-            name,
-            context=self._context,
-            kind=SpanKind.CLIENT,
-            attributes=attributes,
-            start_time=start_ns,
-        )
-        span = DeferredSpan(begin)  # started by its tool's span or its end, after the replies
-        self._responses[response_id] = _Response(span, started)
+        # started by its tool's span or by its end, after the round's replies are written
+        span = ResponseSpan(self._tracer, name, self._context, attributes, start_ns, began)
+        self._responses[response_id] = span
         context = contexts[response_id] = trace.set_span_in_context(span, self._context)
-        if len(contexts) > _KEPT_RESPONSE_CONTEXTS:
-            del contexts[next(iter(contexts))]
+        if len(contexts) > 2 * _KEPT_RESPONSE_CONTEXTS:  # forget the oldest, a few at a time
+            for old in list(contexts)[:_KEPT_RESPONSE_CONTEXTS]:
+                del contexts[old]
         return context
 
     def _audio_delta(self, event: AudioDelta) -> None:
@@ -608,7 +600,7 @@ class SessionTracer(NoTracing):
         response = self._responses.get(event.response_id or "")
         if response is not None:
             response.interrupted = True
-            response.span.add_event("agentkit.interrupted", attributes)
+            response.add_event("agentkit.interrupted", attributes)
         elif self._span is not None:  # playback of a finished response was cut off
             if event.response_id:
                 attributes[RESPONSE_ID] = event.response_id
@@ -643,7 +635,7 @@ class SessionTracer(NoTracing):
     def _end_response(
         self,
         response_id: str,
-        response: _Response,
+        response: ResponseSpan,
         status: str,
         error: str | None,
         attributes: dict[str, AttributeValue],
@@ -651,13 +643,13 @@ class SessionTracer(NoTracing):
     ) -> None:
         """Set ``attributes`` and the outcome on the response's span (in one call: each one
         costs the SDK a lock and a check of every value), end it and record its metrics."""
-        span = response.span
+        span = response
         end_ns, now = ended
         for tool in response.tools or ():
             self._end_tool(tool)
         attributes[FINISH_REASONS] = (status,)
         attributes[INTERRUPTED] = response.interrupted
-        started, first_audio, first_text = response.started, response.first_audio, None
+        started, first_audio, first_text = response.requested, response.first_audio, None
         if first_audio is not None:
             first_audio -= started
             attributes[TIME_TO_FIRST_AUDIO] = first_audio
@@ -700,7 +692,7 @@ class SessionTracer(NoTracing):
                 if isinstance(count, int):
                     attributes[name] = count
                     if count:
-                        metrics.tokens.add(count, measured.details[detail])
+                        measured.details[detail].count += count
 
     # -- tools --------------------------------------------------------------------------------
 
@@ -719,36 +711,29 @@ class SessionTracer(NoTracing):
             attributes[RESPONSE_ID] = call.response_id
         if self._content:
             attributes[TOOL_ARGUMENTS] = call.arguments
-        begin = partial(
-            self._tracer.start_span,
-            f"execute_tool {call.name}",
-            context=parent,
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            start_time=time.time_ns(),
-        )
-        span = DeferredSpan(begin)  # started when the tool needs it, or when it ends
-        started = time.perf_counter()
+        name = f"execute_tool {call.name}"
+        # started when the tool needs it (a span of its own), or when it ends
+        span = ToolSpan(self._tracer, name, parent, attributes, call)
         attached = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
             await run
         finally:
             otel_context.detach(attached)
-            done = _ToolDone(call, span, started, (time.time_ns(), time.perf_counter()))
+            span.ended = (time.time_ns(), time.perf_counter())
             response = self._responses.get(call.response_id or "")
             if response is None:
-                self._end_tool(done)  # its response ended: the output went out just now
+                self._end_tool(span)  # its response ended: the output went out just now
             elif response.tools is None:
-                response.tools = [done]
+                response.tools = [span]
             else:
-                response.tools.append(done)
+                response.tools.append(span)
 
-    def _end_tool(self, done: _ToolDone) -> None:
+    def _end_tool(self, span: ToolSpan) -> None:
         """End a tool's span and record its duration. A tool whose response is still open (a
         quick one: it answered before its response.done was handled) waits for the response's
         end, which comes once the replies of the round are written. The outcome is the call's
         own result (its ``ToolCallFinished`` may be told later than this)."""
-        call, span = done.call, done.span
+        call = span.call
         measured: dict[str, AttributeValue] = {OPERATION: "execute_tool", TOOL_NAME: call.name}
         result = call.result
         if result is not None and result.is_error:
@@ -757,9 +742,9 @@ class SessionTracer(NoTracing):
             measured[ERROR_TYPE] = error
         if result is not None and self._content:
             span.set_attribute(TOOL_RESULT, result.output)
-        end_ns, now = done.ended
+        end_ns, now = span.ended
         span.end(end_time=end_ns)
-        self._metrics.tool_duration.record(now - done.started, measured)
+        self._metrics.tool_duration.record(now - span.began, measured)
 
     # -- reconnection -------------------------------------------------------------------------
 

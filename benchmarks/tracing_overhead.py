@@ -287,17 +287,6 @@ class FloorRounds:
             "server.port": 443,
             "agentkit.session.id": "sess_bench",
         }
-        self.chat_end: dict[str, AttributeValue] = {
-            "gen_ai.usage.input_tokens": 100,
-            "gen_ai.usage.output_tokens": 20,
-            "gen_ai.usage.cache_read.input_tokens": 0,
-            "agentkit.usage.input_text_tokens": 100,
-            "agentkit.usage.input_audio_tokens": 0,
-            "agentkit.usage.output_text_tokens": 20,
-            "agentkit.usage.output_audio_tokens": 0,
-            "gen_ai.response.finish_reasons": ("completed",),
-            "agentkit.response.interrupted": False,
-        }
         self.usage_in = {**common, "gen_ai.token.type": "input"}
         self.usage_out = {**common, "gen_ai.token.type": "output"}
         base = tuple(common.items())
@@ -337,13 +326,29 @@ class FloorRounds:
         otel_context.detach(token)
         tool.end()
         self.tool_duration.record(time.perf_counter() - tool_started, self.tool)
-        chat.set_attributes(self.chat_end)
+        finished = one.finished  # what the round's usage is, read as any instrumentation must
+        usage = finished.usage
+        inputs, outputs = usage.input_token_details, usage.output_token_details
+        in_text, out_text = inputs["text_tokens"], outputs["text_tokens"]
+        chat.set_attributes(
+            {
+                "gen_ai.usage.input_tokens": usage.input_tokens,
+                "gen_ai.usage.output_tokens": usage.output_tokens,
+                "gen_ai.usage.cache_read.input_tokens": inputs["cached_tokens"],
+                "agentkit.usage.input_text_tokens": in_text,
+                "agentkit.usage.input_audio_tokens": inputs["audio_tokens"],
+                "agentkit.usage.output_text_tokens": out_text,
+                "agentkit.usage.output_audio_tokens": outputs["audio_tokens"],
+                "gen_ai.response.finish_reasons": (finished.status,),
+                "agentkit.response.interrupted": False,
+            }
+        )
         chat.end()
         self.duration.record(time.perf_counter() - started, self.chat)
-        self.token_usage.record(100, self.usage_in)
-        self.token_usage.record(20, self.usage_out)
-        self.totals[self.text_in] = self.totals.get(self.text_in, 0) + 100
-        self.totals[self.text_out] = self.totals.get(self.text_out, 0) + 20
+        self.token_usage.record(usage.input_tokens, self.usage_in)
+        self.token_usage.record(usage.output_tokens, self.usage_out)
+        self.totals[self.text_in] = self.totals.get(self.text_in, 0) + in_text
+        self.totals[self.text_out] = self.totals.get(self.text_out, 0) + out_text
 
     def close(self) -> None:
         self.session.end()
@@ -410,15 +415,20 @@ def _counts(points: dict[str, Any]) -> dict[str, Any]:
 # -- CPU per round ---------------------------------------------------------------------------------
 
 
-async def _timed_block(rounds: Any, made: list[Round]) -> float:
+async def _timed_block(kinds: dict[str, Any], made: list[Round]) -> dict[str, float]:
     """CPU seconds per round of this thread (the batch exporter's thread is the SDK's, alike for
-    both), one loop step per round, as a session gives one."""
+    both), each instrumentation's round in turn, one loop step after each, as a session gives
+    one: so close in time that a busy moment of the machine weighs on both alike."""
     gc.collect()
-    started = time.thread_time()
+    spent = dict.fromkeys(kinds, 0.0)
+    clock = time.thread_time
     for one in made:
-        rounds.round(one)
-        await asyncio.sleep(0)
-    return (time.thread_time() - started) / len(made)
+        for name, rounds in kinds.items():
+            started = clock()
+            rounds.round(one)
+            await asyncio.sleep(0)
+            spent[name] += clock() - started
+    return {name: total / len(made) for name, total in spent.items()}
 
 
 async def cpu_per_round(blocks: int, size: int) -> dict[str, list[float]]:
@@ -427,14 +437,12 @@ async def cpu_per_round(blocks: int, size: int) -> dict[str, list[float]]:
     sdk = service_sdk()
     kinds = {"floor": FloorRounds(sdk), "agentkit": AgentkitRounds(sdk)}
     found: dict[str, list[float]] = {name: [] for name in kinds}
-    number = 0
     for block in range(blocks + 1):
-        for name, rounds in kinds.items():  # interleaved: a noisy moment hits both alike
-            made = [Round.make(number + i) for i in range(size)]
-            number += size
-            sdk.tracer_provider.force_flush()
-            cost = await _timed_block(rounds, made)
-            if block:  # the first block of each warms up
+        made = [Round.make(block * size + i) for i in range(size)]
+        sdk.tracer_provider.force_flush()
+        costs = await _timed_block(kinds, made)
+        if block:  # the first block warms up
+            for name, cost in costs.items():
                 found[name].append(cost)
     for rounds in kinds.values():
         rounds.close()
