@@ -46,6 +46,7 @@ from agentkit.events import (
     UsageUpdated,
 )
 from agentkit.guardrails import OutputWatch, screen_call
+from agentkit.history import Replay
 from agentkit.images import ImageDetail, ImageLike, load_image
 from agentkit.models import ModelProfile, check_images, check_session_config
 from agentkit.protocol import events as ev
@@ -782,7 +783,7 @@ class Session:
     async def _restore(self, attempt: int, reason: str) -> None:
         """Configuration, then history, then what waited; queued input audio last."""
         self._failed_restores += 1  # until the service acknowledges the configuration
-        replay = self.state.replay(self.options.reconnect.replay_items)
+        replay = self._replay()
         retained, dropped = self._fresh_audio()
         now = time.monotonic()
         self._outbox.clear()
@@ -805,6 +806,10 @@ class Session:
         )
         await self._perform(self.state.resumed())
         await self._flush()
+
+    def _replay(self) -> Replay:
+        """What rebuilds the conversation on a new socket (a sideband's call keeps its own)."""
+        return self.state.replay(self.options.reconnect.replay_items)
 
     def _fresh_audio(self) -> tuple[list[tuple[ClientEvent, float]], int]:
         """Queued input-buffer events worth sending late; everything else the state re-derives."""
