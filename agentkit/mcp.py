@@ -180,6 +180,7 @@ class MCPServer:
         self.dropped: dict[str, str] = {}
         """Server tools left out, by their server name, with the reason (see docs/mcp.md)."""
         self._tools: list[MCPTool] = []
+        self._listed = False
         self._client: Client | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -235,8 +236,8 @@ class MCPServer:
             task.cancel()
 
     async def tools(self) -> list[MCPTool]:
-        """The server's tools as agentkit tools (connecting first if need be)."""
-        if self._client is None:
+        """The server's tools as agentkit tools (connecting first if never listed)."""
+        if not self._listed:
             await self.start()
         return list(self._tools)
 
@@ -272,6 +273,7 @@ class MCPServer:
             MCPTool(self, probed.spec, probed.name, probed.parameters, self.timeout)
             for probed in found[0]
         ]
+        self._listed = True
         return list(self._tools)
 
     def _fresh(self) -> MCPServer:
@@ -413,6 +415,7 @@ class MCPServer:
         """Make the tools of a listing; tell the kept sessions when they changed."""
         before = {t.name: t.schema() for t in self._tools}
         self._tools, self.dropped = self._convert(listing)
+        self._listed = True
         if before and before != {t.name: t.schema() for t in self._tools}:
             for session in list(self._sessions):
                 await self._update(session)

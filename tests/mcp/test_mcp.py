@@ -41,9 +41,12 @@ def declared(conn: Live) -> list[list[str]]:
     return [[t["name"] for t in u["session"].get("tools", [])] for u in updates]
 
 
-async def finished(conn: Live, count: int) -> list[ToolCallFinished]:
-    await conn.events.wait_for(ToolCallFinished, count=count)
-    return conn.events.of(ToolCallFinished)
+async def finished(conn: Live, count: int, timeout: float = TIMEOUT) -> list[ToolCallFinished]:
+    def found() -> list[ToolCallFinished] | None:
+        done = conn.events.of(ToolCallFinished)
+        return done if len(done) >= count else None
+
+    return await conn.events.until(found, timeout)
 
 
 async def test_stdio_tools_run_in_parallel_with_a_local_tool() -> None:
@@ -172,7 +175,8 @@ async def test_a_crashed_stdio_server_answers_its_call_and_is_restarted(tmp_path
             await conn.session.send_text("crash please")
             await conn.events.wait_for(ToolCallFinished)
             await conn.session.send_text("weather please")
-            crashed, answered = await finished(conn, 2)
+            # Waits for a new server process: importing the mcp SDK alone takes seconds.
+            crashed, answered = await finished(conn, 2, timeout=6 * TIMEOUT)
     assert crashed.is_error and "Connection closed" in crashed.output
     assert answered.output == "alpha: Oslo sunny for 1 day(s)"
 
