@@ -16,4 +16,6 @@ def test_weather_answers_with_the_tool_output(capsys: pytest.CaptureFixture[str]
     assert '"temperature":4,"unit":"celsius","sky":"overcast"}' in out
     assert "assistant: It is 4 degrees and overcast in Oslo.\n" in out
     assert "!! get_weather failed (tool_error" in out
-    assert out.endswith("assistant: Sorry, I could not find that city.\n")
+    conversation, usage = out.rsplit("[agentkit] usage: ", 1)
+    assert conversation.endswith("assistant: Sorry, I could not find that city.\n")
+    assert usage.startswith("4 responses, ") and usage.endswith(" out\n")  # the run's totals
