@@ -6,7 +6,11 @@ Every exception agentkit raises derives from :class:`AgentkitError`; foreign exc
     AgentkitError
     ├── ConfigurationError            bad or missing settings, detected before any I/O
     │   ├── MissingSettingError       a required setting (argument or env var) is absent
-    │   └── CredentialError           the credential cannot produce a token (not retried)
+    │   ├── CredentialError           the credential cannot produce a token (not retried)
+    │   └── UnsupportedOptionError    the endpoint's model lacks an option (agentkit.models)
+    ├── ImageError                    an image cannot be sent (agentkit.images)
+    │   └── ImageTooLargeError        over the size limit
+    ├── AnswerTimeoutError            ask or aside got no answer in time (an asyncio.TimeoutError)
     ├── ToolDefinitionError           a tool's signature cannot become a schema (decoration time)
     ├── ProtocolError                 an event that cannot be decoded or makes no sense
     ├── ServerError                   an ``error`` event sent by the service
@@ -15,9 +19,9 @@ Every exception agentkit raises derives from :class:`AgentkitError`; foreign exc
     │   │   ├── AuthenticationError   401 / 403
     │   │   ├── DeploymentNotFoundError 404
     │   │   └── RateLimitedError      429 (has ``retry_after``)
-    │   └── ConnectionClosedError     the socket closed (has ``code`` and ``reason``)
-    ├── SessionClosedError            an operation on a session that is closed
-    └── ReconnectGaveUpError          the retry budget ran out
+    │   ├── ConnectionClosedError     the socket closed (has ``code`` and ``reason``)
+    │   └── ReconnectGaveUpError      the retry budget ran out
+    └── SessionClosedError            an operation on a session that is closed
 
 Tool *failures* are not exceptions here: they become outputs for the model.
 Messages never contain secrets; callers pass already-redacted text.

@@ -244,7 +244,7 @@ def _replay_problem(entry: Entry, item: dict[str, Any] | None, plan: ReplayPlan)
     """Why an item cannot be replayed, or None when it can."""
     if item is None:
         return (
-            "malformed" if entry["type"] != "message" or entry["text"] else "audio, no transcript"
+            "malformed" if entry["type"] != "message" or entry["text"] else "no words to restore"
         )
     if item["id"] in plan.item_ids:
         return "a duplicate"
