@@ -89,7 +89,7 @@ class TokenUsage(BaseModel):
         session builds two of these per response, on the path of every tool round."""
         usage = _new(cls)
         _set(usage, "__dict__", counts)
-        _set(usage, "__pydantic_fields_set__", _ALL_COUNTS)
+        _set(usage, "__pydantic_fields_set__", set(_COUNTS))
         _set(usage, "__pydantic_extra__", None)
         _set(usage, "__pydantic_private__", None)
         return usage
@@ -125,7 +125,6 @@ class TokenUsage(BaseModel):
 
 
 _COUNTS = tuple(TokenUsage.model_fields)
-_ALL_COUNTS = frozenset(_COUNTS)
 _set = object.__setattr__
 _new = object.__new__
 

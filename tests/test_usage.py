@@ -67,6 +67,16 @@ def test_a_wire_usage_is_read_by_kind() -> None:
     assert usage.total_tokens == WIRE.total_tokens
 
 
+def test_figures_built_without_validation_behave_like_validated_ones() -> None:
+    usage = UsageMeter().add(WIRE)[0]
+    assert usage.model_copy(update={"responses": 3}).responses == 3
+    assert usage.model_fields_set == set(TokenUsage.model_fields)
+    assert TokenUsage.model_validate_json(usage.model_dump_json()) == usage
+    assert hash(usage) == hash(TokenUsage(**usage.model_dump()))
+    with pytest.raises(ValueError, match="frozen"):
+        usage.input_tokens = 0  # type: ignore[misc]
+
+
 def test_missing_and_odd_figures_count_zero() -> None:
     sparse = Usage(input_tokens=None, output_tokens=7, input_token_details={"text_tokens": 12})
     assert TokenUsage.from_wire(sparse) == TokenUsage(
