@@ -318,6 +318,8 @@ class ConversationState:
         self.connected = False
         lost, self.active_response_id = self.active_response_id, None
         create_lost = self._inflight_create is not None
+        # A lost request keeps its options (a guardrail's recovery instructions, say).
+        asked = self._sent.get(self._inflight_create or "") if lost is None else None
         self._inflight_create = None
         self._inflight_follow_up = None
         self._playback.clear()
@@ -334,7 +336,8 @@ class ConversationState:
         if call_ids:
             self._rounds.append(self._round_of(call_ids))
         elif (lost is not None or create_lost) and self._pending is None:
-            self._pending = _Pending(None, follow_up=False)
+            options = asked if isinstance(asked, ResponseOptions) else None
+            self._pending = _Pending(options, follow_up=False)
 
     def replay(self, max_items: int) -> Replay:
         """Client events that rebuild the conversation on a fresh session, oldest first.
