@@ -22,11 +22,12 @@ import asyncio
 import json
 import logging
 import re
+import sys
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from agentkit.errors import AgentkitError, ToolDefinitionError
 from agentkit.tools import Tool, ToolContext, ToolLike, ToolResult, Toolset
@@ -36,6 +37,7 @@ try:
     import jsonschema  # type: ignore[import-untyped, unused-ignore]
     import mcp.types as mcp_types
     from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
     from mcp.client.subscriptions import SubscriptionLost
     from mcp.shared.exceptions import MCPError
     from mcp_types import CONNECTION_CLOSED
@@ -477,6 +479,8 @@ class MCPServerStdio(MCPServer):
         args: its command-line arguments.
         env: extra environment variables (the SDK passes only a safe few of agentkit's own).
         cwd: the working directory.
+        errlog: where the server's stderr goes (a file with a descriptor); default: this
+            process's stderr.
         name: a label for logs and errors (default: the command and first argument).
         prefix, timeout, restart: see :class:`MCPServer`.
     """
@@ -488,11 +492,13 @@ class MCPServerStdio(MCPServer):
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
+        errlog: TextIO | None = None,
         name: str | None = None,
         prefix: str | None = None,
         timeout: float | None = None,
         restart: bool = True,
     ) -> None:
+        self.errlog = errlog
         label = name or " ".join([Path(command).name, *[Path(a).name for a in args[:1]]])
         super().__init__(label, prefix=prefix, timeout=timeout, restart=restart)
         self.params = StdioServerParameters(
@@ -502,12 +508,14 @@ class MCPServerStdio(MCPServer):
     def _fresh(self) -> MCPServerStdio:
         p = self.params
         return MCPServerStdio(
-            p.command, p.args, env=p.env, cwd=p.cwd, name=self.name, prefix=self.prefix,
+            p.command, p.args, env=p.env, cwd=p.cwd, errlog=self.errlog, name=self.name,
+            prefix=self.prefix,
             timeout=self.timeout, restart=False,
         )  # fmt: skip
 
     def _connect(self) -> Client:
-        return Client(self.params, message_handler=self._on_message)
+        transport = stdio_client(self.params, errlog=self.errlog or _stderr())
+        return Client(transport, message_handler=self._on_message)
 
 
 class MCPServerHTTP(MCPServer):
@@ -590,6 +598,16 @@ def _parameters(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
     if schema.get("additionalProperties") is False:
         parameters["additionalProperties"] = False
     return parameters
+
+
+def _stderr() -> TextIO:
+    """This process's stderr, or the original one when it was replaced by an object with no
+    file descriptor (pytest's capture): a subprocess needs a descriptor."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.__stderr__ or sys.stderr
+    return sys.stderr
 
 
 def _progress_reporter(context: ToolContext[Any]) -> Any:
