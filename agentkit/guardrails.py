@@ -129,7 +129,14 @@ class InputGuardrail:
 
 
 @overload
-def output_guardrail(check: OutputCheck, /) -> OutputGuardrail: ...
+def output_guardrail(
+    check: OutputCheck,
+    /,
+    *,
+    name: str | None = None,
+    every_chars: int = 80,
+    recovery: str | None = DEFAULT_RECOVERY,
+) -> OutputGuardrail: ...
 
 
 @overload
@@ -163,7 +170,9 @@ def output_guardrail(
 
 
 @overload
-def input_guardrail(check: InputCheck, /) -> InputGuardrail: ...
+def input_guardrail(
+    check: InputCheck, /, *, name: str | None = None, tools: Collection[str] | None = None
+) -> InputGuardrail: ...
 
 
 @overload

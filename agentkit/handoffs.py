@@ -179,6 +179,8 @@ async def transfer(
         )
         return ToolResult.error(message, error_type="handoff_limit")
     trail = session._handoff_trail
+    if trail is None:
+        trail = session._handoff_trail = []
     back = spec.agent is None
     if back and not trail:
         message = "no agent handed this conversation over, so there is none to go back to"

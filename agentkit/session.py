@@ -288,7 +288,7 @@ class Session:
         self._close_event: SessionClosed | None = None
         self._tracing: NoTracing = session_tracer(self, endpoint)
         self._meter = UsageMeter(session_prices(self.options.prices, endpoint))
-        self._handoff_trail: list[Agent] = []  # the agents that handed over, latest last
+        self._handoff_trail: list[Agent] | None = None  # who handed over, latest last
         self._output_watch: OutputWatch | None = None
         self._watch_output(agent)
 
