@@ -238,7 +238,7 @@ def test_transfer_tools_are_real_tools_with_a_typed_input() -> None:
     parameters = schema.parameters
     assert parameters["required"] == ["reason"]
     assert parameters["properties"]["reason"]["description"] == "why the caller needs billing"
-    assert [t["name"] for t in TRIAGE.session_config().tools] == ["transfer_to_billing"]
+    assert [t["name"] for t in TRIAGE.session_config().tools or ()] == ["transfer_to_billing"]
     named = handoff(BILLING, tool_name="to_accounts", description="Money matters.")
     assert named.tool.schema()["description"] == "Money matters."
     assert handoff(Agent(name="Tier 2 support")).tool_name == "transfer_to_Tier_2_support"
@@ -249,7 +249,7 @@ def test_bad_handoff_definitions_fail_at_construction() -> None:
         handoff(BILLING, tool_name="no spaces allowed")
     with pytest.raises(TypeError, match="handoffs takes agents"):
         Agent(handoffs=["billing"])  # type: ignore[list-item]
-    clash = tool(lambda: "x", name="transfer_to_billing")
+    clash = tool(name="transfer_to_billing")(lambda: "x")
     with pytest.raises(ToolDefinitionError, match="duplicate"):
         Agent(tools=[clash], handoffs=[BILLING])
 
