@@ -7,7 +7,7 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from agentkit._workers import SyncCalls
 from agentkit.errors import ToolDefinitionError
@@ -23,6 +23,9 @@ from agentkit.tools.invoke import (
 from agentkit.tools.result import ToolResult
 from agentkit.tools.schema import ArgumentsSpec, build_arguments
 from agentkit.tools.signature import read_parameters
+
+if TYPE_CHECKING:
+    from agentkit.background.base import BackgroundRunner
 
 __all__ = ["Tool", "tool"]
 
@@ -46,6 +49,8 @@ class Tool(Generic[P, R]):
         strict: unknown arguments are rejected and values are not coerced.
         blocking: ``False`` runs a plain ``def`` function on the event loop instead of a worker
             thread (see :func:`tool`).
+        background: the task engine that runs each call instead of this process, or ``None``
+            (see ``docs/scaling.md``).
         func: the original function.
     """
 
@@ -64,6 +69,7 @@ class Tool(Generic[P, R]):
         strict: bool = False,
         error_message: str | ErrorMessage | None = None,
         blocking: bool = True,
+        background: BackgroundRunner | None = None,
     ) -> None:
         functools.update_wrapper(self, func)
         label = getattr(func, "__name__", None) or type(func).__name__
@@ -82,9 +88,12 @@ class Tool(Generic[P, R]):
         )
         self._is_async = is_async_callable(func)
         self._sync_calls = SyncCalls()
-        self.takes_context = any(p.injected for p in params)
-        """Whether a parameter receives the :class:`ToolContext` (the dispatcher builds one
-        only then)."""
+        self.background = background
+        # A background call needs its session and call id, even if the function does not.
+        self.takes_context = any(p.injected for p in params) or background is not None
+        """Whether the dispatcher must build a :class:`ToolContext` for a call."""
+        if background is not None:
+            background.register(self)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.func(*args, **kwargs)
@@ -119,7 +128,21 @@ class Tool(Generic[P, R]):
         ``"invalid_arguments"`` result, an exception in the tool a ``"tool_error"`` one (with
         the traceback in the ``agentkit.tools`` log). Timeouts are the dispatcher's job.
         ``context`` may be left out for a tool that does not take one (see ``takes_context``).
+        A background tool's arguments are checked here, then the call goes to its task engine
+        and the result is the engine's immediate acknowledgement.
         """
+        if self.background is None:
+            return await self.run_here(arguments_json, context)
+        try:
+            bind_arguments(self._arguments, self.name, arguments_json, context)
+        except InvalidArgumentsError as exc:
+            return ToolResult.error(str(exc), error_type="invalid_arguments")
+        return await self.background.start(self, arguments_json, context)
+
+    async def run_here(
+        self, arguments_json: str, context: ToolContext[Any] | None = None
+    ) -> ToolResult:
+        """:meth:`invoke` in this process, even for a background tool (its worker calls this)."""
         if context is None and self.takes_context:
             context = ToolContext(call_id="", tool_name=self.name)
         try:
@@ -151,6 +174,7 @@ def tool(
     strict: bool = False,
     error_message: str | ErrorMessage | None = None,
     blocking: bool = True,
+    background: BackgroundRunner | None = None,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
@@ -164,6 +188,7 @@ def tool(
     strict: bool = False,
     error_message: str | ErrorMessage | None = None,
     blocking: bool = True,
+    background: BackgroundRunner | None = None,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a function a tool, bare (``@tool``) or with options (``@tool(timeout=5)``).
 
@@ -187,6 +212,10 @@ def tool(
             computation): it then runs on the event loop itself, which saves the hand-off to a
             thread. The loop can neither time out nor interrupt it while it runs. ``async def``
             functions always run on the loop; the option changes nothing for them.
+        background: run each call on a task engine (for instance
+            :class:`agentkit.background.celery.CeleryRunner`) instead of in this process: the
+            model gets an acknowledgement at once and the result arrives later as a message
+            (see ``docs/scaling.md``).
 
     Returns:
         A :class:`Tool`, or a decorator making one when called with options only.
@@ -202,6 +231,7 @@ def tool(
             strict=strict,
             error_message=error_message,
             blocking=blocking,
+            background=background,
         )
 
     return decorate if func is None else decorate(func)

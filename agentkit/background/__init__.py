@@ -1,0 +1,47 @@
+"""Durable sessions: tools that run on a task engine, and a store that outlives a process.
+
+This package needs nothing beyond agentkit itself; the backends do:
+:mod:`agentkit.background.celery` (Celery) and :mod:`agentkit.background.redis` (the update log
+and :class:`~agentkit.background.redis.RedisSessionStore`) need the ``celery`` extra. See
+``docs/scaling.md``.
+"""
+
+from __future__ import annotations
+
+from agentkit.background.base import (
+    BackgroundError,
+    BackgroundJob,
+    BackgroundRunner,
+    BackgroundUpdate,
+    Delivery,
+    UpdateSource,
+    acknowledgement,
+    result_message,
+    session_key,
+)
+from agentkit.background.store import (
+    InMemorySessionStore,
+    Lease,
+    LeaseLostError,
+    SessionRecord,
+    SessionStore,
+    record_of,
+)
+
+__all__ = [
+    "BackgroundError",
+    "BackgroundJob",
+    "BackgroundRunner",
+    "BackgroundUpdate",
+    "Delivery",
+    "InMemorySessionStore",
+    "Lease",
+    "LeaseLostError",
+    "SessionRecord",
+    "SessionStore",
+    "UpdateSource",
+    "acknowledgement",
+    "record_of",
+    "result_message",
+    "session_key",
+]

@@ -1,0 +1,259 @@
+"""The seam between a session and a task engine: jobs, updates, and their delivery.
+
+A background tool's call becomes a :class:`BackgroundJob`, keyed by the session's durable key
+and the call's ``call_id``. The engine runs it elsewhere; its progress and result come back as
+:class:`BackgroundUpdate` entries from an :class:`UpdateSource`, and :class:`Delivery` speaks
+them into whichever session is attached to the key now. A backend (Celery, arq, Dramatiq...)
+implements :class:`BackgroundRunner`: registering tools, submitting jobs, and an update source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from agentkit.actions import Call
+from agentkit.errors import AgentkitError
+from agentkit.protocol.client_events import new_item_id, system_message, user_message
+from agentkit.tools.context import ToolContext
+from agentkit.tools.result import ToolResult
+
+if TYPE_CHECKING:
+    from agentkit.background.store import Lease, SessionStore
+    from agentkit.session import Session
+    from agentkit.tools.decorator import Tool
+
+__all__ = [
+    "BackgroundError",
+    "BackgroundJob",
+    "BackgroundRunner",
+    "BackgroundUpdate",
+    "Delivery",
+    "MessageRole",
+    "UpdateSource",
+    "acknowledgement",
+    "result_message",
+    "session_key",
+]
+
+logger = logging.getLogger("agentkit.background")
+
+MessageRole = Literal["user", "system"]
+
+# The durable key of each attached session; weak, so a forgotten session leaves no entry.
+_KEYS: weakref.WeakKeyDictionary[Session, str] = weakref.WeakKeyDictionary()
+
+
+class BackgroundError(AgentkitError):
+    """A background tool could not be submitted or its updates could not be read."""
+
+
+@dataclass(frozen=True)
+class BackgroundJob:
+    """One call of a background tool, as the engine carries it.
+
+    Attributes:
+        session_key: the durable key of the session (see :meth:`BackgroundRunner.attach`),
+            which outlives any one process or connection.
+        call_id: the model's ``call_id``: the job's idempotency key.
+        tool_name: the tool's name, looked up among the worker's registered tools.
+        arguments: the model's JSON arguments, already checked against the schema.
+    """
+
+    session_key: str
+    call_id: str
+    tool_name: str
+    arguments: str
+
+    def to_payload(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> BackgroundJob:
+        return cls(**{name: str(payload[name]) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class BackgroundUpdate:
+    """A progress report or the final result of a job, read back by the owning process.
+
+    Attributes:
+        entry_id: the position in the session's update log (where reading resumes).
+        kind: ``"progress"`` or ``"result"``.
+        call_id: the job's call.
+        tool_name: the tool that ran.
+        text: the progress message, or the tool's output.
+        is_error: the result is an error output (a ``tool_error`` or ``timeout``).
+    """
+
+    entry_id: str
+    kind: Literal["progress", "result"]
+    call_id: str
+    tool_name: str
+    text: str
+    is_error: bool = False
+
+
+class UpdateSource(Protocol):
+    """Where a backend's updates for one session key are read, and reading is remembered."""
+
+    async def read(self, key: str, after: str, block: float) -> Sequence[BackgroundUpdate]:
+        """Updates after ``after`` (``"0"``: from the start), waiting up to ``block`` s."""
+        ...
+
+    async def cursor(self, key: str) -> str:
+        """The last entry delivered for ``key`` (``"0"`` if none)."""
+        ...
+
+    async def delivered(self, key: str, entry_id: str) -> None:
+        """Remember that ``entry_id`` was spoken into the conversation."""
+        ...
+
+
+class BackgroundRunner(Protocol):
+    """A task engine that runs background tools: what ``@tool(background=...)`` takes."""
+
+    def register(self, tool: Tool[Any, Any]) -> None:
+        """Know ``tool`` by name, so that a worker importing it can run its jobs."""
+        ...
+
+    async def start(
+        self, tool: Tool[Any, Any], arguments_json: str, context: ToolContext[Any] | None
+    ) -> ToolResult:
+        """Submit one call; return the acknowledgement the model gets at once."""
+        ...
+
+
+def session_key(session: Session) -> str | None:
+    """The durable key a session was attached under, if any."""
+    return _KEYS.get(session)
+
+
+def job_for(
+    tool: Tool[Any, Any], arguments_json: str, context: ToolContext[Any] | None
+) -> BackgroundJob:
+    """The job of one call; raises :class:`BackgroundError` when its session is not attached."""
+    session = context.session if context is not None else None
+    key = session_key(session) if session is not None else None
+    if context is None or key is None:
+        raise BackgroundError(
+            f"{tool.name} runs in the background, but its session is not attached to a "
+            "runner: use `async with runner.attach(session, key):`"
+        )
+    return BackgroundJob(key, context.call_id, tool.name, arguments_json)
+
+
+def acknowledgement(job: BackgroundJob) -> ToolResult:
+    """The call's output while the job runs: it tells the model the result comes later."""
+    note = (
+        f"{job.tool_name} is running in the background. Tell the user it is under way; "
+        "its result will arrive in a later message."
+    )
+    output = json.dumps({"status": "started", "call_id": job.call_id, "note": note})
+    return ToolResult(output)
+
+
+def result_message(update: BackgroundUpdate) -> str:
+    """How a finished job enters the conversation (its call already has its one output)."""
+    outcome = "failed" if update.is_error else "finished"
+    return (
+        f"[background task] {update.tool_name} (call {update.call_id}) {outcome}: {update.text}\n"
+        "Tell the user the outcome now."
+    )
+
+
+class Delivery:
+    """Speaks a key's updates into the session attached to it, until closed.
+
+    Progress becomes a :class:`~agentkit.events.ToolProgress` (and, with ``speak_progress``,
+    a short remark by the model); a result becomes a message (``role``) followed by a request
+    for a response. With a ``store`` and ``lease``, each delivery first renews the lease, and
+    a lost lease stops delivery: a session taken over elsewhere is never spoken into twice.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        key: str,
+        source: UpdateSource,
+        *,
+        role: MessageRole = "user",
+        store: SessionStore | None = None,
+        lease: Lease | None = None,
+        poll: float = 1.0,
+    ) -> None:
+        if (store is None) != (lease is None):
+            raise BackgroundError("pass both store and lease, or neither")
+        self.session = session
+        self.key = key
+        self.lease = lease
+        self._source = source
+        self._role = role
+        self._store = store
+        self._poll = poll
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Delivery:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Attach the session to the key and start reading its updates."""
+        _KEYS[self.session] = self.key
+        self._task = asyncio.create_task(self._run(), name=f"agentkit-background-{self.key}")
+
+    async def close(self) -> None:
+        """Stop reading; the session is no longer attached (jobs already started go on)."""
+        if _KEYS.get(self.session) == self.key:
+            del _KEYS[self.session]
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        after = await self._source.cursor(self.key)
+        while not self.session.closed:
+            try:
+                updates = await self._source.read(self.key, after, self._poll)
+            except (OSError, BackgroundError) as exc:
+                logger.warning("reading background updates failed (%s); retrying", exc)
+                await asyncio.sleep(self._poll)
+                continue
+            for update in updates:
+                if not await self._still_owner():
+                    logger.warning("lost the lease on %s: background delivery stops", self.key)
+                    return
+                await self._tell(update)
+                await self._source.delivered(self.key, update.entry_id)
+                after = update.entry_id
+
+    async def _still_owner(self) -> bool:
+        if self._store is None or self.lease is None:
+            return True
+        from agentkit.background.store import LeaseLostError
+
+        try:
+            self.lease = await self._store.renew(self.lease)
+        except LeaseLostError:
+            return False
+        return True
+
+    async def _tell(self, update: BackgroundUpdate) -> None:
+        session = self.session
+        if update.kind == "progress":
+            call = Call(update.call_id, update.tool_name, "", None)
+            await session._progress(call, update.text)
+            return
+        text = result_message(update)
+        item = user_message if self._role == "user" else system_message
+        await session.send_event(item(text, item_id=new_item_id()))
+        await session.create_response()

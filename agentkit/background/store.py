@@ -1,0 +1,196 @@
+"""Where a session's durable state lives, and who may drive the session: a fenced lease.
+
+:class:`SessionStore` is the small interface; :class:`InMemorySessionStore` keeps records in
+this process (today's behaviour: nothing outlives it, no dependency) and
+:class:`agentkit.background.redis.RedisSessionStore` keeps them in Redis for services whose
+workers come and go. A worker drives a session only while it holds the session's
+:class:`Lease`; every lease carries a fencing token, larger than any before it for that key, and
+a write made with a lease that is no longer current fails with :class:`LeaseLostError`, so two
+workers never both write (or speak into) one session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from agentkit.errors import AgentkitError
+
+if TYPE_CHECKING:
+    from agentkit.session import Session
+
+__all__ = [
+    "InMemorySessionStore",
+    "Lease",
+    "LeaseLostError",
+    "SessionRecord",
+    "SessionStore",
+    "record_of",
+]
+
+
+class LeaseLostError(AgentkitError):
+    """The lease expired or another worker took the session over: stop driving it."""
+
+
+@dataclass
+class SessionRecord:
+    """A session's durable state: enough for another worker to carry on.
+
+    Attributes:
+        key: the durable key (the application's conversation id, not the service's).
+        agent_name: which agent was talking (the application maps it back to an ``Agent``).
+        config: the agent's session configuration, as sent in ``session.update``.
+        history: the conversation items agentkit restores from (``HistoryItem`` fields).
+        calls_in_flight: ``call_id`` -> ``{"tool": name, "arguments": json}`` of calls
+            started and not yet answered (background jobs included).
+        usage: token counts so far (``TokenUsage`` fields).
+    """
+
+    key: str
+    agent_name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    calls_in_flight: dict[str, dict[str, str]] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SessionRecord:
+        data = json.loads(text)
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to drive one session until ``ttl`` seconds pass without a renewal.
+
+    Attributes:
+        key: the session's durable key.
+        owner: who holds it (a worker id of your choice).
+        token: the fencing token: it grows with every new lease on the key.
+        ttl: seconds the lease lasts from its last renewal.
+    """
+
+    key: str
+    owner: str
+    token: int
+    ttl: float
+
+
+class SessionStore(Protocol):
+    """Durable session records and the leases that fence them."""
+
+    async def acquire(self, key: str, owner: str, ttl: float) -> Lease | None:
+        """Take the session's lease, or ``None`` while someone else's is live."""
+        ...
+
+    async def renew(self, lease: Lease) -> Lease:
+        """Extend a lease; raises :class:`LeaseLostError` if it is no longer current."""
+        ...
+
+    async def release(self, lease: Lease) -> None:
+        """Give a lease up (nothing happens if it is no longer current)."""
+        ...
+
+    async def load(self, key: str) -> SessionRecord | None:
+        """The session's last saved record, if any."""
+        ...
+
+    async def save(self, record: SessionRecord, lease: Lease) -> None:
+        """Write the record; raises :class:`LeaseLostError` unless ``lease`` is current."""
+        ...
+
+    async def delete(self, key: str, lease: Lease) -> None:
+        """Forget the session; raises :class:`LeaseLostError` unless ``lease`` is current."""
+        ...
+
+
+class InMemorySessionStore:
+    """A :class:`SessionStore` in this process: leases work between tasks, nothing survives it.
+
+    The default for a single process: no dependency, the same interface as the Redis store.
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[str, str] = {}
+        self._leases: dict[str, tuple[str, int, float]] = {}  # key -> owner, token, expiry
+        self._tokens: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, key: str, owner: str, ttl: float) -> Lease | None:
+        _check_ttl(ttl)
+        async with self._lock:
+            held = self._leases.get(key)
+            if held is not None and held[2] > time.monotonic():
+                return None
+            token = self._tokens.get(key, 0) + 1
+            self._tokens[key] = token
+            self._leases[key] = (owner, token, time.monotonic() + ttl)
+            return Lease(key, owner, token, ttl)
+
+    async def renew(self, lease: Lease) -> Lease:
+        async with self._lock:
+            self._check(lease)
+            self._leases[lease.key] = (lease.owner, lease.token, time.monotonic() + lease.ttl)
+            return lease
+
+    async def release(self, lease: Lease) -> None:
+        async with self._lock:
+            if self._current(lease):
+                del self._leases[lease.key]
+
+    async def load(self, key: str) -> SessionRecord | None:
+        text = self._records.get(key)
+        return None if text is None else SessionRecord.from_json(text)
+
+    async def save(self, record: SessionRecord, lease: Lease) -> None:
+        async with self._lock:
+            self._check(lease, record.key)
+            self._records[record.key] = record.to_json()  # a copy: later edits stay unsaved
+
+    async def delete(self, key: str, lease: Lease) -> None:
+        async with self._lock:
+            self._check(lease, key)
+            self._records.pop(key, None)
+
+    def _current(self, lease: Lease) -> bool:
+        held = self._leases.get(lease.key)
+        return (
+            held is not None
+            and held[:2] == (lease.owner, lease.token)
+            and held[2] > time.monotonic()
+        )
+
+    def _check(self, lease: Lease, key: str | None = None) -> None:
+        if key is not None and key != lease.key:
+            raise LeaseLostError(f"the lease is for {lease.key!r}, not {key!r}")
+        if not self._current(lease):
+            raise LeaseLostError(f"the lease on {lease.key!r} (token {lease.token}) is lost")
+
+
+def record_of(session: Session, key: str) -> SessionRecord:
+    """A snapshot of a live session's durable state, to save under its lease."""
+    calls = {
+        call.call_id: {"tool": call.name, "arguments": call.arguments}
+        for call in session.state.calls.values()
+        if not call.posted
+    }
+    return SessionRecord(
+        key=key,
+        agent_name=session.agent.name,
+        config=session.agent.session_config().model_dump(mode="json", exclude_none=True),
+        history=[asdict(item) for item in session.history],
+        calls_in_flight=calls,
+        usage=session.usage.model_dump(mode="json"),
+    )
+
+
+def _check_ttl(ttl: float) -> None:
+    if isinstance(ttl, bool) or not (isinstance(ttl, (int, float)) and ttl > 0):
+        raise ValueError(f"a lease ttl must be a positive number of seconds, not {ttl!r}")
