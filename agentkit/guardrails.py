@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
@@ -42,6 +41,7 @@ from agentkit.tools import ToolResult
 from agentkit.tools.invoke import is_async_callable
 
 if TYPE_CHECKING:
+    from agentkit.agent import Agent
     from agentkit.session import Session
     from agentkit.state import ConversationState
 
@@ -65,9 +65,6 @@ DEFAULT_RECOVERY = (
     "Do not repeat it. Apologise briefly and continue without that content."
 )
 """The instructions of the response that replaces one an output guardrail stopped."""
-
-_SENTENCE_END = re.compile(r"[.!?\n]")
-
 
 Verdict = GuardrailVerdict | None
 OutputCheck = Callable[[str], "Verdict | Awaitable[Verdict]"]
@@ -236,7 +233,9 @@ async def _call(check: Callable[[Any], Any], argument: Any, calls: SyncCalls) ->
 
 def should_check(unchecked: int, delta: str, every_chars: int) -> bool:
     """Debounce: check once ``every_chars`` new characters arrived, or when a sentence ends."""
-    return unchecked >= every_chars or _SENTENCE_END.search(delta) is not None
+    if unchecked >= every_chars:
+        return True
+    return "." in delta or "!" in delta or "?" in delta or "\n" in delta
 
 
 def _verdict(name: str, value: object) -> GuardrailVerdict:
@@ -307,19 +306,20 @@ class OutputWatch:
     arrives meanwhile is checked next, as a whole).
     """
 
-    __slots__ = ("_responses", "_session")
+    __slots__ = ("_every", "_responses", "_session")
 
     def __init__(self, session: Session) -> None:
         self._session = session
         self._responses: dict[str, _Words] = {}
+        self._every: tuple[object, int] = (None, 0)  # an agent, its smallest every_chars
         session.on(TranscriptDelta, self._on_delta)
         session.on(TranscriptDone, self._on_done)
         session.on(ResponseFinished, self._on_finished)
         session.on(Reconnecting, self._on_reconnecting)
 
     def _on_delta(self, event: TranscriptDelta) -> None:
-        guards = self._session.agent.output_guards
-        if not guards or event.response_id is None:
+        agent = self._session.agent
+        if not agent.output_guards or event.response_id is None:
             return
         words = self._responses.get(event.response_id)
         if words is None:
@@ -331,9 +331,15 @@ class OutputWatch:
         words.item_id = event.item_id
         words.parts.append(event.delta)
         words.unchecked += len(event.delta)
-        every = min(guard.every_chars for guard in guards)
-        if should_check(words.unchecked, event.delta, every):
+        if should_check(words.unchecked, event.delta, self._every_for(agent)):
             self._schedule(event.response_id, words)
+
+    def _every_for(self, agent: Agent) -> int:
+        cached_agent, every = self._every
+        if cached_agent is not agent:
+            every = min(guard.every_chars for guard in agent.output_guards)
+            self._every = (agent, every)
+        return every
 
     def _on_done(self, event: TranscriptDone) -> None:
         words = self._responses.get(event.response_id or "")
