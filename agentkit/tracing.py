@@ -28,10 +28,8 @@ import contextlib
 import json
 import logging
 import time
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,12 +37,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import (
-    CallbackOptions,
-    Counter,
-    Histogram,
     MeterProvider,
     NoOpMeterProvider,
-    Observation,
 )
 from opentelemetry.trace import (
     NoOpTracerProvider,
@@ -58,6 +52,13 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import AttributeValue
 
+from agentkit._tracing_metrics import (
+    SCOPE,
+    VERSION,
+    ChatMeasured,
+    Instruments,
+    instruments,
+)
 from agentkit._tracing_spans import ResponseSpan, ToolSpan
 from agentkit.errors import ServerError
 from agentkit.events import (
@@ -87,8 +88,6 @@ __all__ = ["NO_TRACING", "NoTracing", "SessionTracer", "TracedSession", "session
 
 logger = logging.getLogger("agentkit.tracing")
 
-SCOPE = "agentkit"
-_VERSION = "0.1.0"
 
 # GenAI semantic conventions (development status; plain strings, no semconv package needed).
 OPERATION = "gen_ai.operation.name"
@@ -102,7 +101,6 @@ FINISH_REASONS = "gen_ai.response.finish_reasons"
 INPUT_TOKENS = "gen_ai.usage.input_tokens"
 OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 CACHED_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
-TOKEN_TYPE = "gen_ai.token.type"
 TOOL_NAME = "gen_ai.tool.name"
 TOOL_CALL_ID = "gen_ai.tool.call.id"
 TOOL_TYPE = "gen_ai.tool.type"
@@ -128,7 +126,6 @@ CLOSE_REASON = "agentkit.close.reason"
 RECONNECT_REASON = "agentkit.reconnect.reason"
 RECONNECT_ATTEMPTS = "agentkit.reconnect.attempts"
 RECONNECT_OUTCOME = "agentkit.reconnect.outcome"
-TOKEN_DETAIL = "agentkit.token.detail"
 
 # (usage detail key, span attribute, token total key) for input and output token details
 _INPUT_DETAILS = (
@@ -140,8 +137,6 @@ _OUTPUT_DETAILS = (
     ("text_tokens", "agentkit.usage.output_text_tokens", "output.text"),
     ("audio_tokens", "agentkit.usage.output_audio_tokens", "output.audio"),
 )
-_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
-_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
 _KEPT_RESPONSE_CONTEXTS = 16
 _KEPT_REQUESTS = 16
 
@@ -252,142 +247,11 @@ def session_tracer(session: TracedSession, endpoint: Endpoint | None) -> NoTraci
     meter_provider = options.meter_provider or metrics.get_meter_provider()
     if _records_nothing(tracer_provider) and _records_nothing(meter_provider):
         return NO_TRACING
-    tracer = tracer_provider.get_tracer(SCOPE, _VERSION)
-    return SessionTracer(session, endpoint, tracer, _instruments(meter_provider))
-
-
-class _Total:
-    """One running total, and the attributes it is reported with."""
-
-    __slots__ = ("attributes", "count")
-
-    def __init__(self, attributes: dict[str, AttributeValue]) -> None:
-        self.attributes = attributes
-        self.count = 0
-
-
-class _TokenTotals:
-    """Cumulative token counts by attribute set, reported through an asynchronous counter.
-
-    A synchronous ``Counter.add`` costs about 9 µs in the Python SDK and a response has up to
-    five token details; a session adds to a :class:`_Total` it looked up once (no hashing per
-    add), and the SDK reads the totals only when it collects (possibly from its exporter
-    thread: the callback reads a snapshot).
-    """
-
-    __slots__ = ("_totals",)
-
-    def __init__(self) -> None:
-        self._totals: dict[tuple[tuple[str, AttributeValue], ...], _Total] = {}
-
-    def total(self, key: tuple[tuple[str, AttributeValue], ...]) -> _Total:
-        """The total for this attribute set, shared by every session that counts it."""
-        found = self._totals.get(key)
-        if found is None:
-            found = self._totals[key] = _Total(dict(key))
-        return found
-
-    def observe(self, options: CallbackOptions) -> Iterator[Observation]:
-        for total in list(self._totals.values()):
-            if total.count:
-                yield Observation(total.count, total.attributes)
-
-
-@dataclass(frozen=True, slots=True)
-class _Instruments:
-    operation_duration: Histogram
-    time_to_first_chunk: Histogram
-    time_to_first_audio: Histogram
-    token_usage: Histogram
-    tokens: _TokenTotals
-    tool_duration: Histogram
-    reconnects: Counter
-
-
-_INSTRUMENTS: weakref.WeakKeyDictionary[MeterProvider, _Instruments] = weakref.WeakKeyDictionary()
-
-
-def _instruments(provider: MeterProvider) -> _Instruments:
-    """One set of instruments per meter provider, shared by its sessions."""
-    cached = _INSTRUMENTS.get(provider)
-    if cached is not None:
-        return cached
-    meter = provider.get_meter(SCOPE, _VERSION)
-    seconds = {"unit": "s", "explicit_bucket_boundaries_advisory": _DURATION_BUCKETS}
-    token_totals = _TokenTotals()
-    meter.create_observable_counter(
-        "agentkit.tokens",
-        callbacks=[token_totals.observe],
-        unit="{token}",
-        description="Tokens by type and detail (text, audio; cached is part of input).",
-    )
-    made = _Instruments(
-        operation_duration=meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            description="A response: its request (or its start) to response.done.",
-            **seconds,  # type: ignore[arg-type]
-        ),
-        time_to_first_chunk=meter.create_histogram(
-            "gen_ai.client.operation.time_to_first_chunk",
-            description="A response's request to its first audio or text delta.",
-            **seconds,  # type: ignore[arg-type]
-        ),
-        time_to_first_audio=meter.create_histogram(
-            "agentkit.response.time_to_first_audio",
-            description="A response's request to its first audio delta.",
-            **seconds,  # type: ignore[arg-type]
-        ),
-        token_usage=meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Input and output tokens per response.",
-            explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
-        ),
-        tokens=token_totals,
-        tool_duration=meter.create_histogram(
-            "gen_ai.execute_tool.duration",
-            description="A tool execution, from its task's start to its output.",
-            **seconds,  # type: ignore[arg-type]
-        ),
-        reconnects=meter.create_counter(
-            "agentkit.reconnects",
-            unit="{reconnection}",
-            description="Reconnections, by outcome (reconnected, gave_up).",
-        ),
-    )
-    _INSTRUMENTS[provider] = made
-    return made
+    tracer = tracer_provider.get_tracer(SCOPE, VERSION)
+    return SessionTracer(session, endpoint, tracer, instruments(meter_provider))
 
 
 # -- the tracer ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _ChatMeasured:
-    """The metric attributes of a session's responses, built once: by token type, and the
-    keys of the token totals by ``type.detail``."""
-
-    chat: dict[str, AttributeValue]
-    input: dict[str, AttributeValue]
-    output: dict[str, AttributeValue]
-    details: dict[str, _Total]
-
-    @classmethod
-    def of(cls, chat: dict[str, AttributeValue], totals: _TokenTotals) -> _ChatMeasured:
-        base = tuple(chat.items())
-        details = {
-            f"{token_type}.{detail}": totals.total(
-                (*base, (TOKEN_TYPE, token_type), (TOKEN_DETAIL, detail))
-            )
-            for token_type, detail in (
-                ("input", "cached"),
-                ("input", "text"),
-                ("input", "audio"),
-                ("output", "text"),
-                ("output", "audio"),
-            )
-        }
-        return cls(chat, {**chat, TOKEN_TYPE: "input"}, {**chat, TOKEN_TYPE: "output"}, details)
 
 
 class SessionTracer(NoTracing):
@@ -398,7 +262,7 @@ class SessionTracer(NoTracing):
         session: TracedSession,
         endpoint: Endpoint | None,
         tracer: Tracer,
-        instruments: _Instruments,
+        instruments: Instruments,
     ) -> None:
         self._session = session
         self._tracer = tracer
@@ -407,7 +271,7 @@ class SessionTracer(NoTracing):
         self._endpoint = _endpoint_attributes(endpoint)
         self._server = {k: v for k, v in self._endpoint.items() if k.startswith("server.")}
         self._model = _requested_model(endpoint)
-        self._measured: _ChatMeasured | None = None
+        self._measured: ChatMeasured | None = None
         self._chat_key: tuple[str | None, str | None] | None = None
         self._chat_start: tuple[str, dict[str, AttributeValue]] = ("chat", {})
         self._span: Span | None = None
@@ -441,10 +305,10 @@ class SessionTracer(NoTracing):
             attributes[REQUEST_MODEL] = model
         return attributes
 
-    def _chat_measured(self) -> _ChatMeasured:
+    def _chat_measured(self) -> ChatMeasured:
         """Metric attributes of responses, built once (the model is known by the first one)."""
         if self._measured is None:
-            self._measured = _ChatMeasured.of(self._common("chat"), self._metrics.tokens)
+            self._measured = ChatMeasured.of(self._common("chat"), self._metrics.tokens)
         return self._measured
 
     def _chat_started(self) -> tuple[str, dict[str, AttributeValue]]:

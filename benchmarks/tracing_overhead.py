@@ -258,10 +258,10 @@ class FloorRounds:
 
     def __init__(self, sdk: Sdk) -> None:
         self.tracer: Tracer = sdk.tracer_provider.get_tracer("agentkit", "0.1.0")
-        from agentkit.tracing import _DURATION_BUCKETS, _TOKEN_BUCKETS
+        from agentkit._tracing_metrics import DURATION_BUCKETS, TOKEN_BUCKETS
 
         meter: Meter = sdk.meter_provider.get_meter("agentkit", "0.1.0")
-        seconds, tokens = _DURATION_BUCKETS, _TOKEN_BUCKETS
+        seconds, tokens = DURATION_BUCKETS, TOKEN_BUCKETS
         self.duration = meter.create_histogram(
             "gen_ai.client.operation.duration", "s", explicit_bucket_boundaries_advisory=seconds
         )

@@ -29,10 +29,19 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imported(path: Path) -> list[tuple[str, list[str]]]:
-    """(module, names) for every import statement in ``path``."""
+def _imported(path: Path, *, at_runtime: bool = False) -> list[tuple[str, list[str]]]:
+    """(module, names) for every import statement in ``path``; with ``at_runtime``, those
+    outside ``if TYPE_CHECKING:`` blocks only."""
+    tree = ast.parse(path.read_text(), str(path))
+    skipped: set[int] = set()
+    if at_runtime:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped.update(id(inner) for part in node.body for inner in ast.walk(part))
     found: list[tuple[str, list[str]]] = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found.extend((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -92,12 +101,12 @@ def test_the_scan_sees_private_uses() -> None:
 
 def _reachable(start: str) -> set[str]:
     """agentkit modules that importing ``start`` runs, from the source: every import statement
-    counts, and a submodule runs its parent packages' ``__init__`` (the root's aside: any
-    ``agentkit.x`` runs it, so only an explicit ``from agentkit import ...`` follows it)."""
+    outside ``TYPE_CHECKING`` counts, and a submodule runs its parent packages' ``__init__``
+    (the root's aside: any ``agentkit.x`` runs it, so only ``from agentkit import`` follows it)."""
     modules = _modules()
     seen, todo = {start}, [start]
     while todo:
-        for module, names in _imported(modules[todo.pop()]):
+        for module, names in _imported(modules[todo.pop()], at_runtime=True):
             if module.split(".")[0] != "agentkit":
                 continue
             targets = [f"{module}.{name}" for name in names if f"{module}.{name}" in modules]
@@ -113,15 +122,26 @@ def _reachable(start: str) -> set[str]:
 
 
 def test_tracing_does_not_import_the_session() -> None:
-    tracing_modules = [name for name in _modules() if name.startswith("agentkit._tracing")]
-    for start in ["agentkit.tracing", *tracing_modules]:
+    """Not even for type checking (it reads the session through ``TracedSession``), and no
+    module it imports brings the session in when it runs."""
+    modules = _modules()
+    tracing_modules = ["agentkit.tracing"]
+    tracing_modules += [name for name in modules if name.startswith("agentkit._tracing")]
+    for start in tracing_modules:
+        imported = [module for module, _ in _imported(modules[start])]
+        assert "agentkit.session" not in imported, start
         assert "agentkit.session" not in _reachable(start), start
     assert "agentkit.tracing" in _reachable("agentkit.session")  # the direction that stays
 
 
-def test_the_import_walk_finds_a_circle_through_the_package() -> None:
+def test_the_import_walk_finds_a_circle_through_the_package(tmp_path: Path) -> None:
     assert "agentkit.session" in _reachable("agentkit")
     assert "agentkit.session" in _reachable("agentkit.runner")
+    guarded = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import agentkit.session\n"
+    path = tmp_path / "guarded.py"
+    path.write_text(guarded)
+    assert _imported(path) == [("typing", ["TYPE_CHECKING"]), ("agentkit.session", [])]
+    assert _imported(path, at_runtime=True) == [("typing", ["TYPE_CHECKING"])]
 
 
 _LATE_SDK = textwrap.dedent(
