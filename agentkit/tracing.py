@@ -16,6 +16,11 @@ around the first connect, :meth:`~NoTracing.sending` for each event the state de
         execute_tool {tool}  a tool execution, current in the tool's task (the tool's spans nest)
       agentkit.reconnect     a reconnection, with an event per attempt
 
+A tool round's SDK work waits for the round's replies: the response's and the tool's spans are
+:class:`~agentkit._tracing_spans.DeferredSpan` objects the SDK starts (with their true start times)
+only when a child span, an attribute or their end needs them, and a quick tool's span ends with its
+response, which the session tells once the tool output and the follow-up are written.
+
 Attribute and metric names follow the OpenTelemetry GenAI semantic conventions where they exist;
 realtime specifics carry an ``agentkit.`` prefix. Tool arguments, tool results and transcripts are
 recorded only with ``SessionOptions(trace_content=True)``. No attribute holds a credential: the
