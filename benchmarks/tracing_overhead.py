@@ -9,12 +9,13 @@ Three figures, each printed with its target and PASS or MISS:
     In one process, without sockets. The *floor* is a minimal hand-written instrumentation of one
     tool round: it creates the same spans with the same attributes (the response's ``chat`` span,
     the tool's ``execute_tool`` span, current while the tool runs) and records the same metrics
-    (three histogram records, two token counts) that agentkit does. agentkit's figure is its
-    :class:`~agentkit.tracing.SessionTracer` driven through one round's hooks and events, as a
-    session calls them. Both use the same SDK (``BatchSpanProcessor`` into an exporter that
-    discards, a ``MeterProvider`` with a metric reader), interleaved in blocks; the figure is
-    the difference of the median CPU per round. Before timing, one round of each is recorded
-    into memory and compared: the benchmark stops if they do not record the same telemetry.
+    (four histogram records, two token totals) that agentkit does, reading each round's values
+    from its events. agentkit's figure is its :class:`~agentkit.tracing.SessionTracer` driven
+    through one round's hooks and events as a session calls them when the round's frames arrive
+    in one read. Both use the same SDK (``BatchSpanProcessor`` into an exporter that discards,
+    a ``MeterProvider`` with a metric reader) and alternate round by round; the figure is the
+    median, over timed blocks, of the difference in CPU per round. Before timing, two rounds of
+    each are recorded into memory and compared: the benchmark stops if they differ.
 ``paced round trip, SDK against tracing off`` (target <= +10%)
     Over loopback to ``server.py`` (``/load``): tool rounds 10 ms apart, timed by the server,
     each conversation in a fresh client process pinned to its own CPU. *tracing off* has no
