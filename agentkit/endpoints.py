@@ -12,6 +12,7 @@ URLs built (as in the Azure OpenAI Realtime API reference and OpenAI's Realtime 
 * OpenAI:         ``wss://api.openai.com/v1/realtime?model=MODEL`` (+ ``OpenAI-Beta: realtime=v1``
   for the beta dialect)
 * custom:         the URL as given.
+* a call's sideband: the GA URL with ``call_id=CALL`` for ``model=`` (:meth:`Endpoint.sideband`).
 
 Each endpoint also knows its *model family* when it can be known, for the checks of
 :mod:`agentkit.models`: an OpenAI URL's ``model=`` is the model; an Azure deployment has a name
@@ -322,6 +323,22 @@ class Endpoint:
         if isinstance(self.credential, ApiKey) and self.credential.in_query:
             return _with_query(redact(self.url), {"api-key": MASK})
         return redact(self.url)
+
+    def sideband(self, call_id: str) -> Endpoint:
+        """This endpoint's control socket for a call that a browser (WebRTC) or a phone (SIP)
+        carries: the same service and credential, with ``?call_id=`` instead of the model.
+
+        Raises:
+            MissingSettingError: ``call_id`` is empty.
+            ConfigurationError: the endpoint speaks the preview protocol, which has no sideband.
+        """
+        _require(call_id, "call_id", "the id the service gave the call (webhook or Location)")
+        if self.dialect is not Dialect.GA:
+            raise ConfigurationError("a sideband needs the GA protocol (/v1/realtime)")
+        parts = urlsplit(self.url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("model", "call_id")]
+        query.append(("call_id", call_id.strip()))
+        return replace(self, url=urlunsplit((*parts[:3], urlencode(query), "")))
 
     async def handshake(self) -> Handshake:
         """Return the URL and headers for the next connect, with fresh credentials.

@@ -27,6 +27,7 @@ from websockets.http11 import Request, Response
 
 from agentkit._redact import RedactingFilter
 from agentkit.testing import handshake
+from agentkit.testing.calls import SimulatedCalls
 from agentkit.testing.cassette import Cassette
 from agentkit.testing.faults import Faults
 from agentkit.testing.records import ConnectionRecord, EventLog
@@ -109,6 +110,8 @@ class Simulator:
         self._live: dict[ServerConnection, ConnectionRecord] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._new_connection = EventLog()
+        self.calls = SimulatedCalls(self)
+        """Call routes: client secrets, WebRTC offers, SIP control, webhooks, sidebands."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -124,6 +127,7 @@ class Simulator:
             logger=_wire_logger,
         )
         self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
+        await self.calls.start()
         return self
 
     async def stop(self) -> None:
@@ -132,6 +136,7 @@ class Simulator:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._close_server()
+        await self.calls.stop()
 
     async def __aenter__(self) -> Simulator:
         return await self.start()
@@ -255,7 +260,7 @@ class Simulator:
             for name, value in refusal.headers.items():
                 response.headers[name] = value
             return response
-        decided = handshake.route(request.path, request.headers)
+        decided = self._route(request)
         if isinstance(decided, handshake.Refusal) and decided.status != 401:
             return connection.respond(HTTPStatus(decided.status), decided.body + "\n")
         checks_keys = self.api_key is not None or bool(self.api_keys)
@@ -267,12 +272,16 @@ class Simulator:
             return connection.respond(HTTPStatus(decided.status), decided.body + "\n")
         return None
 
+    def _route(self, request: Request) -> handshake.Route | handshake.Refusal:
+        sideband = self.calls.route(request.path)
+        return sideband or handshake.route(request.path, request.headers)
+
     # -- one connection -----------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         request = connection.request
         assert request is not None
-        decided = handshake.route(request.path, request.headers)
+        decided = self._route(request)
         assert isinstance(decided, handshake.Route)
         record = ConnectionRecord(
             index=len(self.connections),
@@ -286,18 +295,26 @@ class Simulator:
         self._new_connection.append({"type": "connection"})
         protocol = self._protocol(record)
         link = _Link(self, connection, record)
+        call_id = self.calls.call_of(record)
+        if call_id is not None:
+            self.calls.attached(call_id, link)
         try:
             await link.run(protocol)
         finally:
+            if call_id is not None:
+                self.calls.detached(call_id, link)
             self._live.pop(connection, None)
             record.mark_closed(_close_code(connection), _close_reason(connection))
 
     def _protocol(self, record: ConnectionRecord) -> _Protocol:
         if self.cassette is not None:
             return self.cassette.player()
+        call_state = self.calls.protocol_for(record)
+        if call_state is not None:
+            return call_state
         lifetime = self.max_session_seconds if self.max_session_seconds is not None else 3600
         azure = record.path.startswith("/openai/")
-        return ConnectionState(
+        state = ConnectionState(
             record.dialect,
             record.model,
             self.scenario,
@@ -305,6 +322,8 @@ class Simulator:
             tag=f"c{record.index}",
             family=self.deployments.get(record.model, "") if azure else None,
         )
+        self.calls.configure(state, record)
+        return state
 
 
 class _Link:
@@ -335,6 +354,11 @@ class _Link:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def push(self, produce: Callable[[], list[Event]]) -> None:
+        """Send what ``produce`` makes now (the service's own initiative), then stream on."""
+        await self._step(produce)
+        self.wake.set()
 
     def _record_client(self, frame: str | bytes) -> None:
         try:
