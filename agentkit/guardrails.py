@@ -410,7 +410,7 @@ class OutputWatch:
         if session.closed or not _still_there(state, response_id):
             return  # lost with the socket: the response asked for again is checked anew
         recovery = None
-        if guard.recovery is not None and state.recoveries_this_turn == 0:
+        if guard.recovery is not None and state.recoveries_this_turn == 0 and not state.speaking:
             parts = (session.agent.instructions, guard.recovery)
             recovery = ResponseOptions(instructions="\n\n".join(p for p in parts if p))
         session._emit(

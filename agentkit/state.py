@@ -212,16 +212,22 @@ class ConversationState:
     ) -> list[Action]:
         """A guardrail stopped ``response_id``: cancel it if it is still active, truncate what
         the user has not heard, and ask for ``recovery`` once the cancelled response has ended
-        (queued like any request, so it never races the cancellation). Not a new user turn."""
+        (queued like any request, so it never races the cancellation). Not a new user turn;
+        while the user speaks no recovery is asked for, since their turn answers it."""
         actions: list[Action] = []
         if response_id is not None and response_id == self.active_response_id:
             actions.append(self.sent(ResponseCancel(response_id=response_id)))
         actions.extend(self._barge_in())
-        if recovery is not None:
+        if recovery is not None and not self._user_speaking:
             self.recoveries_this_turn += 1
             self._pending = _Pending(recovery, follow_up=False)
             actions.extend(self._maybe_create())
         return actions
+
+    @property
+    def speaking(self) -> bool:
+        """Whether the user is speaking, as the service's turn detection reported."""
+        return self._user_speaking
 
     def report_playback(self, item_id: str, played_ms: int) -> None:
         """The application tells how much of an audio item the user has heard so far."""

@@ -94,3 +94,18 @@ def test_a_lost_request_is_asked_again_with_its_options() -> None:
     state.replay(10)
     (again,) = _sends(state.resumed())
     assert isinstance(again, ResponseCreate) and again.response == RECOVERY
+
+
+def test_no_recovery_is_asked_for_while_the_user_speaks() -> None:
+    state = ConversationState()
+    state.request_response()
+    state.on_event(_created("r1"))
+    state.on_event(
+        ev.InputAudioBufferSpeechStarted.model_validate(
+            {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u2"}
+        )
+    )
+    assert state.speaking
+    state.stop_response("r1", RECOVERY)
+    assert _sends(state.on_event(_done("r1"))) == []
+    assert state.recoveries_this_turn == 0
