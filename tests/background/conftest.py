@@ -24,8 +24,7 @@ from tests.support import TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytest.importorskip("celery", reason='needs the celery extra: pip install ".[celery]"')
-redis = pytest.importorskip("redis", reason='needs the celery extra: pip install ".[celery]"')
+EXTRA = 'needs the celery extra: pip install -e ".[celery]"'
 
 
 def _free_port() -> int:
@@ -45,6 +44,7 @@ def _wait_until(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private redis-server on a free port; its URL."""
+    redis = pytest.importorskip("redis", reason=EXTRA)
     binary = shutil.which("redis-server")
     if binary is None:
         message = "redis-server is not installed (Debian: apt-get install redis-server)"
@@ -76,6 +76,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
     """The server's URL, emptied for this test."""
+    import redis
+
     client = redis.Redis.from_url(redis_server)
     client.flushall()
     client.close()
@@ -85,6 +87,7 @@ def redis_url(redis_server: str) -> str:
 @pytest.fixture
 def bg_app(redis_url: str) -> ModuleType:
     """tests.background.app, pointed at this test's Redis."""
+    pytest.importorskip("celery", reason=EXTRA)
     os.environ["AGENTKIT_TEST_REDIS_URL"] = redis_url
     module = importlib.import_module("tests.background.app")
     module.configure(redis_url)

@@ -8,14 +8,17 @@ import re
 from collections.abc import Callable
 from types import ModuleType
 
-import redis
+import pytest
 
 from agentkit import Endpoint, Session
 from agentkit.background import BackgroundJob, InMemorySessionStore
 from agentkit.events import Event, ToolCallFinished, ToolProgress, TranscriptDone
 from agentkit.testing import Scenario, Simulator
-from tests.background.conftest import Worker
+from tests.background.conftest import EXTRA, Worker
 from tests.support import TIMEOUT, until_idle
+
+pytest.importorskip("celery", reason=EXTRA)
+redis = pytest.importorskip("redis", reason=EXTRA)
 
 READY = "The Q3 report is ready."
 UNDER_WAY = "It is under way; I will tell you when it is ready."

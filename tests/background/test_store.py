@@ -1,0 +1,142 @@
+"""The session store: in memory and in a real redis-server, through one set of tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from agentkit import Endpoint, Session
+from agentkit.background import (
+    InMemorySessionStore,
+    LeaseLostError,
+    SessionRecord,
+    SessionStore,
+    record_of,
+)
+from agentkit.testing import Scenario, Simulator
+from tests.support import TIMEOUT, ask
+
+TTL = 0.3  # a lease short enough to expire within a test
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
+    if request.param == "memory":
+        yield InMemorySessionStore()
+        return
+    url = request.getfixturevalue("redis_url")
+    from agentkit.background.redis import RedisSessionStore
+
+    redis_store = RedisSessionStore(url)
+    try:
+        yield redis_store
+    finally:
+        await redis_store.close()
+
+
+async def expire(store: SessionStore, key: str, owner: str) -> None:
+    """Wait until ``key``'s lease can be taken by ``owner``; release it again."""
+    for _ in range(int(TIMEOUT / 0.05)):
+        lease = await store.acquire(key, owner, TTL)
+        if lease is not None:
+            await store.release(lease)
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the lease never expired")
+
+
+async def test_one_lease_at_a_time_and_each_token_larger(store: SessionStore) -> None:
+    first = await store.acquire("conv", "a", TTL)
+    assert first is not None
+    assert await store.acquire("conv", "b", TTL) is None
+    assert await store.acquire("other", "b", TTL) is not None  # leases are per key
+    await store.release(first)
+    second = await store.acquire("conv", "b", TTL)
+    assert second is not None and second.token > first.token
+
+
+async def test_a_record_round_trips_under_its_lease(store: SessionStore) -> None:
+    assert await store.load("conv") is None
+    lease = await store.acquire("conv", "a", 5)
+    assert lease is not None
+    record = SessionRecord(
+        key="conv",
+        agent_name="reports",
+        config={"instructions": "Be brief."},
+        history=[{"item_id": "i1", "type": "message", "role": "user", "text": "héllo"}],
+        calls_in_flight={"call_1": {"tool": "build_report", "arguments": '{"quarter":"Q3"}'}},
+        usage={"input_tokens": 12},
+    )
+    await store.save(record, lease)
+    assert await store.load("conv") == record
+    await store.delete("conv", lease)
+    assert await store.load("conv") is None
+
+
+async def test_an_expired_lease_is_fenced_off(store: SessionStore) -> None:
+    stale = await store.acquire("conv", "a", TTL)
+    assert stale is not None
+    await store.save(SessionRecord("conv", "first"), stale)
+    await expire(store, "conv", "probe")
+    current = await store.acquire("conv", "b", 5)
+    assert current is not None
+    await store.save(SessionRecord("conv", "second"), current)
+    with pytest.raises(LeaseLostError):
+        await store.save(SessionRecord("conv", "stale write"), stale)
+    with pytest.raises(LeaseLostError):
+        await store.renew(stale)
+    with pytest.raises(LeaseLostError):
+        await store.delete("conv", stale)
+    await store.release(stale)  # a stale release does not free the current lease
+    assert await store.acquire("conv", "c", 5) is None
+    loaded = await store.load("conv")
+    assert loaded is not None and loaded.agent_name == "second"
+
+
+async def test_renewing_keeps_a_lease_past_its_ttl(store: SessionStore) -> None:
+    lease = await store.acquire("conv", "a", TTL)
+    assert lease is not None
+    for _ in range(4):
+        await asyncio.sleep(TTL / 3)
+        lease = await store.renew(lease)
+    assert await store.acquire("conv", "b", TTL) is None
+    await store.save(SessionRecord("conv", "still mine"), lease)
+
+
+async def test_a_lease_for_one_key_cannot_write_another(store: SessionStore) -> None:
+    lease = await store.acquire("conv", "a", 5)
+    assert lease is not None
+    with pytest.raises(LeaseLostError):
+        await store.save(SessionRecord("another", "x"), lease)
+
+
+async def test_a_bad_ttl_is_refused(store: SessionStore) -> None:
+    for ttl in (0, -1, True):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            await store.acquire("conv", "a", ttl)
+
+
+async def test_a_live_session_snapshot_survives_the_store(store: SessionStore) -> None:
+    from agentkit import Agent
+
+    agent = Agent(name="greeter", instructions="Greet.", modality="text", turn_detection=None)
+    async with Simulator(Scenario().on("hello").say("Hi there.")) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+        async with Session(agent, endpoint) as session:
+            await ask(session, "hello")
+            record = record_of(session, "conv")
+    lease = await store.acquire("conv", "a", 5)
+    assert lease is not None
+    await store.save(record, lease)
+    loaded = await store.load("conv")
+    assert loaded == record
+    assert loaded.agent_name == "greeter"
+    assert loaded.config["instructions"] == "Greet."
+    assert [(item["role"], item["text"]) for item in loaded.history] == [
+        ("user", "hello"),
+        ("assistant", "Hi there."),
+    ]
+    assert loaded.usage["responses"] == 1
+    assert loaded.calls_in_flight == {}
