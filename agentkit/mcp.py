@@ -25,7 +25,7 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -190,7 +190,8 @@ class MCPServer:
         self._failure: BaseException | None = None
         self._owner: asyncio.Task[None] | None = None
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._refreshing: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -213,10 +214,7 @@ class MCPServer:
                 ``timeout`` seconds.
         """
         if self._owner is None or self._owner.done():
-            self._stopping = False
-            self._failure = None
-            self._ready = asyncio.Event()
-            self._owner = asyncio.create_task(self._run(), name=f"agentkit-mcp-{self.name}")
+            self._launch()
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except asyncio.TimeoutError:
@@ -227,9 +225,19 @@ class MCPServer:
         if self._client is None:
             raise MCPServerError(f"MCP server {self.name!r} did not start: {self._failure}")
 
+    def _launch(self) -> None:
+        """Start the connection's task (its events belong to the running loop)."""
+        self._stopping = False
+        self._failure = None
+        self._ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._owner = asyncio.create_task(self._run(), name=f"agentkit-mcp-{self.name}")
+
     async def close(self) -> None:
-        """Disconnect (a stdio server's process is stopped); calls still running get errors."""
+        """Disconnect (a stdio server's process is stopped); calls still running get errors,
+        and so do calls made later, until :meth:`start`."""
         self._stopping = True
+        self._failure = MCPServerError("it was closed")
         self._wake.set()
         owner, self._owner = self._owner, None
         if owner is not None:
@@ -313,12 +321,16 @@ class MCPServer:
         except Exception as exc:  # a transport failure (HTTP, a malformed result)
             logger.exception("MCP call %s on %s failed", tool.remote_name, self.name)
             return ToolResult.error(f"{tool.name} failed: {type(exc).__name__}: {exc}")
+        refreshing = self._refreshing
+        if refreshing is not None and not refreshing.done():
+            # The call changed the tools: the model hears its output after the session.update.
+            await asyncio.shield(refreshing)
         return _to_result(tool.name, result)
 
     async def _connected(self) -> Client | None:
-        if self._owner is None:  # tools listed with tools_blocking(): connect on first use
-            self._owner = asyncio.create_task(self._run(), name=f"agentkit-mcp-{self.name}")
-        if self._client is None and not self._owner.done():
+        if self._owner is None and not self._stopping:  # listed by tools_blocking()
+            self._launch()
+        if self._client is None and self._owner is not None and not self._owner.done():
             await self._ready.wait()
         return self._client
 
@@ -393,14 +405,15 @@ class MCPServer:
 
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification):
-            self._spawn(self._refresh())
+            self._refreshing = self._spawn(self._refresh())
         elif isinstance(message, Exception):
             logger.warning("MCP server %s: transport error: %s", self.name, message)
 
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.ensure_future(work)
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def _refresh(self) -> None:
         client = self._client

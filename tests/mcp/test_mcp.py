@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
 from agentkit.events import Reconnected, ToolCallFinished, ToolProgress
-from agentkit.mcp import MCPServerHTTP, MCPServerStdio, gather_tools
+from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, gather_tools
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator, silence, speech
 from tests.dispatch.loopback import Live, live
@@ -29,6 +33,17 @@ async def local_time(city: str) -> str:
 def stdio(name: str, marks: Path | None = None, **options: Any) -> MCPServerStdio:
     args = [str(STDIO_SCRIPT), name, *([str(marks)] if marks else [])]
     return MCPServerStdio(sys.executable, args, **options)
+
+
+@asynccontextmanager
+async def started(kind: str, name: str, marks: Path, **options: Any) -> AsyncIterator[MCPServer]:
+    """A test server over ``kind`` ("stdio" or "http"), connected."""
+    if kind == "stdio":
+        async with stdio(name, marks, **options) as server:
+            yield server
+        return
+    async with serve_http(build(name, marks)) as url, MCPServerHTTP(url, **options) as server:
+        yield server
 
 
 def text_agent(tools: Any) -> Agent:
@@ -122,11 +137,12 @@ async def test_list_changed_sends_a_session_update_with_the_new_tool() -> None:
     assert "shout" in conn.session.agent.toolset
 
 
-async def test_barge_in_cancels_the_mcp_request(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["stdio", "http"])
+async def test_barge_in_cancels_the_mcp_request(kind: str, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     scenario = Scenario().on("wait").call("wait_forever").say("Done.").on_audio().say("Stopped.")
     options = SessionOptions(interrupt_policy="cancel")
-    async with stdio("alpha", marks) as server:
+    async with started(kind, "alpha", marks) as server:
         agent = Agent(instructions="x", tools=await server.tools())
         async with live(scenario, agent, options=options) as conn:
             await conn.session.send_text("wait please")
@@ -135,6 +151,25 @@ async def test_barge_in_cancels_the_mcp_request(tmp_path: Path) -> None:
             (done,) = await finished(conn, 1)
             await _until_marked(marks, "cancelled wait_forever")
     assert done.error_type == "cancelled"
+
+
+async def test_a_call_past_the_servers_timeout_is_cancelled_on_the_server(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    scenario = Scenario().on("wait").call("wait_forever").say("Too slow.")
+    async with started("http", "beta", marks, timeout=1.0) as server:
+        async with live(scenario, text_agent(await server.tools())) as conn:
+            await conn.session.send_text("wait please")
+            await _until_marked(marks, "started wait_forever")
+            (done,) = await finished(conn, 1)
+            await _until_marked(marks, "cancelled wait_forever")
+    assert done.error_type == "timeout" and "within 1 s" in done.output
+
+
+async def test_calls_after_close_are_answered_with_an_error(tmp_path: Path) -> None:
+    async with started("http", "beta", tmp_path / "marks") as server:
+        (lookup, *_) = await server.tools()
+    result = await lookup.invoke('{"city": "Oslo"}')
+    assert result.error_type == "tool_error" and "it was closed" in result.output
 
 
 async def test_a_dropped_socket_mid_call_still_gets_the_output() -> None:
