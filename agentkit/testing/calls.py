@@ -36,7 +36,7 @@ from agentkit.testing.state import ConnectionState, _transcription_events
 if TYPE_CHECKING:
     from agentkit.testing.server import Simulator, _Link
 
-__all__ = ["SimulatedCall", "SimulatedCalls", "WebhookDelivery"]
+__all__ = ["SimulatedCall", "SimulatedCalls", "WebhookDelivery", "sign_webhook"]
 
 Event = dict[str, Any]
 CallStatus = Literal["ringing", "active", "rejected", "ended"]
@@ -125,16 +125,9 @@ class SimulatedCalls:
     def sign(
         self, body: bytes, webhook_id: str, timestamp: float, secret: str | None = None
     ) -> dict[str, str]:
-        """Standard Webhooks headers for ``body`` (the service's side of the scheme)."""
-        key = base64.b64decode((secret or self.webhook_secret).removeprefix("whsec_"))
-        stamp = str(int(timestamp))
-        digest = hmac.new(key, f"{webhook_id}.{stamp}.".encode() + body, hashlib.sha256)
-        signature = base64.b64encode(digest.digest()).decode()
-        return {
-            "webhook-id": webhook_id,
-            "webhook-timestamp": stamp,
-            "webhook-signature": f"v1,{signature}",
-        }
+        """Standard Webhooks headers for ``body``, signed with :attr:`webhook_secret` or
+        ``secret``."""
+        return sign_webhook(body, webhook_id, timestamp, secret or self.webhook_secret)
 
     async def incoming_call(
         self,
@@ -326,6 +319,20 @@ class SimulatedCalls:
             GA, model, self.sim.scenario, expires_at=int(time.time()) + 3600, tag=call.call_id
         )
         _configure(call.state, call.session)
+
+
+def sign_webhook(body: bytes, webhook_id: str, timestamp: float, secret: str) -> dict[str, str]:
+    """The service's side of Standard Webhooks: ``v1`` HMAC-SHA256 of ``id.timestamp.body``
+    with the base64 key after ``whsec_``, written here independently of any verifier."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    stamp = str(int(timestamp))
+    digest = hmac.new(key, f"{webhook_id}.{stamp}.".encode() + body, hashlib.sha256)
+    signature = base64.b64encode(digest.digest()).decode()
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": f"v1,{signature}",
+    }
 
 
 def _configure(state: ConnectionState, session: Mapping[str, Any]) -> None:
