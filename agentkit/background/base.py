@@ -114,6 +114,10 @@ class UpdateSource(Protocol):
         """Remember that ``entry_id`` was spoken into the conversation."""
         ...
 
+    async def close(self) -> None:
+        """Let go of connections (the delivery that owned the source has ended)."""
+        ...
+
 
 class BackgroundRunner(Protocol):
     """A task engine that runs background tools: what ``@tool(background=...)`` takes."""
@@ -218,6 +222,7 @@ class Delivery:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        await self._source.close()
 
     async def _run(self) -> None:
         after = await self._source.cursor(self.key)

@@ -1,0 +1,91 @@
+"""Delivery of background updates: fenced by the lease, and refused without an attachment."""
+
+from __future__ import annotations
+
+import asyncio
+from types import ModuleType
+
+import pytest
+
+from agentkit import Endpoint, Session, ToolResult
+from agentkit.background import BackgroundJob, Lease
+from agentkit.events import ToolCallFinished
+from agentkit.testing import Scenario, Simulator
+from tests.background.conftest import EXTRA
+from tests.support import TIMEOUT, until_idle
+
+pytest.importorskip("celery", reason=EXTRA)
+
+from agentkit.background.redis import RedisSessionStore, UpdatePoster
+
+SPOKEN = "Noted the result."
+
+
+def scenario() -> Scenario:
+    return (
+        Scenario()
+        .on("report")
+        .call("build_report", quarter="Q2")
+        .say("Started.")
+        .on("background task")
+        .say(SPOKEN)
+        .otherwise("Hm.")
+    )
+
+
+async def test_only_the_lease_holder_speaks_a_result(bg_app: ModuleType, redis_url: str) -> None:
+    store = RedisSessionStore(redis_url)
+    poster = UpdatePoster(redis_url)
+    job = BackgroundJob("conv-5", "call_x", "build_report", "{}")
+    try:
+        old = await store.acquire("conv-5", "a", 0.3)
+        assert old is not None
+        async with Simulator(scenario()) as sim:
+            endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+            async with (
+                Session(bg_app.agent, endpoint) as stale,
+                bg_app.runner.attach(stale, "conv-5", store=store, lease=old),
+            ):
+                new = await take_over(store, "conv-5", "b")
+                async with (
+                    Session(bg_app.agent, endpoint) as owner,
+                    bg_app.runner.attach(owner, "conv-5", store=store, lease=new),
+                ):
+                    assert poster.result(job, ToolResult('{"pages": 3}'))
+                    assert not poster.result(job, ToolResult('{"pages": 4}'))  # once per call
+                    await until_said(owner)
+        spoken = [i.text for i in owner.history if i.text.startswith("[background task]")]
+        assert len(spoken) == 1 and '{"pages": 3}' in spoken[0]
+        assert not [i for i in stale.history if i.text.startswith("[background task]")]
+    finally:
+        poster.close()
+        await store.close()
+
+
+async def take_over(store: RedisSessionStore, key: str, owner: str) -> Lease:
+    for _ in range(int(TIMEOUT / 0.05)):
+        lease = await store.acquire(key, owner, 5)
+        if lease is not None:
+            return lease
+        await asyncio.sleep(0.05)
+    raise AssertionError("the old lease never expired")
+
+
+async def until_said(session: Session) -> None:
+    async def said() -> None:
+        async for event in session:
+            if getattr(event, "text", None) == SPOKEN:
+                return
+
+    await asyncio.wait_for(said(), TIMEOUT)
+
+
+async def test_a_background_tool_needs_an_attached_session(bg_app: ModuleType) -> None:
+    async with Simulator(scenario()) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+        async with Session(bg_app.agent, endpoint) as session:
+            await session.send_text("Build the report")
+            events = await until_idle(session)
+    (finished,) = [e for e in events if isinstance(e, ToolCallFinished)]
+    assert finished.is_error
+    assert "runner.attach(session, key)" in finished.output
