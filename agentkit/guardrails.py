@@ -385,7 +385,7 @@ class OutputWatch:
 
     async def _check_once(self, response_id: str, words: _Words, text: str) -> None:
         guards = self._session.agent.output_guards
-        results = await asyncio.gather(*(g.run(text) for g in guards), return_exceptions=True)
+        results = await _run_all(guards, text)
         for guard, result in zip(guards, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
                 raise result
@@ -407,8 +407,8 @@ class OutputWatch:
     ) -> None:
         session = self._session
         state = session.state
-        if session.closed or not _still_there(state, response_id):
-            return  # lost with the socket: the response asked for again is checked anew
+        if session.closed or not _in_this_turn(state, response_id):
+            return  # lost with the socket (its replacement is checked anew), or too late
         recovery = None
         if guard.recovery is not None and state.recoveries_this_turn == 0 and not state.speaking:
             parts = (session.agent.instructions, guard.recovery)
@@ -424,13 +424,34 @@ class OutputWatch:
             )
         )
         try:
-            await session._perform(state.stop_response(response_id, recovery))
+            await session._perform(state.stop_response(recovery))
         except (SessionClosedError, ConnectionFailedError):
             logger.info("guardrail %s: the connection is gone", guard.name)
 
 
-def _still_there(state: ConversationState, response_id: str) -> bool:
-    """Whether the response is running or its words are in the conversation."""
+async def _run_all(
+    guards: tuple[OutputGuardrail, ...], text: str
+) -> list[GuardrailVerdict | BaseException]:
+    """Every check's verdict or exception. One check runs in this task: a quick coroutine
+    then decides within the loop step that started it, ahead of whatever the events it
+    read woke up (the application's next message, say)."""
+    if len(guards) == 1:
+        try:
+            return [await guards[0].run(text)]
+        except Exception as exc:
+            return [exc]
+    return await asyncio.gather(*(g.run(text) for g in guards), return_exceptions=True)
+
+
+def _in_this_turn(state: ConversationState, response_id: str) -> bool:
+    """Whether the response is running, or its words are in the conversation with no user
+    message after them: a verdict on an earlier turn must not cut the current one."""
     if state.active_response_id == response_id:
         return True
-    return any(entry["response_id"] == response_id for entry in state.history.values())
+    seen = False
+    for entry in state.history.values():
+        if entry["response_id"] == response_id:
+            seen = True
+        elif seen and entry["role"] == "user":
+            return False
+    return seen

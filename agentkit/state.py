@@ -207,16 +207,15 @@ class ConversationState:
         actions.extend(self._barge_in())
         return actions
 
-    def stop_response(
-        self, response_id: str | None, recovery: ResponseOptions | None = None
-    ) -> list[Action]:
-        """A guardrail stopped ``response_id``: cancel it if it is still active, truncate what
-        the user has not heard, and ask for ``recovery`` once the cancelled response has ended
-        (queued like any request, so it never races the cancellation). Not a new user turn;
-        while the user speaks no recovery is asked for, since their turn answers it."""
+    def stop_response(self, recovery: ResponseOptions | None = None) -> list[Action]:
+        """A guardrail stopped the assistant's words: cancel the active response (the one that
+        tripped, or the one that followed it this turn), truncate what the user has not heard,
+        and ask for ``recovery`` once the cancelled response has ended (queued like any
+        request, so it never races the cancellation). Not a new user turn; while the user
+        speaks no recovery is asked for, since their turn answers it."""
         actions: list[Action] = []
-        if response_id is not None and response_id == self.active_response_id:
-            actions.append(self.sent(ResponseCancel(response_id=response_id)))
+        if self.active_response_id is not None:
+            actions.append(self.sent(ResponseCancel(response_id=self.active_response_id)))
         actions.extend(self._barge_in())
         if recovery is not None and not self._user_speaking:
             self.recoveries_this_turn += 1

@@ -54,12 +54,23 @@ def test_stop_response_cancels_truncates_and_queues_the_recovery_behind_it() -> 
     state.request_response()
     state.on_event(_created("r1"))
     state.on_event(_audio("r1", "item_a"))
-    sent = _sends(state.stop_response("r1", RECOVERY))
+    sent = _sends(state.stop_response(RECOVERY))
     assert [type(e) for e in sent] == [ResponseCancel, ConversationItemTruncate]
     assert state.recoveries_this_turn == 1
     recovery = _sends(state.on_event(_done("r1")))
     assert len(recovery) == 1 and isinstance(recovery[0], ResponseCreate)
     assert recovery[0].response is not None and recovery[0].response.instructions == "recover"
+
+
+def test_stop_response_cancels_the_response_that_followed_this_turn() -> None:
+    state = ConversationState()
+    state.request_response()
+    state.on_event(_created("r1"))
+    state.on_event(_done("r1", "completed"))
+    state.request_response()
+    state.on_event(_created("r2"))
+    (cancel,) = _sends(state.stop_response(None))
+    assert isinstance(cancel, ResponseCancel) and cancel.response_id == "r2"
 
 
 def test_stop_response_of_a_finished_response_asks_for_the_recovery_at_once() -> None:
@@ -68,7 +79,7 @@ def test_stop_response_of_a_finished_response_asks_for_the_recovery_at_once() ->
     state.on_event(_created("r1"))
     state.on_event(_done("r1", "completed"))
     state.rounds_this_turn = 2
-    sent = _sends(state.stop_response("r1", RECOVERY))
+    sent = _sends(state.stop_response(RECOVERY))
     assert [type(e) for e in sent] == [ResponseCreate]
     assert state.rounds_this_turn == 2  # a recovery is not a new user turn
 
@@ -106,6 +117,26 @@ def test_no_recovery_is_asked_for_while_the_user_speaks() -> None:
         )
     )
     assert state.speaking
-    state.stop_response("r1", RECOVERY)
+    state.stop_response(RECOVERY)
     assert _sends(state.on_event(_done("r1"))) == []
     assert state.recoveries_this_turn == 0
+
+
+def test_a_verdict_on_an_earlier_turn_is_too_late() -> None:
+    from agentkit.guardrails import _in_this_turn
+
+    state = ConversationState()
+    state.request_response()
+    state.on_event(_created("r1"))
+    assert _in_this_turn(state, "r1")
+    item = {"id": "a1", "type": "message", "role": "assistant", "status": "completed"}
+    state.on_event(
+        ev.ResponseOutputItemDone.model_validate(
+            {"type": "response.output_item.done", "response_id": "r1", "item": item}
+        )
+    )
+    state.on_event(_done("r1", "completed"))
+    assert _in_this_turn(state, "r1")
+    state.on_event(_user("u2"))
+    assert not _in_this_turn(state, "r1")
+    assert not _in_this_turn(state, "lost")
