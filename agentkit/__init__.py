@@ -16,6 +16,19 @@ from agentkit.answer import Answer, AnswerTimeoutError, ToolCall
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest
 from agentkit.aside import AsideResult
 from agentkit.auth import ApiKey, BearerKey, EntraToken
+from agentkit.calls import (
+    CallAnswer,
+    CallControl,
+    CallRequestError,
+    ClientSecret,
+    IncomingCall,
+    MediaNotOwnedError,
+    SidebandSession,
+    SipHeader,
+    WebhookVerificationError,
+    WebhookVerifier,
+    mint_client_secret,
+)
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
     AgentkitError,
@@ -70,6 +83,10 @@ __all__ = [
     "AsideResult",
     "AuthenticationError",
     "BearerKey",
+    "CallAnswer",
+    "CallControl",
+    "CallRequestError",
+    "ClientSecret",
     "ConfigurationError",
     "ConnectionClosedError",
     "ConnectionFailedError",
@@ -85,8 +102,10 @@ __all__ = [
     "Image",
     "ImageError",
     "ImageTooLargeError",
+    "IncomingCall",
     "InputGuardrail",
     "InputTranscription",
+    "MediaNotOwnedError",
     "MissingSettingError",
     "ModelProfile",
     "OutputGuardrail",
@@ -103,6 +122,8 @@ __all__ = [
     "SessionClosedError",
     "SessionConfig",
     "SessionOptions",
+    "SidebandSession",
+    "SipHeader",
     "TokenLimits",
     "TokenPrices",
     "TokenUsage",
@@ -115,10 +136,13 @@ __all__ = [
     "Toolset",
     "TurnDetection",
     "UnsupportedOptionError",
+    "WebhookVerificationError",
+    "WebhookVerifier",
     "__version__",
     "handoff",
     "handoff_back",
     "input_guardrail",
+    "mint_client_secret",
     "output_guardrail",
     "tool",
 ]

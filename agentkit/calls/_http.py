@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from agentkit._redact import redact
 from agentkit.endpoints import Endpoint
 from agentkit.errors import AgentkitError, ConfigurationError, ConnectionFailedError
 from agentkit.protocol.dialects import Dialect
+
+if TYPE_CHECKING:
+    import urllib.request
 
 __all__ = ["CallRequestError", "HttpReply", "api_base", "post"]
 
@@ -81,6 +82,8 @@ async def post(
     Raises:
         ConnectionFailedError: the service could not be reached.
     """
+    import urllib.request  # here: importing it costs every user of agentkit ~10 ms
+
     handshake = await endpoint.handshake()
     headers = {k: v for k, v in handshake.headers.items() if k.lower() != "openai-beta"}
     headers.update({"Content-Type": content_type, "Accept": accept})
@@ -89,6 +92,9 @@ async def post(
 
 
 def _send(request: urllib.request.Request, timeout: float) -> HttpReply:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return HttpReply(response.status, dict(response.headers.items()), response.read())
