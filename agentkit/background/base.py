@@ -225,21 +225,22 @@ class Delivery:
         await self._source.close()
 
     async def _run(self) -> None:
-        after = await self._source.cursor(self.key)
+        after: str | None = None
         while not self.session.closed:
             try:
+                if after is None:
+                    after = await self._source.cursor(self.key)
                 updates = await self._source.read(self.key, after, self._poll)
+                for update in updates:
+                    if not await self._still_owner():
+                        logger.warning("lost the lease on %s: delivery stops", self.key)
+                        return
+                    await self._tell(update)
+                    after = update.entry_id
+                    await self._source.delivered(self.key, update.entry_id)
             except (OSError, BackgroundError) as exc:
-                logger.warning("reading background updates failed (%s); retrying", exc)
+                logger.warning("background delivery for %s failed (%s); retrying", self.key, exc)
                 await asyncio.sleep(self._poll)
-                continue
-            for update in updates:
-                if not await self._still_owner():
-                    logger.warning("lost the lease on %s: background delivery stops", self.key)
-                    return
-                await self._tell(update)
-                await self._source.delivered(self.key, update.entry_id)
-                after = update.entry_id
 
     async def _still_owner(self) -> bool:
         if self._store is None or self.lease is None:
@@ -250,6 +251,8 @@ class Delivery:
             self.lease = await self._store.renew(self.lease)
         except LeaseLostError:
             return False
+        except Exception as exc:  # the store is unreachable: not sure, so not now
+            raise BackgroundError(f"could not renew the lease: {exc}") from exc
         return True
 
     async def _tell(self, update: BackgroundUpdate) -> None:

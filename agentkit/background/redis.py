@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         'agentkit.background.redis needs redis-py: pip install "agentkit-realtime[celery]"'
     ) from exc
 
-from agentkit.background.base import BackgroundJob, BackgroundUpdate
+from agentkit.background.base import BackgroundError, BackgroundJob, BackgroundUpdate
 from agentkit.background.store import Lease, LeaseLostError, SessionRecord, _check_ttl
 from agentkit.tools.result import ToolResult
 
@@ -127,19 +127,28 @@ class RedisUpdates:
     async def read(self, key: str, after: str, block: float) -> Sequence[BackgroundUpdate]:
         stream, _ = _keys(self._prefix, key)
         streams: dict[Any, Any] = {stream: after}
-        reply: Any = await self._client.xread(streams, count=100, block=int(block * 1000))
+        try:
+            reply: Any = await self._client.xread(streams, count=100, block=int(block * 1000))
+        except sync_redis.RedisError as exc:
+            raise BackgroundError(f"reading updates from Redis failed: {exc}") from exc
         return [
             _update(entry_id, fields) for _, entries in reply or () for entry_id, fields in entries
         ]
 
     async def cursor(self, key: str) -> str:
         _, cursor = _keys(self._prefix, key)
-        value: Any = await self._client.get(cursor)
+        try:
+            value: Any = await self._client.get(cursor)
+        except sync_redis.RedisError as exc:
+            raise BackgroundError(f"reading the cursor from Redis failed: {exc}") from exc
         return value.decode() if value else "0"
 
     async def delivered(self, key: str, entry_id: str) -> None:
         _, cursor = _keys(self._prefix, key)
-        await self._client.set(cursor, entry_id)
+        try:
+            await self._client.set(cursor, entry_id)
+        except sync_redis.RedisError as exc:
+            raise BackgroundError(f"saving the cursor to Redis failed: {exc}") from exc
 
     async def close(self) -> None:
         await self._client.aclose()
