@@ -19,13 +19,14 @@ progress notifications become :class:`~agentkit.events.ToolProgress`). See docs/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import sys
 import threading
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,10 +35,12 @@ from agentkit.tools import Tool, ToolContext, ToolLike, ToolResult, Toolset
 from agentkit.tools.wire_schema import clean_parameters
 
 try:
+    import httpx2
     import jsonschema  # type: ignore[import-untyped, unused-ignore]
     import mcp.types as mcp_types
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
+    from mcp.client.streamable_http import streamable_http_client
     from mcp.client.subscriptions import SubscriptionLost
     from mcp.shared.exceptions import MCPError
     from mcp_types import CONNECTION_CLOSED
@@ -536,6 +539,8 @@ class MCPServerHTTP(MCPServer):
 
     Args:
         url: the server's MCP endpoint. Never logged with its query string or credentials.
+        headers: sent with every request, e.g. ``{"Authorization": "Bearer ..."}``; never
+            logged or shown in a repr.
         name: a label for logs and errors (default: the URL's host and port).
         prefix, timeout, restart: see :class:`MCPServer`.
     """
@@ -544,20 +549,26 @@ class MCPServerHTTP(MCPServer):
         self,
         url: str,
         *,
+        headers: Mapping[str, str] | None = None,
         name: str | None = None,
         prefix: str | None = None,
         timeout: float | None = None,
         restart: bool = True,
     ) -> None:
+        self._headers = dict(headers or {})
         host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
         super().__init__(name or host, prefix=prefix, timeout=timeout, restart=restart)
         self.url = url
 
     def _fresh(self) -> MCPServerHTTP:
-        return MCPServerHTTP(self.url, name=self.name, prefix=self.prefix, restart=False)
+        return MCPServerHTTP(
+            self.url, headers=self._headers, name=self.name, prefix=self.prefix, restart=False
+        )
 
     def _connect(self) -> Client:
-        return Client(self.url, message_handler=self._on_message)
+        if not self._headers:
+            return Client(self.url, message_handler=self._on_message)
+        return Client(_http_with_headers(self.url, self._headers), message_handler=self._on_message)
 
 
 async def gather_tools(*sources: MCPServer | Iterable[ToolLike]) -> Toolset:
@@ -586,6 +597,16 @@ async def gather_tools(*sources: MCPServer | Iterable[ToolLike]) -> Toolset:
             owners[name] = owner
         collected.extend(tools)
     return Toolset(collected)
+
+
+@contextlib.asynccontextmanager
+async def _http_with_headers(url: str, headers: Mapping[str, str]) -> AsyncIterator[Any]:
+    """The SDK's streamable HTTP transport on an HTTP client that sends ``headers`` (with the
+    SDK's own timeouts: a server may hold a response stream open for minutes)."""
+    timeout = httpx2.Timeout(30.0, read=300.0)
+    async with httpx2.AsyncClient(headers=dict(headers), timeout=timeout) as http:
+        async with streamable_http_client(url, http_client=http) as streams:
+            yield streams
 
 
 async def _list_tools(client: Client) -> list[mcp_types.Tool]:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import uvicorn
@@ -27,7 +28,7 @@ STDIO_SCRIPT = Path(__file__).with_name("stdio_server.py")
 def build(name: str, marks: Path | None = None) -> MCPServer:
     """A server with a quick tool, a tool reporting progress, one that runs until cancelled,
     one that adds a tool (and says its list changed), and one that kills its own process."""
-    server = MCPServer(name)
+    server = MCPServer(name, log_level="WARNING")  # its default INFO reconfigures logging
 
     def mark(text: str) -> None:
         if marks is not None:
@@ -87,10 +88,19 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_http(server: MCPServer) -> AsyncIterator[str]:
-    """Serve ``server`` over streamable HTTP on a free port of 127.0.0.1; yields its URL."""
+async def serve_http(
+    server: MCPServer, headers_seen: list[dict[str, str]] | None = None
+) -> AsyncIterator[str]:
+    """Serve ``server`` over streamable HTTP on a free port of 127.0.0.1; yields its URL.
+    The headers of every HTTP request go to ``headers_seen``."""
     port = free_port()
-    app = server.streamable_http_app()
+    mcp_app = server.streamable_http_app()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and headers_seen is not None:
+            headers_seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await mcp_app(scope, receive, send)
+
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     web = uvicorn.Server(config)
     task = asyncio.create_task(web.serve())

@@ -103,6 +103,18 @@ async def test_http_tools_with_a_prefix_report_progress() -> None:
     assert progress == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
 
 
+async def test_http_headers_reach_the_server_and_stay_out_of_reprs() -> None:
+    seen: list[dict[str, str]] = []
+    secret = {"Authorization": "Bearer sk-test-123"}
+    async with serve_http(build("beta"), seen) as url:
+        async with MCPServerHTTP(url, headers=secret) as server:
+            (lookup, *_) = await server.tools()
+            result = await lookup.invoke('{"city": "Oslo"}')
+    assert result.output == "beta: Oslo sunny for 1 day(s)"
+    assert seen and all(h.get("authorization") == "Bearer sk-test-123" for h in seen)
+    assert "sk-test" not in repr(server) + repr(lookup)
+
+
 async def test_invalid_arguments_are_refused_before_the_server_is_asked() -> None:
     scenario = Scenario().on("bad").call("lookup", city=42).say("Oops.")
     async with stdio("alpha") as server:
