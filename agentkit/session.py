@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
@@ -80,6 +80,9 @@ from agentkit.tools import ToolContext, ToolResult
 from agentkit.tracing import NoTracing, session_tracer
 from agentkit.transport import Transport, connect
 from agentkit.usage import PriceTable, TokenPrices, TokenUsage, UsageMeter, session_prices
+
+if TYPE_CHECKING:
+    from agentkit.calls.sideband import SidebandSession
 
 __all__ = ["Connector", "Session", "SessionOptions"]
 
@@ -295,6 +298,23 @@ class Session:
     def __repr__(self) -> str:
         name, dialect = self.agent.name, self.dialect.value
         return f"Session(agent={name!r}, id={self.session_id!r}, dialect={dialect})"
+
+    @classmethod
+    def attach(
+        cls,
+        call_id: str,
+        agent: Agent,
+        endpoint: Endpoint,
+        *,
+        deps: Any = None,
+        options: SessionOptions | None = None,
+    ) -> SidebandSession:
+        """A session on the sideband of a call that a browser (WebRTC) or a phone (SIP)
+        carries: the agent and its tools run here, the audio stays with the caller. See
+        :class:`~agentkit.calls.SidebandSession` and docs/telephony.md."""
+        from agentkit.calls.sideband import SidebandSession
+
+        return SidebandSession(call_id, agent, endpoint, deps=deps, options=options)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from agentkit.agent import Agent
 from agentkit.calls._http import api_base, post, refused
@@ -52,12 +53,13 @@ class ClientSecret:
 
 
 def call_session(agent: Agent, endpoint: Endpoint) -> dict[str, Any]:
-    """The agent's session configuration as the REST routes take it (``type: realtime``, the
-    endpoint's model when known, tools as declarations)."""
+    """The agent's session configuration as the REST routes take it: ``type: realtime``, the
+    URL's ``model=`` (an Azure deployment name on Azure), tools as declarations."""
     session = session_to_wire(agent.session_config(), Dialect.GA)
     session["type"] = "realtime"
-    if endpoint.model and endpoint.kind != "azure":
-        session.setdefault("model", endpoint.model)
+    model = dict(parse_qsl(urlsplit(endpoint.url).query)).get("model") or endpoint.model
+    if model:
+        session.setdefault("model", model)
     return session
 
 

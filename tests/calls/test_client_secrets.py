@@ -98,8 +98,13 @@ async def test_expiry_out_of_range_fails_before_any_request(seconds: int) -> Non
 
 def test_the_rest_base_follows_the_endpoint() -> None:
     from agentkit.calls._http import api_base
+    from agentkit.calls.client_secrets import call_session
 
     assert api_base(Endpoint.openai(api_key="k")) == "https://api.openai.com/v1/realtime"
     azure = Endpoint.azure("https://res.openai.azure.com", "voice", "k")
     assert api_base(azure) == "https://res.openai.azure.com/openai/v1/realtime"
+    assert call_session(order_agent(), azure)["model"] == "voice"  # Azure: the deployment
+    assert call_session(order_agent(), Endpoint.openai("gpt-realtime-mini", "k"))["model"] == (
+        "gpt-realtime-mini"
+    )
     assert repr(ClientSecret("ek_x", 1)) == "ClientSecret(value='***', expires_at=1, model=None)"

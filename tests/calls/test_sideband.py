@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agentkit import Endpoint, SessionOptions
+from agentkit import Endpoint, Session, SessionOptions
 from agentkit.calls import CallControl, MediaNotOwnedError, SidebandSession
 from agentkit.errors import ConfigurationError, DeploymentNotFoundError
 from agentkit.events import (
@@ -49,7 +49,8 @@ def outputs_for(sim: Simulator, call_id: str) -> list[str]:
 async def test_sideband_runs_the_tools_of_a_call_the_browser_carries() -> None:
     async with simulator() as sim:
         call_id = await open_call(sim)
-        session = SidebandSession(call_id, order_agent(), endpoint(sim))
+        session = Session.attach(call_id, order_agent(), endpoint(sim))
+        assert isinstance(session, SidebandSession) and session.call_id == call_id
         events = Recorder(session)
         async with session:
             assert sim.connections[0].path == f"/v1/realtime?call_id={call_id}"
