@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agentkit import Endpoint, Session, SessionOptions
+from agentkit import Approval, Endpoint, Session, SessionOptions, ToolCallRequest
 from agentkit.calls import CallControl, MediaNotOwnedError, SidebandSession
 from agentkit.errors import ConfigurationError, DeploymentNotFoundError
 from agentkit.events import (
@@ -144,3 +144,27 @@ async def test_hang_up_ends_the_sideband_session() -> None:
             assert closed.code == 1000
             assert not events.of(Reconnected)
         assert sim.calls.calls[call_id].status == "ended"
+
+
+async def test_approval_and_history_work_on_a_sideband() -> None:
+    gate = Gate()
+    asked: list[str] = []
+
+    def approve(request: ToolCallRequest) -> Approval:
+        asked.append(request.name)
+        return Approval.deny("orders are closed tonight")
+
+    options = SessionOptions(approve=approve)
+    async with simulator() as sim:
+        call_id = await open_call(sim)
+        session = SidebandSession(call_id, order_agent(gate), endpoint(sim), options=options)
+        events = Recorder(session)
+        async with session:
+            await sim.calls.caller_says(call_id, "where is my order?")
+            done = await events.wait_for(ToolCallFinished)
+            assert done.is_error and "orders are closed tonight" in done.output
+            await events.wait_for(ResponseFinished, where=lambda e: bool(e.text))
+            assert asked == ["order_status"] and gate.runs == 0
+            assert outputs_for(sim, done.call_id) == [done.output]
+            caller = session.history[0]
+            assert (caller.role, caller.text) == ("user", "where is my order?")
