@@ -657,14 +657,23 @@ def _progress_reporter(context: ToolContext[Any]) -> Any:
 
 
 def _to_result(name: str, result: mcp_types.CallToolResult) -> ToolResult:
-    """Text content as text; structured content as JSON when there is no text."""
+    """Text content as text; structured content as compact JSON when there is no text, or when
+    the text is only that JSON pretty-printed (fewer tokens for the same data)."""
     texts = [_content_text(block) for block in result.content]
     output = "\n".join(text for text in texts if text)
-    if not output and result.structured_content is not None:
-        output = json.dumps(result.structured_content, ensure_ascii=False, separators=(",", ":"))
+    structured = result.structured_content
+    if structured is not None and (not output or _same_json(output, structured)):
+        output = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
     if result.is_error:
         return ToolResult.error(f"{name} failed: {output or 'the server reported an error'}")
     return ToolResult(output)
+
+
+def _same_json(text: str, value: object) -> bool:
+    try:
+        return bool(json.loads(text) == value)
+    except ValueError:
+        return False
 
 
 def _content_text(block: Any) -> str:

@@ -106,6 +106,11 @@ def test_outputs_text_first_then_structured_content_and_errors() -> None:
     assert plain.output == "hello\n[image image/png omitted: the realtime model takes text]"
     structured = mcp_types.CallToolResult(content=[], structured_content={"n": 1})
     assert _to_result("t", structured).output == '{"n":1}'
+    pretty = mcp_types.TextContent(type="text", text='{\n  "n": 1\n}')
+    both = mcp_types.CallToolResult(content=[pretty], structured_content={"n": 1})
+    assert _to_result("t", both).output == '{"n":1}'  # the same data in fewer tokens
+    other = mcp_types.CallToolResult(content=[text], structured_content={"n": 1})
+    assert _to_result("t", other).output == "hello"  # the text says something else: kept
     failed = _to_result("t", mcp_types.CallToolResult(content=[text], is_error=True))
     assert (
         failed.is_error and failed.error_type == "tool_error" and "t failed: hello" in failed.output

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
+from agentkit.approval import Approval, ToolCallRequest
 from agentkit.events import Reconnected, ToolCallFinished, ToolProgress
 from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, gather_tools
 from agentkit.reconnect import ReconnectPolicy
@@ -175,6 +176,23 @@ async def test_a_call_past_the_servers_timeout_is_cancelled_on_the_server(tmp_pa
             (done,) = await finished(conn, 1)
             await _until_marked(marks, "cancelled wait_forever")
     assert done.error_type == "timeout" and "within 1 s" in done.output
+
+
+async def test_the_approval_hook_decides_before_the_server_is_asked(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    scenario = Scenario().on("both").call("wait_forever").call("lookup", city="Oslo").say("Ok.")
+
+    def approve(request: ToolCallRequest) -> Approval:
+        return Approval.deny("not now") if request.name == "wait_forever" else Approval.allow()
+
+    options = SessionOptions(approve=approve)
+    async with started("http", "beta", marks) as server:
+        async with live(scenario, text_agent(await server.tools()), options=options) as conn:
+            await conn.session.send_text("both please")
+            done = {f.name: f for f in await finished(conn, 2)}
+    assert done["wait_forever"].error_type == "denied" and "not now" in done["wait_forever"].output
+    assert done["lookup"].output == "beta: Oslo sunny for 1 day(s)"
+    assert not marks.exists()  # the denied call never reached the server
 
 
 async def test_calls_after_close_are_answered_with_an_error(tmp_path: Path) -> None:
