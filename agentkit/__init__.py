@@ -16,6 +16,14 @@ from agentkit.answer import Answer, AnswerTimeoutError, ToolCall
 from agentkit.approval import Approval, ApprovalHook, ToolCallRequest
 from agentkit.aside import AsideResult
 from agentkit.auth import ApiKey, BearerKey, EntraToken
+from agentkit.background import (
+    BackgroundError,
+    InMemorySessionStore,
+    Lease,
+    LeaseLostError,
+    SessionRecord,
+    SessionStore,
+)
 from agentkit.calls import (
     CallAnswer,
     CallControl,
@@ -82,6 +90,7 @@ __all__ = [
     "ApprovalHook",
     "AsideResult",
     "AuthenticationError",
+    "BackgroundError",
     "BearerKey",
     "CallAnswer",
     "CallControl",
@@ -102,9 +111,12 @@ __all__ = [
     "Image",
     "ImageError",
     "ImageTooLargeError",
+    "InMemorySessionStore",
     "IncomingCall",
     "InputGuardrail",
     "InputTranscription",
+    "Lease",
+    "LeaseLostError",
     "MediaNotOwnedError",
     "MissingSettingError",
     "ModelProfile",
@@ -122,6 +134,8 @@ __all__ = [
     "SessionClosedError",
     "SessionConfig",
     "SessionOptions",
+    "SessionRecord",
+    "SessionStore",
     "SidebandSession",
     "SipHeader",
     "TokenLimits",

@@ -16,6 +16,7 @@ from agentkit.background.base import (
     Delivery,
     UpdateSource,
     acknowledgement,
+    job_for,
     result_message,
     session_key,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "SessionStore",
     "UpdateSource",
     "acknowledgement",
+    "job_for",
     "record_of",
     "result_message",
     "session_key",

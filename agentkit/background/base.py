@@ -37,6 +37,7 @@ __all__ = [
     "MessageRole",
     "UpdateSource",
     "acknowledgement",
+    "job_for",
     "result_message",
     "session_key",
 ]
