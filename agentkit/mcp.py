@@ -64,6 +64,7 @@ logger = logging.getLogger("agentkit.mcp")
 _NAME_FORBIDDEN = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_NAME = 64
 _RESTART_DELAYS = (0.1, 0.5, 2.0)  # then the server is reported as stopped
+_STEADY_SECONDS = 1.0  # a connection lost sooner counts as a failed restart
 
 
 class MCPServerError(AgentkitError):
@@ -159,7 +160,7 @@ class MCPServer:
     Use it as an async context manager (or :meth:`start` and :meth:`close`); the connection
     lives in a task of its own until then, so one server can serve many sessions. A
     server whose connection drops (a stdio server that crashed) is restarted, up to three
-    attempts in a row; its calls in flight get an error output, never silence.
+    failed attempts in a row; its calls in flight get an error output, never silence.
 
     Args:
         name: a label for logs and errors.
@@ -348,17 +349,26 @@ class MCPServer:
     # -- the connection's task -----------------------------------------------------------
 
     async def _run(self) -> None:
+        """Connect, and reconnect after a loss: at once after a connection that lasted, with
+        growing delays after failures and quick losses; at the first failure, never."""
+        loop = asyncio.get_running_loop()
         attempts = 0
+        connected_once = False
         while not self._stopping:
+            began = loop.time()
             try:
                 await self._session_once()
-                attempts = 0
+                connected_once = True
+                lasted = loop.time() - began >= _STEADY_SECONDS
+                attempts = 0 if lasted else attempts + 1
             except Exception as exc:
                 logger.warning("MCP server %s failed: %s", self.name, exc)
                 self._failure = exc
                 attempts += 1
             self._client = None
-            if self._stopping or not self.restart or attempts > len(_RESTART_DELAYS):
+            if self._stopping or not (self.restart and connected_once):
+                break
+            if attempts > len(_RESTART_DELAYS):
                 break
             if attempts:
                 await asyncio.sleep(_RESTART_DELAYS[attempts - 1])

@@ -14,7 +14,7 @@ import pytest
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
 from agentkit.approval import Approval, ToolCallRequest
 from agentkit.events import Reconnected, ToolCallFinished, ToolProgress
-from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, gather_tools
+from agentkit.mcp import MCPServer, MCPServerError, MCPServerHTTP, MCPServerStdio, gather_tools
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator, silence, speech
 from tests.dispatch.loopback import Live, live
@@ -258,3 +258,9 @@ async def _until_marked(marks: Path, line: str) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(wait(), TIMEOUT)
+
+
+async def test_a_server_that_cannot_start_is_reported_at_once(tmp_path: Path) -> None:
+    missing = MCPServerStdio(sys.executable, [str(tmp_path / "missing.py")], name="missing")
+    with pytest.raises(MCPServerError, match="MCP server 'missing' did not start"):
+        await asyncio.wait_for(missing.start(), TIMEOUT)
