@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -177,8 +178,10 @@ class Delivery:
 
     Progress becomes a :class:`~agentkit.events.ToolProgress` (and, with ``speak_progress``,
     a short remark by the model); a result becomes a message (``role``) followed by a request
-    for a response. With a ``store`` and ``lease``, each delivery first renews the lease, and
-    a lost lease stops delivery: a session taken over elsewhere is never spoken into twice.
+    for a response. With a ``store`` and ``lease``, the delivery keeps the lease alive while
+    it runs (renewing it every third of its ttl, and before speaking each update); once the
+    lease is lost, delivery stops and :attr:`lease_lost` is set: a session taken over
+    elsewhere is never spoken into twice.
     """
 
     def __init__(
@@ -202,6 +205,9 @@ class Delivery:
         self._store = store
         self._poll = poll
         self._task: asyncio.Task[None] | None = None
+        self._renewed_at = time.monotonic()
+        self.lease_lost = asyncio.Event()
+        """Set once the lease is found lost: stop driving the session."""
 
     async def __aenter__(self) -> Delivery:
         self.start()
@@ -229,31 +235,42 @@ class Delivery:
         after: str | None = None
         while not self.session.closed:
             try:
+                if not await self._keep_lease(only_when_due=True):
+                    return
                 if after is None:
                     after = await self._source.cursor(self.key)
-                updates = await self._source.read(self.key, after, self._poll)
+                updates = await self._source.read(self.key, after, self._block())
                 for update in updates:
-                    if not await self._still_owner():
-                        logger.warning("lost the lease on %s: delivery stops", self.key)
+                    if not await self._keep_lease(only_when_due=False):
                         return
                     await self._tell(update)
                     after = update.entry_id
                     await self._source.delivered(self.key, update.entry_id)
             except (OSError, BackgroundError) as exc:
                 logger.warning("background delivery for %s failed (%s); retrying", self.key, exc)
-                await asyncio.sleep(self._poll)
+                await asyncio.sleep(self._block())
 
-    async def _still_owner(self) -> bool:
+    def _block(self) -> float:
+        """How long one read may wait: short enough to renew the lease in time."""
+        return self._poll if self.lease is None else min(self._poll, self.lease.ttl / 3)
+
+    async def _keep_lease(self, *, only_when_due: bool) -> bool:
+        """Renew the lease (when a third of its ttl passed, or always); false once lost."""
         if self._store is None or self.lease is None:
+            return True
+        if only_when_due and time.monotonic() - self._renewed_at < self.lease.ttl / 3:
             return True
         from agentkit.background.store import LeaseLostError
 
         try:
             self.lease = await self._store.renew(self.lease)
         except LeaseLostError:
+            logger.warning("lost the lease on %s: background delivery stops", self.key)
+            self.lease_lost.set()
             return False
         except Exception as exc:  # the store is unreachable: not sure, so not now
             raise BackgroundError(f"could not renew the lease: {exc}") from exc
+        self._renewed_at = time.monotonic()
         return True
 
     async def _tell(self, update: BackgroundUpdate) -> None:

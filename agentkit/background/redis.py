@@ -128,7 +128,7 @@ class RedisUpdates:
         stream, _ = _keys(self._prefix, key)
         streams: dict[Any, Any] = {stream: after}
         try:
-            reply: Any = await self._client.xread(streams, count=100, block=int(block * 1000))
+            reply: Any = await self._client.xread(streams, count=100, block=_ms(block))
         except sync_redis.RedisError as exc:
             raise BackgroundError(f"reading updates from Redis failed: {exc}") from exc
         return [

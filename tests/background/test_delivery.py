@@ -40,25 +40,46 @@ async def test_only_the_lease_holder_speaks_a_result(bg_app: ModuleType, redis_u
     try:
         old = await store.acquire("conv-5", "a", 0.3)
         assert old is not None
+        new = await take_over(store, "conv-5", "b")  # while "a" was stalled past its ttl
         async with Simulator(scenario()) as sim:
             endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
             async with (
                 Session(bg_app.agent, endpoint) as stale,
-                bg_app.runner.attach(stale, "conv-5", store=store, lease=old),
+                bg_app.runner.attach(stale, "conv-5", store=store, lease=old) as stale_delivery,
+                Session(bg_app.agent, endpoint) as owner,
+                bg_app.runner.attach(owner, "conv-5", store=store, lease=new) as delivery,
             ):
-                new = await take_over(store, "conv-5", "b")
-                async with (
-                    Session(bg_app.agent, endpoint) as owner,
-                    bg_app.runner.attach(owner, "conv-5", store=store, lease=new),
-                ):
-                    assert poster.result(job, ToolResult('{"pages": 3}'))
-                    assert not poster.result(job, ToolResult('{"pages": 4}'))  # once per call
-                    await until_said(owner)
+                assert poster.result(job, ToolResult('{"pages": 3}'))
+                assert not poster.result(job, ToolResult('{"pages": 4}'))  # once per call
+                await until_said(owner)
+                await asyncio.wait_for(stale_delivery.lease_lost.wait(), TIMEOUT)
+                assert not delivery.lease_lost.is_set()
         spoken = [i.text for i in owner.history if i.text.startswith("[background task]")]
         assert len(spoken) == 1 and '{"pages": 3}' in spoken[0]
         assert not [i for i in stale.history if i.text.startswith("[background task]")]
     finally:
         poster.close()
+        await store.close()
+
+
+async def test_an_attached_session_keeps_its_lease_alive(
+    bg_app: ModuleType, redis_url: str
+) -> None:
+    store = RedisSessionStore(redis_url)
+    try:
+        lease = await store.acquire("conv-6", "a", 0.3)
+        assert lease is not None
+        async with Simulator(scenario()) as sim:
+            endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+            async with (
+                Session(bg_app.agent, endpoint) as session,
+                bg_app.runner.attach(session, "conv-6", store=store, lease=lease),
+            ):
+                for _ in range(4):  # four ttls, and still the owner
+                    await asyncio.sleep(0.3)
+                    assert await store.acquire("conv-6", "b", 5) is None
+        assert (await take_over(store, "conv-6", "b")).token == lease.token + 1
+    finally:
         await store.close()
 
 
