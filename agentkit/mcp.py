@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequenc
 from pathlib import Path
 from typing import Any, TextIO
 
-from agentkit.errors import AgentkitError, ToolDefinitionError
+from agentkit.errors import ConnectionFailedError, ToolDefinitionError
 from agentkit.tools import Tool, ToolContext, ToolLike, ToolResult, Toolset
 from agentkit.tools.wire_schema import clean_parameters
 
@@ -52,7 +52,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 __all__ = [
     "MCPServer",
-    "MCPServerError",
     "MCPServerHTTP",
     "MCPServerStdio",
     "MCPTool",
@@ -67,8 +66,8 @@ _RESTART_DELAYS = (0.1, 0.5, 2.0)  # then the server is reported as stopped
 _STEADY_SECONDS = 1.0  # a connection lost sooner counts as a failed restart
 
 
-class MCPServerError(AgentkitError):
-    """An MCP server could not be started, listed or reached, or its tools clash with others."""
+class _Unusable(Exception):
+    """A listed tool the realtime API cannot take; it is left out, with this reason."""
 
 
 class MCPTool(Tool[..., Any]):
@@ -214,7 +213,7 @@ class MCPServer:
         """Connect and list the tools.
 
         Raises:
-            MCPServerError: the server could not be started or did not answer within
+            ConnectionFailedError: the server could not be started or did not answer within
                 ``timeout`` seconds.
         """
         if self._owner is None or self._owner.done():
@@ -223,11 +222,11 @@ class MCPServer:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except asyncio.TimeoutError:
             await self.close()
-            raise MCPServerError(
-                f"MCP server {self.name!r} did not answer in {timeout:g} s"
-            ) from None
+            message = f"MCP server {self.name!r} did not answer in {timeout:g} s"
+            raise ConnectionFailedError(message) from None
         if self._client is None:
-            raise MCPServerError(f"MCP server {self.name!r} did not start: {self._failure}")
+            message = f"MCP server {self.name!r} did not start: {self._failure}"
+            raise ConnectionFailedError(message) from self._failure
 
     def _launch(self) -> None:
         """Start the connection's task (its events belong to the running loop)."""
@@ -241,7 +240,7 @@ class MCPServer:
         """Disconnect (a stdio server's process is stopped); calls still running get errors,
         and so do calls made later, until :meth:`start`."""
         self._stopping = True
-        self._failure = MCPServerError("it was closed")
+        self._failure = ConnectionFailedError("it was closed")
         self._wake.set()
         owner, self._owner = self._owner, None
         if owner is not None:
@@ -261,7 +260,7 @@ class MCPServer:
         connect the server on their first call, in the session's event loop.
 
         Raises:
-            MCPServerError: the server could not be started or did not answer.
+            ConnectionFailedError: the server could not be started or did not answer.
         """
         found: list[list[MCPTool]] = []
         failure: list[BaseException] = []
@@ -280,9 +279,10 @@ class MCPServer:
         worker.start()
         worker.join()
         if failure:
-            if isinstance(failure[0], MCPServerError):
+            if isinstance(failure[0], ConnectionFailedError):
                 raise failure[0]
-            raise MCPServerError(f"MCP server {self.name!r}: {failure[0]}") from failure[0]
+            message = f"MCP server {self.name!r}: {failure[0]}"
+            raise ConnectionFailedError(message) from failure[0]
         self._tools = [
             MCPTool(self, probed.spec, probed.name, probed.parameters, self.timeout)
             for probed in found[0]
@@ -456,8 +456,8 @@ class MCPServer:
             try:
                 made = self._tool(spec)
                 if made.name in taken:
-                    raise MCPServerError(f"another tool of the server is also named {made.name!r}")
-            except (MCPServerError, ToolDefinitionError) as exc:
+                    raise _Unusable(f"another tool of the server is also named {made.name!r}")
+            except (_Unusable, ToolDefinitionError) as exc:
                 logger.warning("MCP server %s: tool %s left out: %s", self.name, spec.name, exc)
                 dropped[spec.name] = str(exc)
                 continue
@@ -468,14 +468,12 @@ class MCPServer:
     def _tool(self, spec: mcp_types.Tool) -> MCPTool:
         name = _NAME_FORBIDDEN.sub("_", f"{self.prefix}_{spec.name}" if self.prefix else spec.name)
         if len(name) > _MAX_NAME:
-            raise MCPServerError(f"the name {name!r} is longer than {_MAX_NAME} characters")
+            raise _Unusable(f"the name {name!r} is longer than {_MAX_NAME} characters")
         parameters = _parameters(spec.input_schema, name)
         try:
             jsonschema.validators.validator_for(spec.input_schema).check_schema(spec.input_schema)
         except jsonschema.exceptions.SchemaError as exc:
-            raise MCPServerError(
-                f"its inputSchema is not valid JSON Schema: {exc.message}"
-            ) from exc
+            raise _Unusable(f"its inputSchema is not valid JSON Schema: {exc.message}") from exc
         return MCPTool(self, spec, name, parameters, self.timeout)
 
     async def _update(self, session: Any) -> None:
@@ -585,8 +583,9 @@ async def gather_tools(*sources: MCPServer | Iterable[ToolLike]) -> Toolset:
     """One :class:`Toolset` from local tools and MCP servers, refusing clashing names.
 
     Raises:
-        MCPServerError: two sources offer a tool of the same name; the message names both
+        ToolDefinitionError: two sources offer a tool of the same name; the message names both
             and suggests a ``prefix``.
+        ConnectionFailedError: a server could not be started.
     """
     owners: dict[str, str] = {}
     collected: list[ToolLike] = []
@@ -600,10 +599,11 @@ async def gather_tools(*sources: MCPServer | Iterable[ToolLike]) -> Toolset:
         for t in tools:
             name = t.name if isinstance(t, Tool) else getattr(t, "__name__", "")
             if name in owners:
-                raise MCPServerError(
-                    f"tool name {name!r} is offered by {owners[name]} and by {owner}; "
+                message = (
+                    f"the name is offered by {owners[name]} and by {owner}; "
                     "give the MCP server a prefix, e.g. MCPServerStdio(..., prefix='docs')"
                 )
+                raise ToolDefinitionError(name, message)
             owners[name] = owner
         collected.extend(tools)
     return Toolset(collected)
@@ -633,12 +633,12 @@ async def _list_tools(client: Client) -> list[mcp_types.Tool]:
 def _parameters(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The realtime API's form of an ``inputSchema``: refs inlined, unknown keywords dropped."""
     if schema.get("type", "object") != "object":
-        raise MCPServerError(f"its inputSchema is of type {schema.get('type')!r}, not 'object'")
+        raise _Unusable(f"its inputSchema is of type {schema.get('type')!r}, not 'object'")
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     try:
         parameters = clean_parameters({**schema, "$defs": defs}, name, strict=False)
     except KeyError as exc:
-        raise MCPServerError(f"its inputSchema refers to {exc} and does not define it") from exc
+        raise _Unusable(f"its inputSchema refers to {exc} and does not define it") from exc
     if schema.get("additionalProperties") is False:
         parameters["additionalProperties"] = False
     return parameters

@@ -1,8 +1,8 @@
 """docs/reference.md and the public modules' exports cannot drift apart.
 
-The public API is what ``agentkit``, ``agentkit.events``, ``agentkit.testing`` and
-``agentkit.audio`` export. The reference must list every exported name in its module's section,
-name nothing as public that is not exported, list every ``SessionOptions`` and
+The public API is what ``agentkit``, ``agentkit.events``, ``agentkit.testing``,
+``agentkit.audio`` and ``agentkit.mcp`` export. The reference must list every exported name in
+its module's section, name nothing as public that is not exported, list every ``SessionOptions`` and
 ``ReconnectPolicy`` field with its true default, every public member of the central classes,
 and draw the error tree as the classes really inherit.
 """
@@ -24,7 +24,13 @@ from agentkit import AgentkitError
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference.md"
-PUBLIC_MODULES = ("agentkit", "agentkit.events", "agentkit.testing", "agentkit.audio")
+PUBLIC_MODULES = (
+    "agentkit",
+    "agentkit.events",
+    "agentkit.testing",
+    "agentkit.audio",
+    "agentkit.mcp",
+)
 
 # Named in the reference in code, on purpose, though no public module exports them: the
 # internal type behind `Session.state`, and the wire event names of the protocol.

@@ -10,7 +10,8 @@ import mcp.types as mcp_types
 import pytest
 
 from agentkit import tool
-from agentkit.mcp import MCPServerError, MCPServerStdio, MCPTool, _to_result, gather_tools
+from agentkit.errors import ToolDefinitionError
+from agentkit.mcp import MCPServerStdio, MCPTool, _to_result, gather_tools
 
 
 def spec(name: str, schema: dict[str, Any], description: str = "d") -> mcp_types.Tool:
@@ -125,5 +126,5 @@ async def test_gather_tools_refuses_a_clash_with_a_clear_error() -> None:
 
     server = MCPServerStdio(sys.executable, ["unused.py"], name="weather")
     await server._adopt([spec("lookup", {"type": "object"})])  # listed: no connection needed
-    with pytest.raises(MCPServerError, match=r"'lookup' is offered by the local tools and by MCP"):
+    with pytest.raises(ToolDefinitionError, match=r"offered by the local tools and by MCP server"):
         await gather_tools([lookup], server)

@@ -13,8 +13,9 @@ import pytest
 
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
 from agentkit.approval import Approval, ToolCallRequest
+from agentkit.errors import ConnectionFailedError
 from agentkit.events import Reconnected, ToolCallFinished, ToolProgress
-from agentkit.mcp import MCPServer, MCPServerError, MCPServerHTTP, MCPServerStdio, gather_tools
+from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, gather_tools
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator, silence, speech
 from tests.dispatch.loopback import Live, live
@@ -262,5 +263,5 @@ async def _until_marked(marks: Path, line: str) -> None:
 
 async def test_a_server_that_cannot_start_is_reported_at_once(tmp_path: Path) -> None:
     missing = MCPServerStdio(sys.executable, [str(tmp_path / "missing.py")], name="missing")
-    with pytest.raises(MCPServerError, match="MCP server 'missing' did not start"):
+    with pytest.raises(ConnectionFailedError, match="MCP server 'missing' did not start"):
         await asyncio.wait_for(missing.start(), TIMEOUT)
