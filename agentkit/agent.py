@@ -123,7 +123,14 @@ class Agent:
     @property
     def checks_output(self) -> bool:
         """Whether this agent, or one it can hand the conversation to, has output guardrails
-        (a session then reads the transcript for them)."""
+        (a session then reads the transcript for them). Worked out once per agent."""
+        cached = self.__dict__.get("_checks_output")
+        if cached is None:
+            cached = self._find_output_guardrails()
+            self.__dict__["_checks_output"] = cached
+        return bool(cached)
+
+    def _find_output_guardrails(self) -> bool:
         seen: set[int] = set()
         waiting: list[Agent] = [self]
         while waiting:
