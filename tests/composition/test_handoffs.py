@@ -90,8 +90,9 @@ def _wire_order(t: Live, call_id: str, index: int = 0) -> tuple[int, int, int]:
     return update, output, create
 
 
-async def test_a_handoff_there_and_back_keeps_the_history() -> None:
-    async with live(THERE_AND_BACK, TRIAGE) as t:
+@pytest.mark.parametrize("preview", [False, True], ids=["ga", "preview"])
+async def test_a_handoff_there_and_back_keeps_the_history(preview: bool) -> None:
+    async with live(THERE_AND_BACK, TRIAGE, preview=preview) as t:
         await t.session.send_text("a question about my invoice")
         first = await _settled(t)
         assert first.text == "Invoice A-7 is 42."
