@@ -151,6 +151,20 @@ async def test_list_changed_sends_a_session_update_with_the_new_tool() -> None:
     assert "shout" in conn.session.agent.toolset
 
 
+async def test_one_server_shared_by_two_sessions_updates_both() -> None:
+    scenario = Scenario().on("grow").call("grow").say("Grown.")
+    async with serve_http(build("beta")) as url, MCPServerHTTP(url) as server:
+        agent = text_agent(await server.tools())
+        async with live(scenario, agent) as first, live(scenario, agent) as second:
+            server.keep_updated(first.session)
+            server.keep_updated(second.session)
+            await first.session.send_text("grow please")
+            await first.wait_client("session.update", count=2)
+            await second.wait_client("session.update", count=2)
+    assert declared(first)[-1] == declared(second)[-1] == [*declared(first)[0], "shout"]
+    assert "shout" in second.session.agent.toolset and "shout" not in agent.toolset
+
+
 @pytest.mark.parametrize("kind", ["stdio", "http"])
 async def test_barge_in_cancels_the_mcp_request(kind: str, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
