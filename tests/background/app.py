@@ -55,6 +55,16 @@ async def build_report(quarter: str, ctx: ToolContext, seconds: float = 1.0) -> 
     return {"quarter": quarter, "revenue_eur": 1_250_000}
 
 
+@tool(background=runner)
+def broken_report(quarter: str) -> str:
+    """A report whose data source is down.
+
+    Args:
+        quarter: Q1 to Q4.
+    """
+    raise RuntimeError(f"the {quarter} data source is down")
+
+
 agent = Agent(
     name="reports",
     instructions="You build sales reports in the background.",

@@ -192,3 +192,19 @@ async def test_a_result_that_outlives_its_session_is_spoken_in_the_one_that_took
     assert not result_messages(gone)
     calls = [item.call_id for item in resumed.history if item.type == "function_call_output"]
     assert calls == []  # never posted as an output of the old connection's call
+
+
+async def test_a_tool_that_fails_on_the_worker_is_reported_as_failed(
+    bg_app: ModuleType, workers: Callable[[str], Worker], redis_url: str
+) -> None:
+    workers("w1")
+    bg_app.runner.submit(BackgroundJob("conv-7", "call_bad", "broken_report", '{"quarter": "Q4"}'))
+    bg_app.runner.submit(BackgroundJob("conv-7", "call_unknown", "no_such_tool", "{}"))
+    for _ in range(int(TIMEOUT * 4 / 0.05)):
+        if len(stream_results(redis_url, "conv-7")) == 2:
+            break
+        await asyncio.sleep(0.05)
+    bad, unknown = stream_results(redis_url, "conv-7")
+    assert bad[b"is_error"] == b"1" and unknown[b"is_error"] == b"1"
+    assert b"RuntimeError: the Q4 data source is down" in bad[b"text"]
+    assert b"no background tool named 'no_such_tool'" in unknown[b"text"]

@@ -98,7 +98,7 @@ async def until_said(session: Session) -> None:
             if getattr(event, "text", None) == SPOKEN:
                 return
 
-    await asyncio.wait_for(said(), TIMEOUT)
+    await asyncio.wait_for(said(), TIMEOUT * 3)
 
 
 async def test_a_background_tool_needs_an_attached_session(bg_app: ModuleType) -> None:
@@ -110,3 +110,35 @@ async def test_a_background_tool_needs_an_attached_session(bg_app: ModuleType) -
     (finished,) = [e for e in events if isinstance(e, ToolCallFinished)]
     assert finished.is_error
     assert "runner.attach(session, key)" in finished.output
+
+
+async def test_a_result_can_arrive_as_a_system_message(bg_app: ModuleType, redis_url: str) -> None:
+    from agentkit.background import Delivery
+    from agentkit.background.redis import RedisUpdates
+
+    poster = UpdatePoster(redis_url)
+    job = BackgroundJob("conv-8", "call_s", "build_report", "{}")
+    try:
+        async with Simulator(scenario()) as sim:
+            endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+            async with Session(bg_app.agent, endpoint) as session:
+                source = RedisUpdates(redis_url)
+                async with Delivery(session, "conv-8", source, role="system"):
+                    poster.result(job, ToolResult("failed", is_error=True))
+                    await until_idle_after_response(session)
+    finally:
+        poster.close()
+    (item,) = [i for i in session.history if i.text.startswith("[background task]")]
+    assert item.role == "system"
+    assert "build_report (call call_s) failed: failed" in item.text
+
+
+async def until_idle_after_response(session: Session) -> None:
+    from agentkit.events import ResponseFinished
+
+    async def done() -> None:
+        async for event in session:
+            if isinstance(event, ResponseFinished) and session.idle:
+                return
+
+    await asyncio.wait_for(done(), TIMEOUT * 3)
