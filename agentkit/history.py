@@ -243,9 +243,7 @@ class ReplayPlan:
 def _replay_problem(entry: Entry, item: dict[str, Any] | None, plan: ReplayPlan) -> str | None:
     """Why an item cannot be replayed, or None when it can."""
     if item is None:
-        return (
-            "malformed" if entry["type"] != "message" or entry["text"] else "no words to restore"
-        )
+        return "malformed" if entry["type"] != "message" or entry["text"] else "no words to restore"
     if item["id"] in plan.item_ids:
         return "a duplicate"
     if item["type"] == "function_call" and item["call_id"] in plan.calls:
