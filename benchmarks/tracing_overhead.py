@@ -574,9 +574,15 @@ def report(cpu: dict[str, list[float]], paced: Paced, hooks: float) -> bool:
     )
     print(
         f"paced round trip (1 per {PACE * 1e3:g} ms), SDK against tracing off: {slower:+.1%} "
-        f"(SDK {on * 1e3:.3f} ms, off {off * 1e3:.3f} ms; client CPU per round "
-        f"{median(paced.cpu['SDK']) * 1e6:.0f} us against {off_cpu * 1e6:.0f} us)  "
-        f"target <= +{PACED_LIMIT:.0%}  {verdict(checks[1])}"
+        f"(medians of {len(paced.trips['SDK'])} conversations each: SDK {on * 1e3:.3f} ms, "
+        f"off {off * 1e3:.3f} ms; client CPU per round {median(paced.cpu['SDK']) * 1e6:.0f} us "
+        f"against {off_cpu * 1e6:.0f} us)  target <= +{PACED_LIMIT:.0%}  {verdict(checks[1])}"
+    )
+    print(
+        "  conversation medians (ms), tracing off: "
+        + ", ".join(f"{trip * 1e3:.2f}" for trip in paced.trips["tracing off"])
+        + "; SDK: "
+        + ", ".join(f"{trip * 1e3:.2f}" for trip in paced.trips["SDK"])
     )
     print(
         f"tracing off against no tracing code: {share:.3%} (hooks {hooks * 1e9:.0f} ns per round, "
