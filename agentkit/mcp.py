@@ -199,6 +199,12 @@ class MCPServer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
+    @property
+    def protocol_version(self) -> str | None:
+        """The MCP protocol version agreed with the server, ``None`` while not connected."""
+        client = self._client
+        return None if client is None else client.protocol_version
+
     def _connect(self) -> Client:
         raise NotImplementedError
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp import Client
 
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
 from agentkit.approval import Approval, ToolCallRequest
@@ -46,6 +47,14 @@ async def started(kind: str, name: str, marks: Path, **options: Any) -> AsyncIte
         return
     async with serve_http(build(name, marks)) as url, MCPServerHTTP(url, **options) as server:
         yield server
+
+
+class LegacyHTTP(MCPServerHTTP):
+    """Speaks the handshake-era protocol, as servers on older SDKs do: list changes come as
+    notifications/tools/list_changed instead of on a subscriptions/listen stream."""
+
+    def _connect(self) -> Client:
+        return Client(self.url, message_handler=self._on_message, mode="legacy")
 
 
 def text_agent(tools: Any) -> Agent:
@@ -127,7 +136,8 @@ async def test_invalid_arguments_are_refused_before_the_server_is_asked() -> Non
     assert "city: 42 is not of type 'string'" in done.output
 
 
-async def test_list_changed_sends_a_session_update_with_the_new_tool() -> None:
+@pytest.mark.parametrize("era", ["2026-07-28", "legacy"])
+async def test_list_changed_sends_a_session_update_with_the_new_tool(era: str) -> None:
     scenario = (
         Scenario()
         .on("grow")
@@ -137,7 +147,8 @@ async def test_list_changed_sends_a_session_update_with_the_new_tool() -> None:
         .call("shout", text="hi")
         .say("Done.")
     )
-    async with serve_http(build("beta")) as url, MCPServerHTTP(url) as server:
+    server_type = MCPServerHTTP if era != "legacy" else LegacyHTTP
+    async with serve_http(build("beta")) as url, server_type(url) as server:
         async with live(scenario, text_agent(await server.tools())) as conn:
             server.keep_updated(conn.session)
             await conn.session.send_text("grow please")
@@ -145,10 +156,13 @@ async def test_list_changed_sends_a_session_update_with_the_new_tool() -> None:
             await conn.events.wait_for(ToolCallFinished)
             await conn.session.send_text("shout please")
             done = await finished(conn, 2)
+        version = server.protocol_version
     first, second = declared(conn)
     assert "shout" not in first and second == [*first, "shout"]
     assert [d.output for d in done] == ["added shout", "HI!"]
     assert "shout" in conn.session.agent.toolset
+    assert version == (era if era != "legacy" else "2025-11-25")
+    assert server.protocol_version is None  # closed
 
 
 async def test_one_server_shared_by_two_sessions_updates_both() -> None:
