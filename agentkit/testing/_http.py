@@ -78,8 +78,8 @@ class HttpServer:
                 response = await self._answer(request)
             writer.write(_encode(response))
             await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client went away, or sent a head larger than the stream's limit
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
