@@ -23,6 +23,11 @@ Three figures, each printed with its target and PASS or MISS:
     ``TracerProvider`` with a ``BatchSpanProcessor`` and a ``MeterProvider`` with a
     ``PeriodicExportingMetricReader``, both with the SDK's default settings and exporters that
     discard. The variants run interleaved; the figure compares the medians of their medians.
+    Two lines of information follow: the client's own part of the round trip (from the session
+    being handed ``response.done`` to its replies being written), and each conversation's
+    median. On a busy machine the client's wake-up dominates the spread between conversations,
+    and a process that uses more CPU waits longer for it; the client's own part shows what
+    tracing adds to the path itself.
 ``tracing off against no tracing code`` (target <= 2%)
     With no SDK a session registers no event handler and calls three empty hooks per tool round
     (two ``sending``, one ``traced_call``); they are timed directly and set against the client's
@@ -459,11 +464,56 @@ def run_paced(sdk: bool, url: str, out: Connection) -> None:
     raise_open_files()
     pin_to_cpu(1)
     try:
-        figures = asyncio.run(asyncio.wait_for(_paced(sdk, url), 120))
+        with ReplyClock() as clock:
+            figures = asyncio.run(asyncio.wait_for(_paced(sdk, url), 120))
+        figures["reply_seconds"] = clock.median()
     except BaseException as exc:
         out.send({"error": f"{type(exc).__name__}: {exc}"})
         raise
     out.send(figures)
+
+
+class ReplyClock:
+    """The client's own share of a round trip: from the moment its session is handed a
+    ``response.done`` to the moment it writes the round's replies (what is left of the round
+    trip is the server, the sockets, and the client's wake-up, which a busy machine delays).
+    It wraps two private methods of the session and the transport: for this benchmark only."""
+
+    def __init__(self) -> None:
+        self.done: list[float] = []
+        self.written: list[float] = []
+
+    def __enter__(self) -> ReplyClock:
+        from agentkit.session import Session
+        from agentkit.transport import WebSocketTransport
+
+        on_message, send_now = Session._on_message, WebSocketTransport.send_now
+        self._restore = (on_message, send_now)
+
+        def timed_message(session: Session, frame: str | bytes) -> None:
+            if isinstance(frame, str) and '"type":"response.done"' in frame[:40]:
+                self.done.append(time.perf_counter())
+            on_message(session, frame)
+
+        def timed_send(transport: WebSocketTransport, frames: Sequence[str]) -> None:
+            send_now(transport, frames)
+            if any('"type":"response.create"' in frame for frame in frames):
+                self.written.append(time.perf_counter())
+
+        Session._on_message = timed_message  # type: ignore[method-assign]
+        WebSocketTransport.send_now = timed_send  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        from agentkit.session import Session
+        from agentkit.transport import WebSocketTransport
+
+        Session._on_message, WebSocketTransport.send_now = self._restore  # type: ignore[method-assign]
+
+    def median(self) -> float | None:
+        """The first reply answers the application's own request, not a response.done."""
+        spans = [w - d for d, w in zip(self.done, self.written[1:], strict=False) if w >= d]
+        return median(spans) if spans else None
 
 
 async def _paced(sdk: bool, url: str) -> dict[str, Any]:
@@ -502,11 +552,12 @@ async def _paced(sdk: bool, url: str) -> dict[str, Any]:
 class Paced:
     trips: dict[str, list[float]]
     cpu: dict[str, list[float]]
+    replies: dict[str, list[float]]
 
 
 def measure_paced(rounds: int, repeats: int) -> Paced:
     variants = ("tracing off", "SDK")
-    paced = Paced({v: [] for v in variants}, {v: [] for v in variants})
+    paced = Paced({v: [] for v in variants}, {v: [] for v in variants}, {v: [] for v in variants})
     with serving() as (ctx, port, results):
         for run in range(repeats):
             for variant in variants:  # interleaved, so a noisy moment hits both alike
@@ -516,6 +567,8 @@ def measure_paced(rounds: int, repeats: int) -> Paced:
                 figures = figures_from_process(ctx, run_paced, args, f"{variant} paced", 150)
                 paced.cpu[variant].append(figures["cpu_seconds"] / rounds)
                 paced.trips[variant].append(median(_durations(results, tag)))
+                if figures["reply_seconds"] is not None:
+                    paced.replies[variant].append(figures["reply_seconds"])
             print(f"paced run {run + 1}/{repeats} done", file=sys.stderr, flush=True)
     return paced
 
@@ -578,6 +631,12 @@ def report(cpu: dict[str, list[float]], paced: Paced, hooks: float) -> bool:
         f"off {off * 1e3:.3f} ms; client CPU per round {median(paced.cpu['SDK']) * 1e6:.0f} us "
         f"against {off_cpu * 1e6:.0f} us)  target <= +{PACED_LIMIT:.0%}  {verdict(checks[1])}"
     )
+    if paced.replies["SDK"] and paced.replies["tracing off"]:
+        off_reply, on_reply = median(paced.replies["tracing off"]), median(paced.replies["SDK"])
+        print(
+            f"  the client's own part, response.done in to replies out: SDK {on_reply * 1e6:.0f} "
+            f"us, off {off_reply * 1e6:.0f} us ({on_reply / off_reply - 1:+.1%}; information)"
+        )
     print(
         "  conversation medians (ms), tracing off: "
         + ", ".join(f"{trip * 1e3:.2f}" for trip in paced.trips["tracing off"])
