@@ -316,6 +316,9 @@ class MCPServer:
     ) -> ToolResult:
         """Run ``tool`` on the server (the dispatcher's deadline and cancellation apply)."""
         client = await self._connected()
+        if client is not None and _closed_already(client):  # e.g. a stdio server that exited
+            self._lost(client, MCPError(CONNECTION_CLOSED, "Connection closed"))
+            client = await self._connected()
         if client is None:
             message = (
                 f"{tool.name} failed: MCP server {self.name!r} is not running ({self._failure})"
@@ -648,6 +651,14 @@ def _parameters(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
     if schema.get("additionalProperties") is False:
         parameters["additionalProperties"] = False
     return parameters
+
+
+def _closed_already(client: Client) -> bool:
+    """Whether the SDK has seen the connection end, so that a request would not even be sent.
+    Only the SDK's dispatcher knows (a handshake-era connection has no listen stream to lose);
+    a dispatcher without that flag counts as open."""
+    dispatcher = getattr(client.session, "_dispatcher", None)
+    return getattr(dispatcher, "_closed", False) is True
 
 
 def _stderr() -> TextIO:

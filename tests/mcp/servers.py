@@ -11,7 +11,8 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ STDIO_SCRIPT = Path(__file__).with_name("stdio_server.py")
 
 def build(name: str, marks: Path | None = None) -> MCPServer:
     """A server with a quick tool, a tool reporting progress, one that runs until cancelled,
-    one that adds a tool (and says its list changed), and one that kills its own process."""
+    one that adds a tool (and says its list changed), and two that end its own process."""
     server = MCPServer(name, log_level="WARNING")  # its default INFO reconfigures logging
 
     def mark(text: str) -> None:
@@ -35,6 +36,13 @@ def build(name: str, marks: Path | None = None) -> MCPServer:
             with marks.open("a", encoding="utf-8") as file:
                 file.write(text + "\n")
 
+    _add_work(server, name, mark)
+    _add_changes(server)
+    _add_endings(server, mark)
+    return server
+
+
+def _add_work(server: MCPServer, name: str, mark: Callable[[str], None]) -> None:
     @server.tool()
     def lookup(city: str, days: int = 1) -> str:
         """The forecast for a city."""
@@ -59,6 +67,8 @@ def build(name: str, marks: Path | None = None) -> MCPServer:
             raise
         return "never"
 
+
+def _add_changes(server: MCPServer) -> None:
     @server.tool()
     async def grow(ctx: Context) -> str:
         """Add the tool 'shout'."""
@@ -71,14 +81,25 @@ def build(name: str, marks: Path | None = None) -> MCPServer:
         await ctx.session.send_tool_list_changed()  # earlier protocol versions
         return "added shout"
 
+
+def _add_endings(server: MCPServer, mark: Callable[[str], None]) -> None:
+    @server.tool()
+    def exit_later() -> str:
+        """End the server's process just after answering."""
+
+        def exit_now() -> None:
+            mark("exited")
+            os._exit(4)
+
+        threading.Timer(0.2, exit_now).start()
+        return "bye"
+
     @server.tool()
     def crash() -> str:
         """End the server's process at once."""
         mark("crashed")
         sys.stdout.flush()
         os._exit(3)
-
-    return server
 
 
 def free_port() -> int:

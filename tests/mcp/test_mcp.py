@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.client.stdio import stdio_client
 
 from agentkit import Agent, Endpoint, Session, SessionOptions, tool
 from agentkit.approval import Approval, ToolCallRequest
 from agentkit.errors import ConnectionFailedError
 from agentkit.events import Reconnected, ToolCallFinished, ToolProgress
-from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, gather_tools
+from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, _closed_already, gather_tools
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator, silence, speech
 from tests.dispatch.loopback import Live, live
@@ -57,6 +58,14 @@ class LegacyHTTP(MCPServerHTTP):
         return Client(self.url, message_handler=self._on_message, mode="legacy")
 
 
+class LegacyStdio(MCPServerStdio):
+    """A handshake-era stdio connection: no listen stream tells of the process's end."""
+
+    def _connect(self) -> Client:
+        transport = stdio_client(self.params, errlog=sys.__stderr__ or sys.stderr)
+        return Client(transport, message_handler=self._on_message, mode="legacy")
+
+
 def text_agent(tools: Any) -> Agent:
     return Agent(instructions="x", tools=tools, modality="text", turn_detection=None)
 
@@ -92,7 +101,9 @@ async def test_stdio_tools_run_in_parallel_with_a_local_tool() -> None:
     assert done["lookup"].output == "alpha: Oslo sunny for 2 day(s)"
     assert done["local_time"].output == "12:00 in Oslo"
     (tools,) = declared(conn)
-    assert tools == ["local_time", "lookup", "count", "wait_forever", "grow", "crash"]
+    assert tools == [
+        *("local_time", "lookup", "count", "wait_forever", "grow", "exit_later", "crash")
+    ]
     (sent,) = conn.client("session.update")
     lookup = next(t for t in sent["session"]["tools"] if t["name"] == "lookup")
     assert lookup["parameters"]["properties"]["days"] == {"default": 1, "type": "integer"}
@@ -277,6 +288,28 @@ async def test_a_crashed_stdio_server_answers_its_call_and_is_restarted(tmp_path
 
 def _marked(marks: Path, line: str) -> bool:
     return marks.exists() and line in marks.read_text().splitlines()
+
+
+async def test_a_server_that_exited_between_calls_is_restarted_before_the_next(
+    tmp_path: Path,
+) -> None:
+    marks = tmp_path / "marks"
+    server = LegacyStdio(sys.executable, [str(STDIO_SCRIPT), "alpha", str(marks)])
+    async with server:
+        tools = {t.name: t for t in await server.tools()}
+        assert (await tools["exit_later"].invoke("{}")).output == "bye"
+        await _until_marked(marks, "exited")
+        await _until(lambda: server._client is not None and _closed_already(server._client))
+        answer = await asyncio.wait_for(tools["lookup"].invoke('{"city": "Oslo"}'), 6 * TIMEOUT)
+    assert answer.output == "alpha: Oslo sunny for 1 day(s)"  # no call lost to the dead process
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async def wait() -> None:
+        while not condition():  # noqa: ASYNC110 - the SDK offers no event for it
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), TIMEOUT)
 
 
 async def _until_marked(marks: Path, line: str) -> None:
