@@ -15,9 +15,10 @@ from agentkit.events import (
     ResponseFinished,
     SessionClosed,
     ToolCallFinished,
+    TranscriptDelta,
 )
 from agentkit.reconnect import ReconnectPolicy
-from agentkit.testing import Simulator
+from agentkit.testing import Scenario, Simulator
 from tests.calls.support import CANARY_KEY, OFFER, Gate, order_agent, simulator
 from tests.dispatch.loopback import Recorder
 from tests.support import TIMEOUT
@@ -168,3 +169,22 @@ async def test_approval_and_history_work_on_a_sideband() -> None:
             assert outputs_for(sim, done.call_id) == [done.output]
             caller = session.history[0]
             assert (caller.role, caller.text) == ("user", "where is my order?")
+
+
+async def test_a_response_cut_by_a_drop_is_heard_once() -> None:
+    long_answer = "One two three four five six seven eight nine ten eleven twelve."
+    scenario = Scenario().on("hello").say(long_answer).scenario
+    async with Simulator(scenario, api_key=CANARY_KEY, stream_delay=0.01) as sim:
+        call_id = await open_call(sim)
+        session = SidebandSession(call_id, order_agent(), endpoint(sim), options=FAST)
+        events = Recorder(session)
+        async with session:
+            await sim.calls.caller_says(call_id, "hello")
+            await events.wait_for(TranscriptDelta)
+            await sim.close_connections(1011, "lost")
+            await events.wait_for(Reconnected)
+            finished = await events.wait_for(ResponseFinished)
+            assert finished.text == long_answer  # the service went on; the re-attach hears it
+            assert session.idle
+            assert "response.create" not in sim.connections[-1].received.types()
+            assert len(events.of(ResponseFinished)) == 1
