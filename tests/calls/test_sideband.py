@@ -12,6 +12,7 @@ from agentkit.errors import ConfigurationError, DeploymentNotFoundError
 from agentkit.events import (
     DtmfReceived,
     Reconnected,
+    ReconnectGaveUp,
     ResponseFinished,
     SessionClosed,
     ToolCallFinished,
@@ -188,3 +189,17 @@ async def test_a_response_cut_by_a_drop_is_heard_once() -> None:
             assert session.idle
             assert "response.create" not in sim.connections[-1].received.types()
             assert len(events.of(ResponseFinished)) == 1
+
+
+async def test_a_call_that_ended_during_a_drop_closes_the_session() -> None:
+    async with simulator() as sim:
+        call_id = await open_call(sim)
+        session = SidebandSession(call_id, order_agent(), endpoint(sim), options=FAST)
+        events = Recorder(session)
+        async with session:
+            await sim.go_offline()
+            sim.calls.calls[call_id].status = "ended"  # the caller hung up meanwhile
+            await sim.go_online()
+            gave_up = await events.wait_for(ReconnectGaveUp)
+            assert "404" in gave_up.reason
+            await events.wait_for(SessionClosed)
