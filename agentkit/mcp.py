@@ -28,11 +28,14 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from agentkit.errors import ConnectionFailedError, ToolDefinitionError
 from agentkit.tools import Tool, ToolContext, ToolLike, ToolResult, Toolset
 from agentkit.tools.wire_schema import clean_parameters
+
+if TYPE_CHECKING:
+    from agentkit.session import Session
 
 try:
     import httpx2
@@ -192,7 +195,7 @@ class MCPServer:
         self._stopping = False
         self._failure: BaseException | None = None
         self._owner: asyncio.Task[None] | None = None
-        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self._background: set[asyncio.Task[None]] = set()
         self._refreshing: asyncio.Task[None] | None = None
 
@@ -300,7 +303,7 @@ class MCPServer:
         """An unconnected server with the same settings (for :meth:`tools_blocking`)."""
         raise NotImplementedError
 
-    def keep_updated(self, session: Any) -> None:
+    def keep_updated(self, session: Session) -> None:
         """Send ``session`` a new ``session.update`` whenever this server's tools change (its
         ``tools/list_changed`` notification, or a restart that lists other tools).
 
@@ -485,14 +488,14 @@ class MCPServer:
             raise _Unusable(f"its inputSchema is not valid JSON Schema: {exc.message}") from exc
         return MCPTool(self, spec, name, parameters, self.timeout)
 
-    async def _update(self, session: Any) -> None:
-        if getattr(session, "closed", False):
+    async def _update(self, session: Session) -> None:
+        if session.closed:
             self._sessions.discard(session)
             return
         agent = session.agent
         kept = [t for t in agent.toolset if getattr(t, "server", None) is not self]
         names = {t.name for t in kept}
-        mine = []
+        mine: list[MCPTool] = []
         for t in self._tools:
             if t.name in names:
                 logger.error("MCP server %s: tool %s clashes with another tool", self.name, t.name)
