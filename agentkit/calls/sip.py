@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -102,7 +102,9 @@ class WebhookVerifier:
             tolerance is out of range.
     """
 
-    def __init__(self, secret: str, *, tolerance: float = 300, clock: Any = time.time) -> None:
+    def __init__(
+        self, secret: str, *, tolerance: float = 300, clock: Callable[[], float] = time.time
+    ) -> None:
         try:
             from standardwebhooks import Webhook
         except ImportError:
@@ -227,7 +229,8 @@ class CallControl:
         boundary = f"agentkit-{uuid.uuid4().hex}"
         parts = [("sdp", "application/sdp", sdp)]
         if agent is not None:
-            parts.append(("session", "application/json", json.dumps(self._session(agent))))
+            session = call_session(agent, self.endpoint)
+            parts.append(("session", "application/json", json.dumps(session)))
         body = _multipart(boundary, parts)
         reply = await post(
             self.endpoint,
@@ -244,9 +247,6 @@ class CallControl:
         if not call_id:
             raise ProtocolError("the WebRTC answer came without a Location naming the call")
         return CallAnswer(call_id=call_id, sdp=reply.body.decode("utf-8", "replace"))
-
-    def _session(self, agent: Agent) -> dict[str, Any]:
-        return call_session(agent, self.endpoint)
 
     async def _post(self, call_id: str, action: str, payload: Mapping[str, Any]) -> None:
         if not call_id:
