@@ -661,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.blocks, args.block_rounds, args.rounds, args.repeats = 3, 100, 30, 1
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    loads = os.getloadavg() if hasattr(os, "getloadavg") else ()
+    load = ", ".join(f"{value:.1f}" for value in loads) or "unknown"
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}; "
         f"sizes: {vars(args)}"
