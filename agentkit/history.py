@@ -21,6 +21,7 @@ __all__ = [
     "HistoryItem",
     "Replay",
     "ReplayPlan",
+    "heard_part",
     "lost_output",
     "new_entry",
     "replay_item",
@@ -268,11 +269,26 @@ def resume_note() -> ConversationItemCreate:
     )
 
 
-def lost_output(entry: Entry, regenerated_response: str | None) -> bool:
-    """Model output lost with the socket: anything the server never finished, and the words of
-    a response that will be asked for again. Completed calls stay: they run exactly once."""
+def lost_output(entry: Entry, lost_response: str | None, regenerated_response: str | None) -> bool:
+    """Model output lost with the socket: what the response active at the drop never finished,
+    and the words of a response that will be asked for again. Completed calls stay (they run
+    exactly once), and so do the items of responses that ended, cut short or cancelled: the
+    service keeps those."""
     if entry["status"] != "completed":
-        return entry["role"] == "assistant" or entry["type"] == "function_call"
+        response_id = entry["response_id"]
+        unfinished = response_id is None or response_id == lost_response
+        return unfinished and (entry["role"] == "assistant" or entry["type"] == "function_call")
     if regenerated_response is None:
         return False
     return entry["role"] == "assistant" and entry["response_id"] == regenerated_response
+
+
+def heard_part(text: str, heard: float) -> str:
+    """The words of ``text`` a listener heard when its audio was cut at ``heard`` (0..1) of its
+    length, cut at a word; what the service keeps of a transcript it truncates."""
+    if heard >= 1.0:
+        return text
+    cut = int(len(text) * max(0.0, heard))
+    while cut > 0 and not text[cut - 1].isspace() and cut < len(text) and not text[cut].isspace():
+        cut -= 1
+    return text[:cut].rstrip()

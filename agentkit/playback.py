@@ -53,20 +53,20 @@ class Playback:
             if item.item_id == item_id:
                 item.played_ms = played_ms
 
-    def cut(self) -> list[tuple[str, int]]:
-        """``(item_id, audio_end_ms)`` for the item playing now and each unheard item after it
-        (at 0 ms), then forget them all: the listener stops here."""
+    def cut(self) -> list[tuple[str, int, float]]:
+        """``(item_id, audio_end_ms, audio_ms)`` for the item playing now and each unheard item
+        after it (at 0 ms), then forget them all: the listener stops here."""
         items, self.items = self.items, []
         pinned = max((n for n, i in enumerate(items) if i.played_ms is not None), default=None)
         now = self._clock()
-        cuts: list[tuple[str, int]] = []
+        cuts: list[tuple[str, int, float]] = []
         for index, item in enumerate(items):
             if pinned is not None:
                 heard = 0 if index > pinned else (item.played_ms if index == pinned else None)
             else:
                 heard = max(0, int((now - item.start) * 1000))
             if heard is not None and heard < int(item.received_ms):
-                cuts.append((item.item_id, heard))
+                cuts.append((item.item_id, heard, item.received_ms))
         return cuts
 
     def clear(self) -> None:

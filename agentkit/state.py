@@ -36,6 +36,7 @@ from agentkit.history import (
     HistoryItem,
     Replay,
     ReplayPlan,
+    heard_part,
     lost_output,
     resume_note,
 )
@@ -163,6 +164,7 @@ class ConversationState:
     _active_touched: float = 0.0
     _user_speaking: bool = False
     asides: dict[str, str] = field(default_factory=dict)  # response id -> aside id, running
+    _heard: dict[str, float] = field(default_factory=dict)  # item cut -> share of it heard
     # Hand-offs and guardrail recoveries this user turn; a user message replayed after a
     # reconnect is no new turn for them, so a transfer loop cannot restart its count.
     handoffs_this_turn: int = 0
@@ -334,7 +336,8 @@ class ConversationState:
         self.asides.clear()  # the session asks again for the asides still waiting
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
         regenerated = lost if not call_ids else None
-        for key in [k for k, entry in self.history.items() if lost_output(entry, regenerated)]:
+        lost_items = [k for k, e in self.history.items() if lost_output(e, lost, regenerated)]
+        for key in lost_items:
             self._log.drop(key)
         for call_id in call_ids:
             self.calls[call_id].response_done = True
@@ -386,7 +389,7 @@ class ConversationState:
         """The new socket is configured and restored: post what waited, ask for what was lost."""
         self.connected = True
         actions: list[Action] = []
-        for call in self.calls.values():
+        for call in list(self.calls.values()):  # _post forgets a call the replay left out
             if call.response_done and call.result is not None and not call.posted:
                 actions.extend(self._post(call))
         actions.extend(self._maybe_create())
@@ -774,9 +777,14 @@ class ConversationState:
         return []
 
     def _on_truncated(self, event: ev.ConversationItemTruncated) -> list[Action]:
+        """The service dropped the unheard audio and its transcript: so does the history, as
+        far as the share that was heard tells (a replay must not say what nobody heard)."""
         entry = self.history.get(event.item_id)
+        heard = self._heard.pop(event.item_id, None)
         if entry is not None:
             entry["truncated"] = True
+            if heard is not None:
+                self._log.set_text(event.item_id, heard_part(entry["text"], heard))
         return []
 
     def _on_user_transcript(self, event: ev.InputAudioTranscriptionCompleted) -> list[Action]:
@@ -803,11 +811,13 @@ class ConversationState:
         # conversation.item.truncate: drop the audio (and its transcript) the user never heard,
         # from the item playing now and every item queued behind it.
         cuts = self._playback.cut()
-        actions: list[Action] = [
-            self.sent(ConversationItemTruncate(item_id=item_id, audio_end_ms=end_ms))
-            for item_id, end_ms in cuts
-        ]
-        item_id, end_ms = cuts[0] if cuts else (None, None)
+        actions: list[Action] = []
+        for cut_id, cut_ms, audio_ms in cuts:
+            actions.append(self.sent(ConversationItemTruncate(item_id=cut_id, audio_end_ms=cut_ms)))
+            self._heard[cut_id] = cut_ms / audio_ms if audio_ms else 0.0
+            if len(self._heard) > _SENT_MEMORY:
+                del self._heard[next(iter(self._heard))]
+        item_id, end_ms = cuts[0][:2] if cuts else (None, None)
         running = self._cancellable()
         if end_ms is None and response_id is None and not running:
             return actions  # nothing was playing, answering or running: nothing to interrupt

@@ -17,6 +17,7 @@ from agentkit.protocol.client_events import (
 from agentkit.state import Action, ConversationState, Emit
 from agentkit.tools import ToolResult
 from tests.dispatch.wire import (
+    audio_delta,
     call_item,
     created,
     creates,
@@ -150,7 +151,9 @@ def test_an_unanswered_response_create_goes_stale_and_a_follow_up_is_asked_again
 # -- C, D: no output without its call ------------------------------------------------------------
 
 
-def test_c_an_output_for_a_call_cut_off_is_not_replayed() -> None:
+def test_c_a_call_cut_off_in_a_response_that_ended_comes_back_with_its_output() -> None:
+    """The cancelled response ended, so the service keeps its cut-off call: the replay sends
+    the call and then its "cancelled" output, never the output alone."""
     state = ConversationState()
     state.request_response()
     state.on_event(created("r1"))
@@ -160,7 +163,23 @@ def test_c_an_output_for_a_call_cut_off_is_not_replayed() -> None:
     assert outputs(actions) == ["c1"]  # answered "cancelled" on this socket
     state.on_event(output_added("c1"))
     replay = reconnect(state)
+    assert [i["type"] for i in replay if i.get("call_id") == "c1"] == [
+        "function_call",
+        "function_call_output",
+    ]
+
+
+def test_c_a_call_cut_off_with_the_socket_leaves_no_output_behind() -> None:
+    """The response was still active when the socket dropped: its cut-off call is gone with
+    it, and so is the output the state had decided for it."""
+    state = ConversationState()
+    state.request_response()
+    state.on_event(created("r1"))
+    actions = state.on_event(item_done("r1", call_item("c1", status="incomplete")))
+    assert outputs(actions) == []  # decided "cancelled", posted after response.done
+    replay = reconnect(state)
     assert [i for i in replay if i.get("call_id") == "c1"] == []
+    assert outputs(state.resumed()) == []
 
 
 def test_c_an_unacknowledged_output_whose_call_is_lost_is_not_replayed_nor_posted() -> None:
@@ -348,3 +367,31 @@ def test_resume_notes_are_never_kept_as_input() -> None:
     for event in state.replay(200).events:
         state.sent(event)
     assert list(state._unacked_items) == ["u1"]
+
+
+def test_a_truncated_answer_keeps_only_the_words_the_user_heard() -> None:
+    clock = Clock()
+    state = ConversationState(clock=clock)
+    state.request_response()
+    state.on_event(created("r1"))
+    state.on_event(audio_delta("r1", "a1", 2000))
+    words = "one two three four five six seven eight"
+    state.on_event(item_done("r1", spoken("a1", words)))
+    clock.now += 1.0  # half of the two seconds played
+    (truncate,) = [
+        e for e in sends(state.on_event(speech_started())) if e.type.endswith("truncate")
+    ]
+    state.on_event(done("r1", spoken("a1", words), status="cancelled"))
+    state.on_event(ev.ConversationItemTruncated(item_id="a1", content_index=0, audio_end_ms=1000))
+    (item,) = [i for i in state.history_items() if i.item_id == "a1"]
+    assert item.truncated and item.text == "one two three four"
+    replay = reconnect(state)
+    (message,) = [i for i in replay if i["id"] == "a1"]
+    assert message["content"][0]["text"] == "one two three four"
+
+
+def spoken(item_id: str, transcript: str) -> ev.Item:
+    content = (ev.ContentPart(type="output_audio", transcript=transcript),)
+    return ev.Item(
+        type="message", role="assistant", id=item_id, status="incomplete", content=content
+    )
