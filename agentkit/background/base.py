@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from agentkit.actions import Call
-from agentkit.errors import AgentkitError
+from agentkit.errors import AgentkitError, SessionClosedError
 from agentkit.protocol.client_events import new_item_id, system_message, user_message
 from agentkit.tools.context import ToolContext
 from agentkit.tools.result import ToolResult
@@ -246,8 +246,13 @@ class Delivery:
                     await self._tell(update)
                     after = update.entry_id
                     await self._source.delivered(self.key, update.entry_id)
+            except SessionClosedError:
+                return  # what was not spoken stays in the log for the next owner
             except (OSError, BackgroundError) as exc:
                 logger.warning("background delivery for %s failed (%s); retrying", self.key, exc)
+                await asyncio.sleep(self._block())
+            except Exception:
+                logger.exception("background delivery for %s failed; retrying", self.key)
                 await asyncio.sleep(self._block())
 
     def _block(self) -> float:
