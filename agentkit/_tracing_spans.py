@@ -11,6 +11,7 @@ from opentelemetry.util import types
 
 if TYPE_CHECKING:
     from agentkit.actions import Call
+    from agentkit.events import ResponseFinished
 
 __all__ = ["DeferredSpan", "ResponseSpan", "ToolSpan"]
 
@@ -100,7 +101,16 @@ class DeferredSpan(Span):
 class ResponseSpan(DeferredSpan):
     """A response's span, with what its end and its metrics need."""
 
-    __slots__ = ("first_audio", "first_text", "interrupted", "requested", "tools")
+    __slots__ = (
+        "closed",
+        "finish",
+        "first_audio",
+        "first_text",
+        "interrupted",
+        "requested",
+        "running",
+        "tools",
+    )
 
     def __init__(
         self,
@@ -117,12 +127,15 @@ class ResponseSpan(DeferredSpan):
         self.first_text: float | None = None
         self.interrupted = False
         self.tools: list[ToolSpan] | None = None  # its tools whose tasks ended before it did
+        self.running = 0  # its tools whose tasks have not ended
+        self.finish: tuple[ResponseFinished, tuple[int, float]] | None = None  # its end, waiting
+        self.closed = False  # ended: a tool that ends later ends on its own
 
 
 class ToolSpan(DeferredSpan):
     """A tool's span, with the times of its task."""
 
-    __slots__ = ("call", "ended", "began")
+    __slots__ = ("began", "call", "ended", "response")
 
     def __init__(
         self,
@@ -131,8 +144,10 @@ class ToolSpan(DeferredSpan):
         context: Context | None,
         attributes: dict[str, types.AttributeValue],
         call: Call,
+        response: ResponseSpan | None,
     ) -> None:
         super().__init__(tracer, name, context, SpanKind.INTERNAL, attributes, time.time_ns())
         self.call = call
+        self.response = response
         self.began = time.perf_counter()
         self.ended: tuple[int, float] = (0, 0.0)  # time_ns() and perf_counter() at its end

@@ -284,6 +284,7 @@ class SessionTracer(NoTracing):
         # response.create times not yet answered by a response.created, oldest first
         self._requests: deque[tuple[int, float]] = deque(maxlen=_KEPT_REQUESTS)
         self._responses: dict[str, ResponseSpan] = {}
+        self._waiting: dict[str, ResponseSpan] = {}  # done, but a tool of theirs still runs
         self._response_contexts: dict[str, Context] = {}
         self._reconnect: Span | None = None
         self._failure: str | None = None
@@ -477,12 +478,22 @@ class SessionTracer(NoTracing):
 
     def _response_finished(self, event: ResponseFinished) -> None:
         """End the span and record the metrics, timed at the ``response.done``. The session
-        tells this once the replies it decided with the ``response.done`` (the tool outputs,
-        the follow-up ``response.create``) are written, so the SDK's work never delays them."""
+        tells this once the replies it decided with the ``response.done`` are written; a tool
+        of the response still running has its output to write yet, so the response ends after
+        its last tool instead: the SDK's work never delays a reply."""
         response = self._responses.pop(event.response_id or "", None)
         if response is None:
             return
         ended = self._session._event_time()
+        if response.running:
+            response.finish = (event, ended)
+            self._waiting[event.response_id or ""] = response
+            return
+        self._complete_response(event, response, ended)
+
+    def _complete_response(
+        self, event: ResponseFinished, response: ResponseSpan, ended: tuple[int, float]
+    ) -> None:
         status = event.status or "completed"
         attributes: dict[str, AttributeValue] = {}
         if event.reason:
@@ -495,7 +506,10 @@ class SessionTracer(NoTracing):
         self._end_response(event.response_id or "", response, status, error, attributes, ended)
 
     def _end_open_responses(self, status: str, *, error: str | None = None) -> None:
-        """End every response still open (the session or its socket is gone)."""
+        """End every response still open (the session or its socket is gone), and those
+        whose end waited for a tool (a task cancelled before it ran never says it ended)."""
+        for waiting in list(self._waiting.values()):
+            self._complete_waiting(waiting)
         now = (time.time_ns(), time.perf_counter())
         for response_id, response in list(self._responses.items()):
             self._end_response(response_id, response, status, error, {}, now)
@@ -514,6 +528,7 @@ class SessionTracer(NoTracing):
         costs the SDK a lock and a check of every value), end it and record its metrics."""
         span = response
         end_ns, now = ended
+        response.closed = True
         for tool in response.tools or ():
             self._end_tool(tool)
         attributes[FINISH_REASONS] = (status,)
@@ -566,10 +581,24 @@ class SessionTracer(NoTracing):
     # -- tools --------------------------------------------------------------------------------
 
     def traced_call(self, call: Call, run: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
-        return self._traced_call(call, run)
+        """Counted as running for its response now, when the session starts the call, since
+        its task may run only after the response's end is told."""
+        response: ResponseSpan | None = None
+        parent = self._context
+        if call.response_id:
+            parent = self._open_response(call.response_id)
+            response = self._responses.get(call.response_id)
+            if response is not None:
+                response.running += 1
+        return self._traced_call(call, run, parent, response)
 
-    async def _traced_call(self, call: Call, run: Coroutine[Any, Any, None]) -> None:
-        parent = self._open_response(call.response_id) if call.response_id else self._context
+    async def _traced_call(
+        self,
+        call: Call,
+        run: Coroutine[Any, Any, None],
+        parent: Context | None,
+        response: ResponseSpan | None,
+    ) -> None:
         attributes: dict[str, AttributeValue] = {
             OPERATION: "execute_tool",
             TOOL_NAME: call.name,
@@ -582,20 +611,37 @@ class SessionTracer(NoTracing):
             attributes[TOOL_ARGUMENTS] = call.arguments
         name = f"execute_tool {call.name}"
         # started when the tool needs it (a span of its own), or when it ends
-        span = ToolSpan(self._tracer, name, parent, attributes, call)
+        span = ToolSpan(self._tracer, name, parent, attributes, call, response)
         attached = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
             await run
         finally:
             otel_context.detach(attached)
             span.ended = (time.time_ns(), time.perf_counter())
-            response = self._responses.get(call.response_id or "")
-            if response is None:
-                self._end_tool(span)  # its response ended: the output went out just now
-            elif response.tools is None:
-                response.tools = [span]
-            else:
-                response.tools.append(span)
+            self._tool_done(span)
+
+    def _tool_done(self, span: ToolSpan) -> None:
+        """The tool's task ended, its output written (or queued behind its response's end).
+        Its span ends with its response, if that has not ended; a response whose end waited
+        for its last tool ends now."""
+        response = span.response
+        if response is None or response.closed:
+            self._end_tool(span)
+            return
+        response.running -= 1
+        if response.tools is None:
+            response.tools = [span]
+        else:
+            response.tools.append(span)
+        if not response.running and response.finish is not None:
+            self._complete_waiting(response)
+
+    def _complete_waiting(self, response: ResponseSpan) -> None:
+        assert response.finish is not None
+        event, ended = response.finish
+        response.finish = None
+        self._waiting.pop(event.response_id or "", None)
+        self._complete_response(event, response, ended)
 
     def _end_tool(self, span: ToolSpan) -> None:
         """End a tool's span and record its duration. A tool whose response is still open (a
