@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from agentkit.agent import Agent
-from agentkit.events import ToolCallFinished
+from agentkit.events import ResponseFinished, ToolCallFinished
 from agentkit.protocol.dialects import Dialect
 from agentkit.session import Session
 from agentkit.tools import Tool, tool
@@ -216,3 +216,41 @@ async def test_a_tools_own_spans_and_attributes_land_in_its_execute_tool_span(
     assert attributes(tool_span)["lookup.cache"] == "miss"
     assert query.start_time is not None and tool_span.start_time is not None
     assert tool_span.start_time <= query.start_time
+
+
+async def test_a_response_whose_tool_still_runs_ends_after_the_tools_output(
+    telemetry: Telemetry,
+) -> None:
+    processor = StartedSpans()
+    telemetry.tracer_provider.add_span_processor(processor)
+    release = asyncio.Event()
+
+    @tool
+    async def slow() -> str:
+        """Answers when the test lets it."""
+        await release.wait()
+        return "late"
+
+    session, transport = await started(telemetry, ChunkTransport(processor), slow)
+    await session.create_response()
+    transport.deliver(*tool_round(1, "slow"))
+    await asyncio.wait_for(session.wait_for(ResponseFinished), TIMEOUT)
+    assert [name for name in processor.names if name.startswith(("chat", "execute"))] == []
+    release.set()
+    await asyncio.wait_for(session.wait_for(ToolCallFinished), TIMEOUT)
+    await session.close()
+
+    (when_written,) = [
+        names
+        for types, names in transport.started_when_written
+        if types == ["conversation.item.create", "response.create"]
+    ]
+    assert [name for name in when_written if name.startswith(("chat", "execute"))] == []
+    chat, tool_span = telemetry.one("chat"), telemetry.one("execute_tool slow")
+    assert parent_id(tool_span) == span_id(chat)
+    assert chat.end_time is not None and tool_span.end_time is not None
+    assert chat.end_time <= tool_span.end_time  # timed at its response.done, before the output
+    duration = histogram(
+        telemetry.points("gen_ai.client.operation.duration"), {"gen_ai.operation.name": "chat"}
+    )
+    assert duration.count == 1
