@@ -2,9 +2,10 @@
 
     from agentkit import Agent, Endpoint, Session, tool
 
-The public API is what this module, :mod:`agentkit.events`, :mod:`agentkit.testing` and
-:mod:`agentkit.audio` export (``docs/reference.md`` lists all of it, checked by a test). Other
-modules are internal and may change between releases.
+The public API is what this module, :mod:`agentkit.events`, :mod:`agentkit.testing`,
+:mod:`agentkit.audio` and, with the ``mcp`` extra, :mod:`agentkit.mcp` export
+(``docs/reference.md`` lists all of it, checked by a test); this module never imports
+:mod:`agentkit.mcp`. Other modules are internal and may change between releases.
 """
 
 from __future__ import annotations
