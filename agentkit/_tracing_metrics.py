@@ -27,7 +27,7 @@ class Total:
 
     def __init__(self, attributes: dict[str, AttributeValue]) -> None:
         self.attributes = attributes
-        self.count = 0
+        self.count: float = 0
 
 
 class TokenTotals:
@@ -64,6 +64,7 @@ class Instruments:
     time_to_first_audio: Histogram
     token_usage: Histogram
     tokens: TokenTotals
+    cost: TokenTotals
     tool_duration: Histogram
     reconnects: Counter
 
@@ -84,6 +85,13 @@ def instruments(provider: MeterProvider) -> Instruments:
         callbacks=[token_totals.observe],
         unit="{token}",
         description="Tokens by type and detail (text, audio; cached is part of input).",
+    )
+    cost_totals = TokenTotals()
+    meter.create_observable_counter(
+        "agentkit.cost",
+        callbacks=[cost_totals.observe],
+        unit="USD",
+        description="Estimated cost of responses, at the rates of SessionOptions.prices.",
     )
     made = Instruments(
         operation_duration=meter.create_histogram(
@@ -108,6 +116,7 @@ def instruments(provider: MeterProvider) -> Instruments:
             explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
         ),
         tokens=token_totals,
+        cost=cost_totals,
         tool_duration=meter.create_histogram(
             "gen_ai.execute_tool.duration",
             description="A tool execution, from its task's start to its output.",
@@ -132,9 +141,12 @@ class ChatMeasured:
     input: dict[str, AttributeValue]
     output: dict[str, AttributeValue]
     details: dict[str, Total]
+    cost: Total
 
     @classmethod
-    def of(cls, chat: dict[str, AttributeValue], totals: TokenTotals) -> ChatMeasured:
+    def of(
+        cls, chat: dict[str, AttributeValue], totals: TokenTotals, costs: TokenTotals
+    ) -> ChatMeasured:
         base = tuple(chat.items())
         details = {
             f"{token_type}.{detail}": totals.total(
@@ -148,4 +160,5 @@ class ChatMeasured:
                 ("output", "audio"),
             )
         }
-        return cls(chat, {**chat, TOKEN_TYPE: "input"}, {**chat, TOKEN_TYPE: "output"}, details)
+        inputs, outputs = {**chat, TOKEN_TYPE: "input"}, {**chat, TOKEN_TYPE: "output"}
+        return cls(chat, inputs, outputs, details, costs.total(base))

@@ -79,6 +79,7 @@ from agentkit.events import (
     SessionClosed,
     SessionReady,
     TranscriptDelta,
+    UsageUpdated,
     UserTranscript,
 )
 from agentkit.protocol.client_events import ClientEvent, ResponseCreate
@@ -123,6 +124,7 @@ DIALECT = "agentkit.dialect"
 ROUND = "agentkit.response.round"
 TRIGGER = "agentkit.response.trigger"
 INTERRUPTED = "agentkit.response.interrupted"
+RESPONSE_COST = "agentkit.response.cost"
 STATUS_REASON = "agentkit.response.status_reason"
 TIME_TO_FIRST_AUDIO = "agentkit.response.time_to_first_audio"
 TIME_TO_FIRST_TEXT = "agentkit.response.time_to_first_text"
@@ -290,6 +292,7 @@ class SessionTracer(NoTracing):
         self._failure: str | None = None
         session.on(ResponseStarted, self._response_started)
         session.on(ResponseFinished, self._response_finished)
+        session.on(UsageUpdated, self._usage_updated)
         session.on(AudioDelta, self._audio_delta)
         session.on(TranscriptDelta, self._text_delta)
         session.on(Interrupted, self._interrupted)
@@ -314,7 +317,8 @@ class SessionTracer(NoTracing):
     def _chat_measured(self) -> ChatMeasured:
         """Metric attributes of responses, built once (the model is known by the first one)."""
         if self._measured is None:
-            self._measured = ChatMeasured.of(self._common("chat"), self._metrics.tokens)
+            metrics = self._metrics
+            self._measured = ChatMeasured.of(self._common("chat"), metrics.tokens, metrics.cost)
         return self._measured
 
     def _chat_started(self) -> tuple[str, dict[str, AttributeValue]]:
@@ -555,6 +559,16 @@ class SessionTracer(NoTracing):
             metrics.time_to_first_audio.record(first_audio, measured)
         elif first_text is not None:
             metrics.time_to_first_chunk.record(first_text, measured)
+
+    def _usage_updated(self, event: UsageUpdated) -> None:
+        """A response's estimated cost: the ``agentkit.cost`` total, and its span's attribute
+        (the span ends with the ``ResponseFinished`` told right after)."""
+        if event.cost is None:
+            return
+        self._chat_measured().cost.count += event.cost
+        response = self._responses.get(event.response_id or "")
+        if response is not None:
+            response.set_attribute(RESPONSE_COST, event.cost)
 
     def _record_usage(self, usage: Usage, attributes: dict[str, AttributeValue]) -> None:
         """The usage's span attributes into ``attributes``, and its token metrics."""

@@ -27,6 +27,7 @@ from agentkit.reconnect import ReconnectPolicy
 from agentkit.session import Session
 from agentkit.testing import Scenario, Simulator
 from agentkit.tools import tool
+from agentkit.usage import TokenPrices
 from tests.dispatch.loopback import live
 from tests.support import TIMEOUT
 from tests.tracing.otel import Telemetry, attributes, histogram, parent_id, span_id, total
@@ -387,3 +388,21 @@ async def test_a_response_asked_for_through_send_event_is_traced_from_the_reques
         await t.events.wait_for(ResponseFinished)
 
     assert attributes(telemetry.one("chat"))["agentkit.response.trigger"] == "client"
+
+
+async def test_the_estimated_cost_is_a_metric_and_a_span_attribute(telemetry: Telemetry) -> None:
+    prices = TokenPrices(
+        input_text=4.0, cached_input_text=0.4, output_text=16.0, input_audio=32.0,
+        cached_input_audio=0.4, output_audio=64.0,
+    )  # fmt: skip
+    agent = Agent(instructions="x", tools=[get_weather], modality="text")
+    async with live(WEATHER, agent, options=telemetry.options(prices=prices)) as t:
+        await t.session.ask("weather?")
+        spent = t.session.cost
+    assert spent is not None and spent > 0
+    costs = [attributes(chat).get("agentkit.response.cost") for chat in telemetry.named("chat")]
+    assert len(costs) == 2 and all(isinstance(cost, float) and cost > 0 for cost in costs)
+    assert sum(costs) == pytest.approx(spent)  # type: ignore[arg-type]
+    assert total(telemetry.points("agentkit.cost"), {"gen_ai.operation.name": "chat"}) == (
+        pytest.approx(spent)
+    )
