@@ -1,13 +1,16 @@
-"""agentkit beside a bare ``websockets`` client, on loopback (issue #5). Run by hand, not in CI.
+"""agentkit beside a bare ``websockets`` client, on loopback. Run by hand; CI runs ``--smoke``.
 
-    .venv/bin/python benchmarks/run.py            # the full run, about two minutes
+    .venv/bin/python benchmarks/run.py            # the full run, five minutes or more
     .venv/bin/python benchmarks/run.py --quick    # smaller sizes, about 40 s
     .venv/bin/python benchmarks/run.py --smoke    # tiny sizes, no verdict: what CI runs
 
 The benchmark server (``server.py``) runs in one process and each client (``clients.py``) in a
 fresh process of its own, the same arrangement for both clients; the server times the tool round
-trips, the clients time the audio stream and measure their memory. Everything stays on
-127.0.0.1 and every step has a timeout. See docs/performance.md for what each figure means.
+trips, the clients time the audio stream and measure their memory. Tool rounds run back to back
+and paced (``--pause-ms`` apart, as a conversation spaces them), with agentkit given an
+``async def`` tool, a plain ``def`` tool, and a ``def`` tool declared ``blocking=False``.
+Everything stays on 127.0.0.1 and every step has a timeout. See docs/performance.md for what each
+figure means.
 """
 
 from __future__ import annotations
