@@ -107,10 +107,13 @@ class Worker:
             self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
         _wait_until(self._ready, f"celery worker {name} to start", TIMEOUT * 4)
 
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
     def _ready(self) -> bool:
         if self.process.poll() is not None:
-            raise AssertionError(f"the worker exited: {self.log.read_text()}")
-        return " ready." in self.log.read_text(errors="replace")
+            raise AssertionError(f"the worker exited: {self.log_text()}")
+        return " ready." in self.log_text()
 
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, nothing acknowledged or handed back."""

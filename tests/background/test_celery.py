@@ -15,7 +15,7 @@ from agentkit.background import BackgroundJob, InMemorySessionStore
 from agentkit.events import Event, ToolCallFinished, ToolProgress, TranscriptDone
 from agentkit.testing import Scenario, Simulator
 from tests.background.conftest import EXTRA, Worker
-from tests.support import TIMEOUT, until_idle
+from tests.support import TIMEOUT, until_event, until_idle
 
 pytest.importorskip("celery", reason=EXTRA)
 redis = pytest.importorskip("redis", reason=EXTRA)
@@ -87,13 +87,13 @@ async def test_the_model_is_told_at_once_and_the_result_is_spoken_later(
             bg_app.runner.attach(session, "conv-1"),
         ):
             await session.send_text("Build the Q3 report")
-            first = await until_idle(session)
-            (ack,) = [e for e in first if isinstance(e, ToolCallFinished)]
-            assert json.loads(ack.output)["status"] == "started"
-            assert UNDER_WAY in [e.text for e in first if isinstance(e, TranscriptDone)]
-            later = await until_said(session, READY, TIMEOUT * 3)
+            events = await until_said(session, READY, TIMEOUT * 3)
             await until_idle(session)
-    progress = [e for e in first + later if isinstance(e, ToolProgress)]
+    (ack,) = [e for e in events if isinstance(e, ToolCallFinished)]
+    assert json.loads(ack.output)["status"] == "started"
+    spoken = [e.text for e in events if isinstance(e, TranscriptDone)]
+    assert spoken.index(UNDER_WAY) < spoken.index(READY)  # told at once, the result later
+    progress = [e for e in events if isinstance(e, ToolProgress)]
     assert [p.message for p in progress] == ["collecting the Q3 figures"]
     assert progress[0].call_id == ack.call_id
     (message,) = result_messages(session)
@@ -113,45 +113,33 @@ async def test_a_worker_killed_mid_task_loses_nothing_and_posts_once(
             bg_app.runner.attach(session, "conv-2"),
         ):
             await session.send_text("Build the Q3 report")
-            seen = await until_said(session, UNDER_WAY, TIMEOUT)
-            if not any(isinstance(e, ToolProgress) for e in seen):
-                await until_said_progress(session)
-            doomed.kill()  # mid-task: the job is running, unacknowledged
-            (ack,) = [e for e in seen if isinstance(e, ToolCallFinished)]
-            assert runs(redis_url, ack.call_id) == 1
+            seen = await until_event(session, ToolProgress)  # the job is running on "doomed"
+            doomed.kill()  # mid-task: no acknowledgement, no warm shutdown
+            call_id = seen[-1].call_id
+            assert runs(redis_url, call_id) == 1
             workers("rescuer")  # takes the job over once the visibility timeout passes
-            await until_said(session, READY, TIMEOUT * 4)
+            seen += await until_said(session, READY, TIMEOUT * 4)
             await until_idle(session)
-    assert runs(redis_url, ack.call_id) == 2  # run again after the kill...
+    (ack,) = [e for e in seen if isinstance(e, ToolCallFinished)]
+    assert ack.call_id == call_id
+    assert runs(redis_url, call_id) == 2  # run again after the kill...
     assert len(result_messages(session)) == 1  # ...and its result spoken once
     assert len(stream_results(redis_url, "conv-2")) == 1
-
-
-async def until_said_progress(session: Session) -> None:
-    async def first() -> None:
-        async for event in session:
-            if isinstance(event, ToolProgress):
-                return
-
-    await asyncio.wait_for(first(), TIMEOUT)
 
 
 async def test_a_job_delivered_twice_runs_and_posts_once(
     bg_app: ModuleType, workers: Callable[[str], Worker], redis_url: str
 ) -> None:
-    workers("w1")
+    worker = workers("w1")
     job = BackgroundJob("conv-3", "call_twice", "build_report", '{"quarter": "Q1", "seconds": 0}')
     bg_app.runner.submit(job)
     bg_app.runner.submit(job)  # as a broker may after a lost acknowledgement
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for _ in range(int(TIMEOUT * 4 / 0.05)):
-            if client.llen("celery") == 0 and stream_results(redis_url, "conv-3"):
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # the second copy is taken after the first is done
-    finally:
-        client.close()
+    for _ in range(int(TIMEOUT * 4 / 0.05)):
+        if worker.log_text().count(" succeeded in ") == 2:
+            break
+        await asyncio.sleep(0.05)
+    outcomes = re.findall(r" succeeded in [\d.]+s: '(\w+)'", worker.log_text())
+    assert outcomes == ["posted", "duplicate"]
     assert len(stream_results(redis_url, "conv-3")) == 1
     assert runs(redis_url, "call_twice") == 1
 
@@ -170,7 +158,7 @@ async def test_a_result_that_outlives_its_session_is_spoken_in_the_one_that_took
             bg_app.runner.attach(gone, "conv-4", store=store, lease=first_lease),
         ):
             await gone.send_text("Build the Q3 report")
-            seen = await until_said(gone, UNDER_WAY, TIMEOUT)
+            seen = await until_event(gone, ToolCallFinished)  # acknowledged; then A is gone
         (ack,) = [e for e in seen if isinstance(e, ToolCallFinished)]
         # Process A is gone without releasing its lease; B takes over once it expires.
         assert await store.acquire("conv-4", "process-b", ttl=5) is None
