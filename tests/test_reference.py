@@ -30,6 +30,9 @@ PUBLIC_MODULES = (
     "agentkit.testing",
     "agentkit.audio",
     "agentkit.mcp",
+    "agentkit.background",
+    "agentkit.background.celery",
+    "agentkit.background.redis",
 )
 
 # Named in the reference in code, on purpose, though no public module exports them: the
