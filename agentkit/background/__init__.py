@@ -27,6 +27,7 @@ from agentkit.background.store import (
     SessionRecord,
     SessionStore,
     record_of,
+    resume,
 )
 
 __all__ = [
@@ -45,5 +46,6 @@ __all__ = [
     "job_for",
     "record_of",
     "result_message",
+    "resume",
     "session_key",
 ]

@@ -15,9 +15,11 @@ import asyncio
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from agentkit.errors import AgentkitError
+from agentkit.history import Entry, replay_item
+from agentkit.protocol.client_events import ConversationItemCreate, new_item_id, system_message
 
 if TYPE_CHECKING:
     from agentkit.session import Session
@@ -29,6 +31,7 @@ __all__ = [
     "SessionRecord",
     "SessionStore",
     "record_of",
+    "resume",
 ]
 
 
@@ -189,6 +192,42 @@ def record_of(session: Session, key: str) -> SessionRecord:
         calls_in_flight=calls,
         usage=session.usage.model_dump(mode="json"),
     )
+
+
+async def resume(session: Session, record: SessionRecord) -> int:
+    """Replay a saved conversation into a fresh session (a worker taking it over).
+
+    Messages with words, and calls with their outputs, are sent again as conversation items,
+    then a system note tells the model the conversation continues; a call that never got an
+    output (it ran in the process that died) is left out and named in the note, so no output
+    is ever posted for it. Usage is not carried over: ``record.usage`` keeps the old figures.
+
+    Returns:
+        How many items were replayed.
+    """
+    answered = {i["call_id"] for i in record.history if i["type"] == "function_call_output"}
+    called = {i["call_id"] for i in record.history if i["type"] == "function_call"}
+    lost = [
+        f"{i['name']} (call {i['call_id']})"
+        for i in record.history
+        if i["type"] == "function_call" and i["call_id"] not in answered
+    ]
+    replayed = 0
+    for entry in record.history:
+        kind, call_id = entry["type"], entry.get("call_id")
+        if kind == "function_call" and call_id not in answered:
+            continue
+        if kind == "function_call_output" and call_id not in called:
+            continue
+        item = replay_item(cast(Entry, entry))
+        if item is not None:
+            await session.send_event(ConversationItemCreate(item=item))
+            replayed += 1
+    note = "The conversation above continues after a pause; do not greet the user again."
+    if lost:
+        note += " These tool calls were lost and have no result: " + ", ".join(lost) + "."
+    await session.send_event(system_message(note, item_id=new_item_id()))
+    return replayed
 
 
 def _check_ttl(ttl: float) -> None:

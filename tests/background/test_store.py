@@ -140,3 +140,31 @@ async def test_a_live_session_snapshot_survives_the_store(store: SessionStore) -
     ]
     assert loaded.usage["responses"] == 1
     assert loaded.calls_in_flight == {}
+
+
+async def test_a_saved_conversation_resumes_in_a_new_session(store: SessionStore) -> None:
+    from agentkit import Agent
+    from agentkit.background import resume
+
+    agent = Agent(name="greeter", instructions="Greet.", modality="text", turn_detection=None)
+    scenario = Scenario().on("hello").say("Hi there.").on("again").say("Welcome back.")
+    async with Simulator(scenario) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+        async with Session(agent, endpoint) as first:
+            await ask(first, "hello")
+            lease = await store.acquire("conv", "a", 5)
+            assert lease is not None
+            await store.save(record_of(first, "conv"), lease)
+        record = await store.load("conv")
+        assert record is not None
+        lost_call = {"item_id": "item_lost", "type": "function_call", "call_id": "call_lost"}
+        record.history.append({**lost_call, "name": "build_report", "arguments": "{}"})
+        async with Session(agent, endpoint) as second:
+            assert await resume(second, record) == 2
+            await ask(second, "again")
+    texts = [(item.role, item.text) for item in second.history if item.type == "message"]
+    assert texts[:2] == [("user", "hello"), ("assistant", "Hi there.")]
+    assert texts[-2:] == [("user", "again"), ("assistant", "Welcome back.")]
+    (note,) = [text for role, text in texts if role == "system"]
+    assert "build_report (call call_lost)" in note
+    assert not [item for item in second.history if item.call_id == "call_lost"]
