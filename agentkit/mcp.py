@@ -170,7 +170,8 @@ class MCPServer:
             ``files_read``), to keep the names of several servers apart.
         timeout: seconds the dispatcher allows each call of this server's tools (``None``: the
             session's ``tool_timeout``).
-        restart: reconnect after the connection is lost.
+        restart: reconnect after the connection is lost (otherwise, and once the attempts
+            have failed, the next call tries once).
     """
 
     def __init__(
@@ -198,6 +199,7 @@ class MCPServer:
         self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self._background: set[asyncio.Task[None]] = set()
         self._refreshing: asyncio.Task[None] | None = None
+        self._connected_once = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -344,7 +346,9 @@ class MCPServer:
         return _to_result(tool.name, result)
 
     async def _connected(self) -> Client | None:
-        if self._owner is None and not self._stopping:  # listed by tools_blocking()
+        """The live connection, waiting for a (re)connection in progress. A server never
+        started (listed by tools_blocking) or given up on gets one more attempt."""
+        if (self._owner is None or self._owner.done()) and not self._stopping:
             self._launch()
         if self._client is None and self._owner is not None and not self._owner.done():
             await self._ready.wait()
@@ -365,20 +369,20 @@ class MCPServer:
         growing delays after failures and quick losses; at the first failure, never."""
         loop = asyncio.get_running_loop()
         attempts = 0
-        connected_once = False
+        self._connected_once = False
         while not self._stopping:
             began = loop.time()
             try:
                 await self._session_once()
-                connected_once = True
                 lasted = loop.time() - began >= _STEADY_SECONDS
                 attempts = 0 if lasted else attempts + 1
             except Exception as exc:
-                logger.warning("MCP server %s failed: %s", self.name, exc)
+                exc = _first_cause(exc)
+                logger.warning("MCP server %s failed: %s: %s", self.name, type(exc).__name__, exc)
                 self._failure = exc
                 attempts += 1
             self._client = None
-            if self._stopping or not (self.restart and connected_once):
+            if self._stopping or not (self.restart and self._connected_once):
                 break
             if attempts > len(_RESTART_DELAYS):
                 break
@@ -393,6 +397,7 @@ class MCPServer:
         async with self._connect() as client:
             await self._adopt(await _list_tools(client))
             self._client = client
+            self._connected_once = True
             self._ready.set()
             listener = self._listen(client)
             try:
@@ -654,6 +659,16 @@ def _parameters(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
     if schema.get("additionalProperties") is False:
         parameters["additionalProperties"] = False
     return parameters
+
+
+def _first_cause(exc: Exception) -> Exception:
+    """The first real error inside the SDK's task-group exception groups, for a useful message
+    ("ConnectError: All connection attempts failed" rather than "unhandled errors...")."""
+    inner: object = getattr(exc, "exceptions", None)
+    while isinstance(inner, Sequence) and inner and isinstance(inner[0], Exception):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc
 
 
 def _closed_already(client: Client) -> bool:

@@ -110,11 +110,12 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serve_http(
-    server: MCPServer, headers_seen: list[dict[str, str]] | None = None
+    server: MCPServer, headers_seen: list[dict[str, str]] | None = None, port: int | None = None
 ) -> AsyncIterator[str]:
-    """Serve ``server`` over streamable HTTP on a free port of 127.0.0.1; yields its URL.
-    The headers of every HTTP request go to ``headers_seen``."""
-    port = free_port()
+    """Serve ``server`` over streamable HTTP on 127.0.0.1 (a free port unless given); yields
+    its URL. The headers of every HTTP request go to ``headers_seen``. Stopping it ends the
+    streams clients hold open (a subscriptions/listen stream) after a second."""
+    port = port or free_port()
     mcp_app = server.streamable_http_app()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -122,7 +123,9 @@ async def serve_http(
             headers_seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
         await mcp_app(scope, receive, send)
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="critical", timeout_graceful_shutdown=1
+    )
     web = uvicorn.Server(config)
     task = asyncio.create_task(web.serve())
     try:

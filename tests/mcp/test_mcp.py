@@ -21,7 +21,7 @@ from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, _closed_alrea
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator, silence, speech
 from tests.dispatch.loopback import Live, live
-from tests.mcp.servers import STDIO_SCRIPT, build, serve_http
+from tests.mcp.servers import STDIO_SCRIPT, build, free_port, serve_http
 from tests.support import TIMEOUT, until_event
 
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02, max_seconds=TIMEOUT)
@@ -302,6 +302,25 @@ async def test_a_server_that_exited_between_calls_is_restarted_before_the_next(
         await _until(lambda: server._client is not None and _closed_already(server._client))
         answer = await asyncio.wait_for(tools["lookup"].invoke('{"city": "Oslo"}'), 6 * TIMEOUT)
     assert answer.output == "alpha: Oslo sunny for 1 day(s)"  # no call lost to the dead process
+
+
+@pytest.mark.parametrize("restart", [True, False])
+async def test_an_http_server_that_went_away_is_reconnected_once_it_is_back(
+    restart: bool,
+) -> None:
+    port = free_port()
+    async with serve_http(build("beta"), port=port) as url:
+        server = MCPServerHTTP(url, restart=restart)
+        await server.start()
+    try:
+        (lookup, *_) = await server.tools()
+        down = await lookup.invoke('{"city": "Oslo"}')
+        async with serve_http(build("beta"), port=port):
+            back = await asyncio.wait_for(lookup.invoke('{"city": "Rome"}'), 2 * TIMEOUT)
+    finally:
+        await server.close()
+    assert down.is_error and ("Connection closed" in down.output or "not running" in down.output)
+    assert back.output == "beta: Rome sunny for 1 day(s)"
 
 
 async def _until(condition: Callable[[], bool]) -> None:
