@@ -9,9 +9,9 @@ from typing import Any
 import mcp.types as mcp_types
 import pytest
 
-from agentkit import tool
+from agentkit import ToolContext, tool
 from agentkit.errors import ToolDefinitionError
-from agentkit.mcp import MCPServerStdio, MCPTool, _to_result, gather_tools
+from agentkit.mcp import MCPServerStdio, MCPTool, _progress_reporter, _to_result, gather_tools
 
 
 def spec(name: str, schema: dict[str, Any], description: str = "d") -> mcp_types.Tool:
@@ -128,3 +128,16 @@ async def test_gather_tools_refuses_a_clash_with_a_clear_error() -> None:
     await server._adopt([spec("lookup", {"type": "object"})])  # listed: no connection needed
     with pytest.raises(ToolDefinitionError, match=r"offered by the local tools and by MCP server"):
         await gather_tools([lookup], server)
+
+
+async def test_progress_without_a_message_reads_as_a_count() -> None:
+    heard: list[str] = []
+
+    async def listen(message: str) -> None:
+        heard.append(message)
+
+    report = _progress_reporter(ToolContext(call_id="c", tool_name="t", progress_callback=listen))
+    await report(1, 4, "reading the file")
+    await report(3, 10, None)
+    await report(7, None, None)
+    assert heard == ["reading the file", "3 of 10", "7"]
