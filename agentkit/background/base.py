@@ -205,6 +205,7 @@ class Delivery:
         self._store = store
         self._poll = poll
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._renewed_at = time.monotonic()
         self.lease_lost = asyncio.Event()
         """Set once the lease is found lost: stop driving the session."""
@@ -226,6 +227,9 @@ class Delivery:
         if _KEYS.get(self.session) == self.key:
             del _KEYS[self.session]
         task, self._task = self._task, None
+        # A client library may turn the cancellation of a pending read into an error of its
+        # own (redis-py does on Python 3.10): the loop then sees the flag and ends anyway.
+        self._closing = True
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -233,7 +237,7 @@ class Delivery:
 
     async def _run(self) -> None:
         after: str | None = None
-        while not self.session.closed:
+        while not self.session.closed and not self._closing:
             try:
                 if not await self._keep_lease(only_when_due=True):
                     return
@@ -249,9 +253,13 @@ class Delivery:
             except SessionClosedError:
                 return  # what was not spoken stays in the log for the next owner
             except (OSError, BackgroundError) as exc:
+                if self._closing:
+                    return
                 logger.warning("background delivery for %s failed (%s); retrying", self.key, exc)
                 await asyncio.sleep(self._block())
             except Exception:
+                if self._closing:
+                    return
                 logger.exception("background delivery for %s failed; retrying", self.key)
                 await asyncio.sleep(self._block())
 
