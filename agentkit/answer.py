@@ -12,11 +12,12 @@ every event of the turn, and ``ask`` may run beside it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentkit.errors import AgentkitError, ServerError, SessionClosedError
 from agentkit.events import (
@@ -141,6 +142,31 @@ async def _turn(session: Session, lock: asyncio.Lock, watcher: _TurnWatcher, tex
         return await watcher.outcome
 
 
+@contextmanager
+def watching(
+    session: Session,
+    event_types: Iterable[type[Event]],
+    on_event: Callable[[Any], None],
+    outcome: asyncio.Future[Any],
+) -> Iterator[None]:
+    """Watch ``event_types`` as an event handler does (taking nothing from the session's
+    iterator) until ``outcome`` is settled, and stop on the way out: an outcome nobody
+    waits for any more is cancelled, and one settled another way is retrieved."""
+    kinds = tuple(event_types)
+    handlers = session._handlers  # the handlers' list, not the events' channel
+    for event_type in kinds:
+        handlers.setdefault(event_type, []).append(on_event)
+    try:
+        yield
+    finally:
+        for event_type in kinds:
+            handlers[event_type].remove(on_event)
+        if not outcome.done():
+            outcome.cancel()
+        elif not outcome.cancelled():
+            outcome.exception()  # retrieved: it may have been raised another way
+
+
 class _TurnWatcher:
     """Collects one turn's responses and calls from the events the session tells."""
 
@@ -156,21 +182,8 @@ class _TurnWatcher:
         self._usage = TokenUsage()
         self._costs: list[float | None] = []
 
-    @contextmanager
-    def observing(self) -> Iterator[None]:
-        """Watch as an event handler does, and stop watching on the way out."""
-        handlers = self.session._handlers  # the handlers' list, not the events' channel
-        for event_type in _OBSERVED:
-            handlers.setdefault(event_type, []).append(self._on_event)
-        try:
-            yield
-        finally:
-            for event_type in _OBSERVED:
-                handlers[event_type].remove(self._on_event)
-            if not self.outcome.done():
-                self.outcome.cancel()
-            elif not self.outcome.cancelled():
-                self.outcome.exception()  # retrieved: it may have been raised another way
+    def observing(self) -> contextlib.AbstractContextManager[None]:
+        return watching(self.session, _OBSERVED, self._on_event, self.outcome)
 
     async def until_idle(self) -> None:
         """Until the turn in progress ends; raises what ended the session, if it ends first."""

@@ -14,13 +14,13 @@ nothing from ``session.events()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agentkit.answer import AnswerTimeoutError
+from agentkit.answer import AnswerTimeoutError, watching
 from agentkit.errors import ServerError, SessionClosedError
 from agentkit.events import AsideFinished, ErrorOccurred, Event, Reconnected, SessionClosed
 from agentkit.protocol.config import ResponseOptions
@@ -114,18 +114,8 @@ class _AsideWatcher:
         self.event_id: str | None = None
         self.outcome: asyncio.Future[AsideResult] = asyncio.get_running_loop().create_future()
 
-    @contextmanager
-    def observing(self) -> Iterator[None]:
-        handlers = self.session._handlers  # the handlers' list, not the events' channel
-        for event_type in _OBSERVED:
-            handlers.setdefault(event_type, []).append(self._on_event)
-        try:
-            yield
-        finally:
-            for event_type in _OBSERVED:
-                handlers[event_type].remove(self._on_event)
-            if not self.outcome.done():
-                self.outcome.cancel()
+    def observing(self) -> contextlib.AbstractContextManager[None]:
+        return watching(self.session, _OBSERVED, self._on_event, self.outcome)
 
     def request(self) -> list[Action]:
         """The ``response.create`` that asks for the aside, remembered to match its error."""
