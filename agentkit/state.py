@@ -164,6 +164,9 @@ class ConversationState:
     _active_touched: float = 0.0
     _user_speaking: bool = False
     asides: dict[str, str] = field(default_factory=dict)  # response id -> aside id, running
+    # False on a sideband: a lost socket does not end the call's response there, so it is
+    # neither asked for again nor are its words dropped.
+    regenerate_lost: bool = True
     _heard: dict[str, float] = field(default_factory=dict)  # item cut -> share of it heard
     # Hand-offs and guardrail recoveries this user turn; a user message replayed after a
     # reconnect is no new turn for them, so a transfer loop cannot restart its count.
@@ -335,6 +338,8 @@ class ConversationState:
         self._busy_elsewhere = False
         self.asides.clear()  # the session asks again for the asides still waiting
         call_ids = self._response_calls.pop(lost, []) if lost is not None else []
+        if not self.regenerate_lost:
+            lost = None  # the service keeps answering the call: nothing to ask for again
         regenerated = lost if not call_ids else None
         lost_items = [k for k, e in self.history.items() if lost_output(e, lost, regenerated)]
         for key in lost_items:

@@ -49,7 +49,7 @@ class SidebandSession(Session):
         ConfigurationError: the endpoint speaks the preview protocol, or ``call_id`` is empty.
     """
 
-    __slots__ = ("_answering", "call_id")
+    __slots__ = ("call_id",)
 
     def __init__(
         self,
@@ -64,7 +64,9 @@ class SidebandSession(Session):
         sideband = endpoint.sideband(call_id)
         super().__init__(agent, sideband, deps=deps, options=options, connector=connector)
         self.call_id = call_id
-        self._answering = False
+        # A response the service was running goes on with the caller after a drop: it is not
+        # asked for again (the caller would hear it twice).
+        self.state.regenerate_lost = False
 
     def __repr__(self) -> str:
         return f"SidebandSession(agent={self.agent.name!r}, call_id={self.call_id!r})"
@@ -87,16 +89,7 @@ class SidebandSession(Session):
             "that carries the call sends its audio; the sideband controls the conversation"
         )
 
-    async def _reconnect(self, reason: str) -> bool:
-        # Noted before the state settles the drop: a response the service was running goes on
-        # with the caller, so it is not asked for again (the caller would hear it twice).
-        state = self.state
-        self._answering = state.active_response_id is not None and state._pending is None
-        return await super()._reconnect(reason)
-
     def _replay(self) -> Replay:
-        if self._answering:
-            self.state._pending = None  # the regeneration a lost socket's response would get
         # The call kept its conversation while the sideband was away: sending it again would
         # double every item. Only what was never written goes out: items queued while the
         # socket was down (a tool's output, a message), each once.
