@@ -8,15 +8,7 @@ from agentkit.events import Interrupted
 from agentkit.playback import Playback
 from agentkit.protocol.client_events import ConversationItemTruncate
 from agentkit.state import ConversationState, Emit
-from tests.dispatch.wire import audio_delta, created, sends, speech_started
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.dispatch.wire import Clock, audio_delta, created, sends, speech_started
 
 
 def truncations(actions: list[object]) -> list[tuple[str, int]]:

@@ -16,6 +16,7 @@ from agentkit.protocol.config import ResponseOptions
 from agentkit.state import Action, CancelCalls, ConversationState, Emit, Send, StartCall
 from agentkit.tools import ToolResult
 from tests.dispatch.wire import (
+    Clock,
     audio_delta,
     call_item,
     created,
@@ -32,14 +33,6 @@ from tests.dispatch.wire import (
 )
 
 OK = ToolResult('{"ok":true}')
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def started(actions: list[Action]) -> list[str]:

@@ -17,6 +17,7 @@ from agentkit.protocol.client_events import (
 from agentkit.state import Action, ConversationState, Emit
 from agentkit.tools import ToolResult
 from tests.dispatch.wire import (
+    Clock,
     audio_delta,
     call_item,
     created,
@@ -34,14 +35,6 @@ from tests.dispatch.wire import (
 
 OK = ToolResult('{"ok":true}')
 CANCELLED = ToolResult.error("tool was cancelled: interrupted", error_type="cancelled")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def errors(actions: list[Action]) -> list[ErrorOccurred]:

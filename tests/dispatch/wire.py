@@ -7,6 +7,16 @@ from agentkit.protocol.client_events import ConversationItemCreate, ResponseCrea
 from agentkit.state import Action, Send
 
 
+class Clock:
+    """A settable monotonic clock for the state's timers."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def call_item(call_id: str, name: str = "tool", arguments: str = "{}", **extra: str) -> ev.Item:
     fields = {"status": "completed", "id": f"item_{call_id}", **extra}
     return ev.Item(type="function_call", call_id=call_id, name=name, arguments=arguments, **fields)
