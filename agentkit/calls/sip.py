@@ -2,7 +2,8 @@
 
 A SIP call arrives as a ``realtime.call.incoming`` webhook. :class:`WebhookVerifier` checks it
 (Standard Webhooks signature through the ``standardwebhooks`` library, timestamp tolerance,
-replay of a delivery id) and returns an :class:`IncomingCall`; :class:`CallControl` accepts it
+replay of a delivery id, remembered in a :class:`ReplayStore` that several workers may share)
+and returns an :class:`IncomingCall`; :class:`CallControl` accepts it
 with the agent's configuration, rejects, transfers (refer) or hangs up. A browser's WebRTC
 offer is relayed by :meth:`CallControl.create_call`, which returns the answer and the
 ``call_id``. Either way the server then attaches a :class:`~agentkit.calls.SidebandSession`.
@@ -11,11 +12,12 @@ offer is relayed by :meth:`CallControl.create_call`, which returns the answer an
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from agentkit.agent import Agent
@@ -24,10 +26,16 @@ from agentkit.calls.client_secrets import call_session
 from agentkit.endpoints import Endpoint
 from agentkit.errors import AgentkitError, ConfigurationError, ProtocolError
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 __all__ = [
     "CallAnswer",
     "CallControl",
     "IncomingCall",
+    "MemoryReplayStore",
+    "RedisReplayStore",
+    "ReplayStore",
     "SipHeader",
     "WebhookVerificationError",
     "WebhookVerifier",
@@ -89,12 +97,99 @@ class IncomingCall:
         return cls(call_id, headers, str(event.get("id", "")), int(event.get("created_at") or 0))
 
 
+@runtime_checkable
+class ReplayStore(Protocol):
+    """Where a :class:`WebhookVerifier` remembers the delivery ids it accepted.
+
+    Give every worker that receives webhooks the same store (:class:`RedisReplayStore`) and a
+    delivery replayed to any of them is refused; :class:`MemoryReplayStore` covers one process.
+    """
+
+    async def first_seen(self, delivery_id: str, ttl: int) -> bool:
+        """Record ``delivery_id`` for ``ttl`` seconds; ``True`` if it was not recorded yet.
+
+        Must be atomic: of two workers recording the same id at once, only one gets ``True``.
+        """
+        ...
+
+
+class MemoryReplayStore:
+    """Delivery ids in this process's memory: enough for a single worker.
+
+    Args:
+        clock: the current unix time (tests).
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}  # delivery id -> when it may be forgotten
+
+    def __repr__(self) -> str:
+        return f"MemoryReplayStore(ids={len(self._until)})"
+
+    async def first_seen(self, delivery_id: str, ttl: int) -> bool:
+        now = self._clock()
+        for known in [k for k, until in self._until.items() if until <= now]:
+            del self._until[known]
+        if delivery_id in self._until:
+            return False
+        self._until[delivery_id] = now + ttl
+        return True
+
+
+class RedisReplayStore:
+    """Delivery ids in Redis, shared by every worker pointed at it (``SET key NX EX ttl``).
+
+    Needs redis-py, which the ``celery`` extra brings: ``pip install "agentkit-realtime[celery]"``.
+
+    Args:
+        redis: a ``redis://`` URL (the store opens and closes its own client) or a
+            ``redis.asyncio.Redis`` client you own.
+        prefix: put before each id, so the keys do not meet your application's own.
+
+    Raises:
+        ConfigurationError: redis-py is not installed.
+    """
+
+    def __init__(self, redis: str | Redis, *, prefix: str = "agentkit:webhook:") -> None:
+        try:
+            import redis.asyncio as aioredis
+        except ImportError:
+            raise ConfigurationError(
+                'RedisReplayStore needs redis-py: pip install "agentkit-realtime[celery]"'
+            ) from None
+        self._owned = isinstance(redis, str)
+        self._client: Redis = aioredis.Redis.from_url(redis) if isinstance(redis, str) else redis
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"RedisReplayStore(prefix={self.prefix!r})"  # a URL may carry a password
+
+    async def first_seen(self, delivery_id: str, ttl: int) -> bool:
+        added = await self._client.set(f"{self.prefix}{delivery_id}", 1, nx=True, ex=ttl)
+        return bool(added)
+
+    async def aclose(self) -> None:
+        """Close the client the store opened from a URL (a client you passed stays open)."""
+        if self._owned:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> RedisReplayStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
 class WebhookVerifier:
     """Checks webhook deliveries signed with the project's webhook secret.
 
     Args:
         secret: the signing secret (``whsec_...``) from the platform's webhook settings.
         tolerance: seconds a delivery's timestamp may be away from now (at most 300).
+        replay_store: where accepted delivery ids are remembered for as long as their timestamp
+            passes; one :class:`MemoryReplayStore` per verifier by default. Behind several
+            workers, share a :class:`RedisReplayStore`.
         clock: the current unix time (tests).
 
     Raises:
@@ -103,7 +198,12 @@ class WebhookVerifier:
     """
 
     def __init__(
-        self, secret: str, *, tolerance: float = 300, clock: Callable[[], float] = time.time
+        self,
+        secret: str,
+        *,
+        tolerance: float = 300,
+        replay_store: ReplayStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         try:
             from standardwebhooks import Webhook
@@ -117,14 +217,20 @@ class WebhookVerifier:
             raise ConfigurationError(f"tolerance must be 1 to {MAX_TOLERANCE} s, got {tolerance}")
         self._webhook = Webhook(secret)
         self.tolerance = tolerance
+        self.replay_store: ReplayStore = replay_store or MemoryReplayStore(clock=clock)
         self._clock = clock
-        self._seen: dict[str, float] = {}  # delivery id -> its timestamp
 
     def __repr__(self) -> str:
-        return f"WebhookVerifier(secret='***', tolerance={self.tolerance})"
+        return (
+            f"WebhookVerifier(secret='***', tolerance={self.tolerance}, "
+            f"replay_store={self.replay_store!r})"
+        )
 
-    def verify(self, body: bytes | str, headers: Mapping[str, str]) -> dict[str, Any]:
+    async def verify(self, body: bytes | str, headers: Mapping[str, str]) -> dict[str, Any]:
         """The delivery's JSON event, once its signature, timestamp and id pass.
+
+        The id is recorded only after the signature passes, so forged deliveries cannot fill
+        the store or block a genuine one.
 
         Raises:
             WebhookVerificationError: saying which check failed (never echoing the secret).
@@ -140,34 +246,29 @@ class WebhookVerifier:
             raise WebhookVerificationError(f"webhook refused: {exc}") from None
         if not isinstance(event, dict):
             raise WebhookVerificationError("webhook refused: the body is not a JSON object")
-        self._remember(delivery_id, stamp)
+        # Remembered until its timestamp falls out of tolerance: after that, it fails anyway.
+        ttl = max(1, math.ceil(stamp + self.tolerance - self._clock()))
+        if not await self.replay_store.first_seen(delivery_id, ttl):
+            raise WebhookVerificationError(f"webhook refused: delivery {delivery_id!r} replayed")
         return event
 
-    def incoming_call(self, body: bytes | str, headers: Mapping[str, str]) -> IncomingCall:
+    async def incoming_call(self, body: bytes | str, headers: Mapping[str, str]) -> IncomingCall:
         """Verify a delivery and read it as a ``realtime.call.incoming``.
 
         Raises:
             WebhookVerificationError: the delivery is not authentic or is a replay.
             ProtocolError: it is authentic but another event type.
         """
-        return IncomingCall.from_event(self.verify(body, headers))
+        return IncomingCall.from_event(await self.verify(body, headers))
 
     def _timestamp(self, header: str) -> float:
         try:
             stamp = float(header)
         except ValueError:
             raise WebhookVerificationError("webhook refused: missing or bad timestamp") from None
-        if abs(self._clock() - stamp) > self.tolerance:
+        if not math.isfinite(stamp) or abs(self._clock() - stamp) > self.tolerance:
             raise WebhookVerificationError("webhook refused: timestamp out of tolerance")
         return stamp
-
-    def _remember(self, delivery_id: str, stamp: float) -> None:
-        oldest = self._clock() - self.tolerance
-        for known in [k for k, seen in self._seen.items() if seen < oldest]:
-            del self._seen[known]  # older deliveries fail the timestamp check anyway
-        if delivery_id in self._seen:
-            raise WebhookVerificationError(f"webhook refused: delivery {delivery_id!r} replayed")
-        self._seen[delivery_id] = stamp
 
 
 @dataclass(frozen=True)

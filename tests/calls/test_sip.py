@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +23,10 @@ from agentkit.calls import (
     CallControl,
     CallRequestError,
     IncomingCall,
+    Keypad,
+    MemoryReplayStore,
+    RedisReplayStore,
+    ReplayStore,
     SidebandSession,
     WebhookVerificationError,
     WebhookVerifier,
@@ -52,7 +58,18 @@ def phone_agent(control: CallControl) -> Agent:
         await control.refer(ctx.deps.call_id, target)
         return "transferring"
 
-    return Agent(name="phone", instructions="Answer the phone.", tools=[order_status, transfer])
+    @tool
+    def find_order(order_id: str) -> str:
+        """An order by its number."""
+        return f"order {order_id} shipped"
+
+    tools = [order_status, transfer, find_order]
+    return Agent(name="phone", instructions="Answer the phone.", tools=tools)
+
+
+def _typed(outputs: Any) -> dict[str, str]:
+    found = re.search(r"typed (\S+) on", outputs.user_text)
+    return {"order_id": found[1] if found else "?"}
 
 
 def phone_scenario() -> Scenario:
@@ -66,6 +83,10 @@ def phone_scenario() -> Scenario:
         .call("transfer", target=TRANSFER_TO)
         .then()
         .say("Transferring you now.")
+        .on("keypad")
+        .call("find_order", _typed)
+        .then()
+        .say("Found it.")
         .scenario
     )
 
@@ -82,6 +103,7 @@ class PhoneApp:
         self.refusals: list[str] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.reject_with: int | None = None
+        self.keypad: Keypad | None = None
 
     @property
     def url(self) -> str:
@@ -89,7 +111,7 @@ class PhoneApp:
 
     async def webhook(self, request: HttpRequest) -> HttpResponse:
         try:
-            call = self.verifier.incoming_call(request.body, request.headers)
+            call = await self.verifier.incoming_call(request.body, request.headers)
         except WebhookVerificationError as exc:
             self.refusals.append(str(exc))
             return HttpResponse(400)
@@ -103,7 +125,8 @@ class PhoneApp:
             return
         agent = phone_agent(self.control)
         await self.control.accept(call.call_id, agent)
-        await self.sessions.put(SidebandSession(call.call_id, agent, self.endpoint, deps=call))
+        session = SidebandSession(call.call_id, agent, self.endpoint, deps=call, keypad=self.keypad)
+        await self.sessions.put(session)
 
 
 @asynccontextmanager
@@ -128,7 +151,8 @@ async def test_accept_tool_refer_hang_up(caplog: pytest.LogCaptureFixture) -> No
         async with session:
             call = sim.calls.calls[delivery.call_id]
             assert call.status == "active"
-            assert [t["name"] for t in call.session["tools"]] == ["order_status", "transfer"]
+            names = [t["name"] for t in call.session["tools"]]
+            assert names == ["order_status", "transfer", "find_order"]
             assert call.session["instructions"] == "Answer the phone."
 
             await sim.calls.caller_says(delivery.call_id, "where is my order?")
@@ -194,14 +218,14 @@ async def test_a_tampered_body_is_refused() -> None:
         assert "signature" in app.refusals[-1]
 
 
-def test_tolerance_is_configurable_and_bounded() -> None:
+async def test_tolerance_is_configurable_and_bounded() -> None:
     secret = "whsec_" + "C" * 44
     now = 1_000_000.0
     strict = WebhookVerifier(secret, tolerance=30, clock=lambda: now)
     body = json.dumps({"type": "realtime.call.incoming", "data": {"call_id": "rtc_1"}}).encode()
     headers = sign_webhook(body, "wh_1", now - 31, secret)
     with pytest.raises(WebhookVerificationError, match="tolerance"):
-        strict.incoming_call(body, headers)
+        await strict.incoming_call(body, headers)
     for bad in (0, 301):
         with pytest.raises(ConfigurationError, match="tolerance"):
             WebhookVerifier(secret, tolerance=bad)
@@ -242,3 +266,149 @@ async def test_bad_control_arguments_fail_before_any_request() -> None:
         await control.refer("rtc_1", "+14155550123")
     with pytest.raises(ConfigurationError, match="699"):
         await control.reject("rtc_1", 200)
+
+
+def _keypad_messages(sim: Simulator) -> list[str]:
+    return [
+        part["text"]
+        for e in sim.received
+        if e["type"] == "conversation.item.create" and e["item"].get("role") == "user"
+        for part in e["item"]["content"]
+        if "keypad" in part.get("text", "")
+    ]
+
+
+async def test_keypad_entries_reach_the_model() -> None:
+    async with Simulator(phone_scenario(), api_key=CANARY_KEY) as sim, phone_app(sim) as app:
+        app.keypad = Keypad(pause=0.5)
+        delivery = await sim.calls.incoming_call(app.url)
+        session = await asyncio.wait_for(app.sessions.get(), TIMEOUT)
+        events = Recorder(session)
+        async with session:
+            await sim.press_keys("42#")  # ended by the hash key
+            found = await events.wait_for(ToolCallFinished, where=lambda e: e.name == "find_order")
+            assert found.output == "order 42 shipped"
+            await events.wait_for(ResponseFinished, where=lambda e: "Found" in e.text)
+            assert [e.key for e in events.of(DtmfReceived)] == ["4", "2", "#"]
+
+            await sim.press_keys("7")  # ended by the pause
+            seven = await events.wait_for(
+                ToolCallFinished, where=lambda e: e.output == "order 7 shipped"
+            )
+            assert seven.name == "find_order"
+            await events.wait_for(ResponseFinished, count=2, where=lambda e: "Found" in e.text)
+            assert _keypad_messages(sim) == [
+                "[The caller typed 42 on the phone keypad.]",
+                "[The caller typed 7 on the phone keypad.]",
+            ]
+            await app.control.hangup(delivery.call_id)
+            await events.wait_for(SessionClosed)
+
+
+async def test_without_a_keypad_presses_stay_events() -> None:
+    async with Simulator(phone_scenario(), api_key=CANARY_KEY) as sim, phone_app(sim) as app:
+        delivery = await sim.calls.incoming_call(app.url)
+        session = await asyncio.wait_for(app.sessions.get(), TIMEOUT)
+        events = Recorder(session)
+        async with session:
+            await sim.press_keys("42#")
+            await events.wait_for(DtmfReceived, where=lambda e: e.key == "#")
+            await sim.calls.caller_says(delivery.call_id, "where is my order?")
+            await events.wait_for(ResponseFinished, where=lambda e: "shipped" in e.text)
+            assert _keypad_messages(sim) == []  # the presses came before this answer
+            await app.control.hangup(delivery.call_id)
+
+
+def test_keypad_settings_are_checked() -> None:
+    for bad in ({"pause": 0}, {"max_keys": 0}, {"template": "no placeholder"}):
+        with pytest.raises(ConfigurationError):
+            Keypad(**bad)  # type: ignore[arg-type]
+
+
+# -- replay protection ----------------------------------------------------------------------
+
+
+def _delivery(secret: str, webhook_id: str, stamp: float) -> tuple[bytes, dict[str, str]]:
+    event = {"type": "realtime.call.incoming", "data": {"call_id": f"rtc_{webhook_id}"}}
+    body = json.dumps(event).encode()
+    return body, sign_webhook(body, webhook_id, stamp, secret)
+
+
+async def test_a_delivery_id_is_remembered_for_the_tolerance_window() -> None:
+    secret = "whsec_" + "D" * 44
+    now = [time.time()]  # the library checks real time too, within 5 minutes
+    store = MemoryReplayStore(clock=lambda: now[0])
+    verifier = WebhookVerifier(secret, tolerance=60, replay_store=store, clock=lambda: now[0])
+    assert isinstance(store, ReplayStore)
+    body, headers = _delivery(secret, "wh_a", now[0])
+    await verifier.incoming_call(body, headers)
+    now[0] += 59
+    with pytest.raises(WebhookVerificationError, match="replayed"):
+        await verifier.incoming_call(body, headers)
+    now[0] += 2  # out of tolerance: refused for its age, and forgotten by the store
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        await verifier.incoming_call(body, headers)
+    assert await store.first_seen("wh_a", 60)
+
+
+async def test_a_forged_delivery_does_not_use_up_its_id() -> None:
+    secret = "whsec_" + "E" * 44
+    verifier = WebhookVerifier(secret)
+    body, genuine = _delivery(secret, "wh_b", time.time())
+    _, forged = _delivery("whsec_" + "F" * 44, "wh_b", time.time())
+    with pytest.raises(WebhookVerificationError, match="signature"):
+        await verifier.incoming_call(body, forged)
+    assert (await verifier.incoming_call(body, genuine)).call_id == "rtc_wh_b"
+
+
+async def test_workers_sharing_redis_refuse_a_replay_across_them(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    secret = "whsec_" + "G" * 44
+    async with RedisReplayStore(redis_url) as one, RedisReplayStore(redis_url) as two:
+        first, second = (
+            WebhookVerifier(secret, replay_store=one),
+            WebhookVerifier(secret, replay_store=two),
+        )
+        body, headers = _delivery(secret, "wh_c", time.time())
+        assert (await first.incoming_call(body, headers)).call_id == "rtc_wh_c"
+        with pytest.raises(WebhookVerificationError, match="replayed"):
+            await second.incoming_call(body, headers)
+        with pytest.raises(WebhookVerificationError, match="replayed"):
+            await first.incoming_call(body, headers)
+        other, other_headers = _delivery(secret, "wh_d", time.time())
+        assert (await second.incoming_call(other, other_headers)).call_id == "rtc_wh_d"
+        assert "redis://" not in repr(first)
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        ttl = await client.ttl("agentkit:webhook:wh_c")
+        assert 0 < ttl <= 300  # kept as long as the timestamp passes, then gone
+        assert sorted(await client.keys("agentkit:*")) == [
+            b"agentkit:webhook:wh_c",
+            b"agentkit:webhook:wh_d",
+        ]
+    finally:
+        await client.aclose()
+
+
+async def test_a_client_passed_in_stays_open(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        async with RedisReplayStore(client, prefix="calls:") as store:
+            assert await store.first_seen("wh_e", 10)
+            assert not await store.first_seen("wh_e", 10)
+        assert await client.exists("calls:wh_e") == 1
+    finally:
+        await client.aclose()
+
+
+def test_the_redis_store_names_the_extra_when_redis_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(ConfigurationError, match=re.escape("agentkit-realtime[celery]")):
+        RedisReplayStore("redis://127.0.0.1:1/0")
