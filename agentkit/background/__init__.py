@@ -20,6 +20,7 @@ from agentkit.background.base import (
     result_message,
     session_key,
 )
+from agentkit.background.base import BackgroundResult as BackgroundResult
 from agentkit.background.store import (
     InMemorySessionStore,
     Lease,
@@ -29,6 +30,7 @@ from agentkit.background.store import (
     record_of,
     resume,
 )
+from agentkit.background.store import carry_usage as carry_usage
 
 __all__ = [
     "BackgroundError",

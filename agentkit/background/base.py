@@ -16,10 +16,11 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from agentkit.actions import Call
 from agentkit.errors import AgentkitError, SessionClosedError
+from agentkit.events import Event, ResponseFinished, ToolCallFinished, _Event
 from agentkit.protocol.client_events import new_item_id, system_message, user_message
 from agentkit.tools.context import ToolContext
 from agentkit.tools.result import ToolResult
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BackgroundError",
     "BackgroundJob",
+    "BackgroundResult",
     "BackgroundRunner",
     "BackgroundUpdate",
     "Delivery",
@@ -99,6 +101,31 @@ class BackgroundUpdate:
     tool_name: str
     text: str
     is_error: bool = False
+
+
+class BackgroundResult(_Event):
+    """A background job's result entered the conversation, and a response was asked for.
+
+    Told in the session's event stream (``async for event in session``, ``session.on``) by
+    the process that spoke it: the one attached to the key now, which may not be the one
+    that made the call.
+
+    Attributes:
+        key: the session's durable key.
+        call_id: the job's call.
+        tool_name: the tool that ran.
+        output: the tool's output (an error output when ``is_error``).
+        is_error: the tool failed or timed out.
+        item_id: the conversation item the result arrived in.
+    """
+
+    type: Literal["background_result"] = "background_result"
+    key: str
+    call_id: str
+    tool_name: str
+    output: str
+    is_error: bool = False
+    item_id: str
 
 
 class UpdateSource(Protocol):
@@ -178,10 +205,14 @@ class Delivery:
 
     Progress becomes a :class:`~agentkit.events.ToolProgress` (and, with ``speak_progress``,
     a short remark by the model); a result becomes a message (``role``) followed by a request
-    for a response. With a ``store`` and ``lease``, the delivery keeps the lease alive while
-    it runs (renewing it every third of its ttl, and before speaking each update); once the
-    lease is lost, delivery stops and :attr:`lease_lost` is set: a session taken over
-    elsewhere is never spoken into twice.
+    for a response, then a :class:`BackgroundResult` event. With a ``store`` and ``lease``,
+    the delivery keeps the lease alive while it runs (renewing it every third of its ttl, and
+    before speaking each update); once the lease is lost, delivery stops and
+    :attr:`lease_lost` is set: a session taken over elsewhere is never spoken into twice.
+    With ``autosave`` (the default when a store is given), it also saves the session's
+    record (:func:`~agentkit.background.store.record_of`) under the lease after every
+    finished response and tool call, and once more when it closes, so that a worker taking
+    the session over finds a recent one.
     """
 
     def __init__(
@@ -194,6 +225,7 @@ class Delivery:
         store: SessionStore | None = None,
         lease: Lease | None = None,
         poll: float = 1.0,
+        autosave: bool = True,
     ) -> None:
         if (store is None) != (lease is None):
             raise BackgroundError("pass both store and lease, or neither")
@@ -209,6 +241,11 @@ class Delivery:
         self._renewed_at = time.monotonic()
         self.lease_lost = asyncio.Event()
         """Set once the lease is found lost: stop driving the session."""
+        self.records_saved = 0
+        """How many records this delivery saved to the store."""
+        self._autosave = autosave and store is not None
+        self._save_wanted = asyncio.Event()
+        self._saver: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Delivery:
         self.start()
@@ -221,19 +258,64 @@ class Delivery:
         """Attach the session to the key and start reading its updates."""
         _KEYS[self.session] = self.key
         self._task = asyncio.create_task(self._run(), name=f"agentkit-background-{self.key}")
+        if self._autosave:
+            self.session.on(ResponseFinished, self._want_save)
+            self.session.on(ToolCallFinished, self._want_save)
+            name = f"agentkit-autosave-{self.key}"
+            self._saver = asyncio.create_task(self._save_loop(), name=name)
 
     async def close(self) -> None:
-        """Stop reading; the session is no longer attached (jobs already started go on)."""
+        """Stop reading; the session is no longer attached (jobs already started go on).
+
+        With autosave, the record is saved a last time first, unless the lease is lost.
+        """
         if _KEYS.get(self.session) == self.key:
             del _KEYS[self.session]
         task, self._task = self._task, None
+        saver, self._saver = self._saver, None
         # A client library may turn the cancellation of a pending read into an error of its
         # own (redis-py does on Python 3.10): the loop then sees the flag and ends anyway.
         self._closing = True
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        for running in (task, saver):
+            if running is not None:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+        if saver is not None and not self.lease_lost.is_set():
+            await self.save()
         await self._source.close()
+
+    async def save(self) -> bool:
+        """Save the session's record under the lease now; false if it could not be saved.
+
+        A lost lease sets :attr:`lease_lost`; a store that cannot be reached is logged, and
+        the next finished response tries again.
+        """
+        from agentkit.background.store import LeaseLostError, record_of
+
+        if self._store is None or self.lease is None or self.lease_lost.is_set():
+            return False
+        try:
+            await self._store.save(record_of(self.session, self.key), self.lease)
+        except LeaseLostError:
+            logger.warning("lost the lease on %s: its record is no longer saved", self.key)
+            self.lease_lost.set()
+            return False
+        except Exception as exc:
+            logger.warning("saving the record of %s failed (%s)", self.key, exc)
+            return False
+        self.records_saved += 1
+        return True
+
+    def _want_save(self, _event: Event) -> None:
+        if not self._closing:
+            self._save_wanted.set()
+
+    async def _save_loop(self) -> None:
+        """One save at a time, of the latest state: saves wanted meanwhile become one."""
+        while not self.lease_lost.is_set():
+            await self._save_wanted.wait()
+            self._save_wanted.clear()
+            await self.save()
 
     async def _run(self) -> None:
         after: str | None = None
@@ -294,5 +376,15 @@ class Delivery:
             return
         text = result_message(update)
         item = user_message if self._role == "user" else system_message
-        await session.send_event(item(text, item_id=new_item_id()))
+        item_id = new_item_id()
+        await session.send_event(item(text, item_id=item_id))
         await session.create_response()
+        told = BackgroundResult(
+            key=self.key,
+            call_id=update.call_id,
+            tool_name=update.tool_name,
+            output=update.text,
+            is_error=update.is_error,
+            item_id=item_id,
+        )
+        session._emit(cast(Event, told))  # not in the Event union: a background-only event

@@ -138,16 +138,20 @@ class CeleryRunner:
         *,
         store: SessionStore | None = None,
         lease: Lease | None = None,
+        autosave: bool = True,
     ) -> Delivery:
         """Make ``session`` the owner of ``key``'s jobs, and speak their updates into it.
 
         Use it as an async context manager around the session's life. ``key`` is durable:
         a worker taking the session over attaches its new session under the same key and
-        gets the results that arrived meanwhile. With ``store`` and ``lease``, delivery
-        stops once the lease is lost.
+        gets the results that arrived meanwhile. With ``store`` and ``lease``, the lease is
+        kept alive, delivery stops once it is lost, and (unless ``autosave`` is false) the
+        session's record is saved after every finished response and tool call.
         """
         source = RedisUpdates(self.redis_url, prefix=self._prefix)
-        return Delivery(session, key, source, role=self.role, store=store, lease=lease)
+        return Delivery(
+            session, key, source, role=self.role, store=store, lease=lease, autosave=autosave
+        )
 
     # -- the worker's side ---------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from agentkit.errors import AgentkitError
 from agentkit.history import Entry, replay_item
 from agentkit.protocol.client_events import ConversationItemCreate, new_item_id, system_message
+from agentkit.usage import TokenUsage
 
 if TYPE_CHECKING:
     from agentkit.session import Session
@@ -30,6 +31,7 @@ __all__ = [
     "LeaseLostError",
     "SessionRecord",
     "SessionStore",
+    "carry_usage",
     "record_of",
     "resume",
 ]
@@ -200,7 +202,8 @@ async def resume(session: Session, record: SessionRecord) -> int:
     Messages with words, and calls with their outputs, are sent again as conversation items,
     then a system note tells the model the conversation continues; a call that never got an
     output (it ran in the process that died) is left out and named in the note, so no output
-    is ever posted for it. Usage is not carried over: ``record.usage`` keeps the old figures.
+    is ever posted for it. The record's token usage is added to the session's, so
+    ``session.usage`` (and ``session.cost``, with prices) counts the whole conversation.
 
     Returns:
         How many items were replayed.
@@ -227,7 +230,25 @@ async def resume(session: Session, record: SessionRecord) -> int:
     if lost:
         note += " These tool calls were lost and have no result: " + ", ".join(lost) + "."
     await session.send_event(system_message(note, item_id=new_item_id()))
+    carry_usage(session, record.usage)
     return replayed
+
+
+def carry_usage(session: Session, usage: dict[str, int]) -> None:
+    """Add the token counts of an earlier part of the conversation to ``session.usage``.
+
+    With prices, their cost is added to ``session.cost`` too (or makes it unknown, when a
+    kind used has no price), as if those responses had run in this session.
+    """
+    counts = {name: int(usage.get(name, 0)) for name in TokenUsage.model_fields}
+    if not any(counts.values()):
+        return
+    meter = session._meter
+    for name, count in counts.items():
+        meter._sums[name] += count
+    if meter.prices is not None and meter._cost is not None:
+        cost = meter.prices.cost(TokenUsage(**counts))
+        meter._cost = None if cost is None else meter._cost + cost
 
 
 def _check_ttl(ttl: float) -> None:
