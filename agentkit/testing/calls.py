@@ -2,9 +2,18 @@
 (accept, reject, refer, hang up), signed ``realtime.call.incoming`` webhooks, and each call's
 sideband socket (``/v1/realtime?call_id=...``) carrying the events the media socket would.
 
-No media travels: a test makes the caller speak with :meth:`SimulatedCalls.caller_says`, which
-produces what the service would send on the sideband after hearing the phone line (speech
-boundaries, the committed item with its transcript) and starts the response server VAD would.
+Every server event of a call goes to each of its readers: every sideband socket and, on a
+WebRTC call with media, the ``oai-events`` data channel.
+
+* A WebRTC offer with ICE credentials and a DTLS fingerprint (a browser's) is answered by a
+  real peer connection (:mod:`agentkit.testing.webrtc`, needs ``aiortc``): the simulator hears
+  the caller's audio track with its VAD and speaks the answers on its own track. Without
+  ``aiortc`` such an offer is refused (HTTP 501) saying so.
+* A stub offer (no fingerprint: a test of the control plane only) gets a stub answer and no
+  media; so do SIP calls. Then :meth:`SimulatedCalls.caller_says` makes the caller speak: the
+  sideband gets what the service sends after hearing the line (speech boundaries, the committed
+  item with its transcript) and the response server VAD starts.
+
 The REST routes listen on their own 127.0.0.1 port (:attr:`SimulatedCalls.api_base`).
 """
 
@@ -22,12 +31,13 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from agentkit.testing import handshake
+from agentkit.testing import handshake, webrtc
 from agentkit.testing._http import HttpRequest, HttpResponse, HttpServer
 from agentkit.testing.dialect import GA
 from agentkit.testing.records import ConnectionRecord
@@ -68,6 +78,88 @@ class SimulatedCall:
     referred_to: list[str] = field(default_factory=list)
     state: ConnectionState | None = None
     links: list[_Link] = field(default_factory=list, repr=False)
+    media: CallMedia | None = field(default=None, repr=False)
+    readers: list[CallReader] = field(default_factory=list, repr=False)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Hand server events to every reader of the call; output audio goes to the media
+        when the call has some (the service sends no audio deltas on a WebRTC call)."""
+        for event in events:
+            if self.media is not None and self.media.takes(event):
+                continue
+            for reader in self.readers:
+                reader.pending.append(event)
+        for reader in self.readers:
+            reader.wake()
+
+    def next_for(self, reader: CallReader) -> Event | None:
+        """The next event for ``reader``: one already published, or the next streamed one of
+        a running response (published to every reader)."""
+        while not reader.pending:
+            if self.state is None:
+                return None
+            event = self.state.next_event()
+            if event is None:
+                return None
+            self.publish([event])
+        return reader.pending.popleft()
+
+    def answer_client(self, frame: str | bytes) -> list[Event]:
+        """Answer a client event from any of the call's channels."""
+        assert self.state is not None
+        if self.media is not None:
+            answered = self.media.answer_client(frame)
+            if answered is not None:
+                return answered
+        return self.state.receive_text(frame)
+
+
+class CallMedia(Protocol):
+    """What carries a call's audio (:class:`~agentkit.testing.webrtc.WebRtcMedia`)."""
+
+    def takes(self, event: Event) -> bool:
+        """Whether ``event`` is audio for the media (then readers do not get it)."""
+        ...
+
+    def answer_client(self, frame: str | bytes) -> list[Event] | None:
+        """Answer a client event that only the media owner can (``output_audio_buffer.clear``),
+        or ``None`` for the conversation to answer."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class CallReader:
+    """One reader of a call's server events: a sideband socket or the data channel.
+
+    ``wake`` is called whenever events are published, so the reader's sender drains them.
+    """
+
+    def __init__(self, wake: Callable[[], None] = lambda: None) -> None:
+        self.pending: deque[Event] = deque()
+        self.wake = wake
+
+
+class _SidebandProtocol:
+    """What a sideband socket's link drives: the call's conversation, shared with every other
+    reader of the call."""
+
+    def __init__(self, call: SimulatedCall) -> None:
+        self.call = call
+        self.reader = CallReader()
+
+    def open(self) -> list[Event]:
+        assert self.call.state is not None
+        return self.call.state.open()
+
+    def receive_text(self, frame: str | bytes) -> list[Event]:
+        self.call.publish(self.call.answer_client(frame))
+        events = list(self.reader.pending)
+        self.reader.pending.clear()
+        return events
+
+    def next_event(self) -> Event | None:
+        return self.call.next_for(self.reader)
 
 
 @dataclass(frozen=True)
@@ -105,8 +197,13 @@ class SimulatedCalls:
         self.calls: dict[str, SimulatedCall] = {}
         self.secrets: dict[str, dict[str, Any]] = {}
         self.exchanges: list[_Exchange] = []
+        self.clock: Callable[[], float] = time.time
+        """The time secrets expire by (a test may move it on)."""
         self._http = HttpServer(self._answer, simulator.host)
         self._count = 0
+        self._expiry: dict[str, int] = {}
+        self._timers: list[asyncio.TimerHandle] = []
+        self._sidebands: dict[int, _SidebandProtocol] = {}
 
     @property
     def api_base(self) -> str:
@@ -118,6 +215,9 @@ class SimulatedCalls:
         await self._http.start()
 
     async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        await asyncio.gather(*(self._end_media(call) for call in list(self.calls.values())))
         await self._http.stop()
 
     # -- the test's side ------------------------------------------------------------------
@@ -172,8 +272,7 @@ class SimulatedCalls:
         call = self.calls[call_id]
         if not call.links or call.state is None:
             raise RuntimeError(f"no sideband is attached to call {call_id!r}")
-        state = call.state
-        await call.links[-1].push(lambda: _caller_turn(state, text, audio_ms))
+        call.publish(_caller_turn(call.state, text, audio_ms))
 
     # -- the server's side ----------------------------------------------------------------
 
@@ -195,10 +294,13 @@ class SimulatedCalls:
         call_id = parse_qs(urlsplit(record.path).query).get("call_id", [""])[-1]
         return call_id if call_id in self.calls else None
 
-    def protocol_for(self, record: ConnectionRecord) -> ConnectionState | None:
+    def protocol_for(self, record: ConnectionRecord) -> _SidebandProtocol | None:
         """The call's own conversation for a sideband socket (``None`` for other sockets)."""
         call_id = self.call_of(record)
-        return self.calls[call_id].state if call_id is not None else None
+        if call_id is None:
+            return None
+        protocol = self._sidebands[record.index] = _SidebandProtocol(self.calls[call_id])
+        return protocol
 
     def configure(self, state: ConnectionState, record: ConnectionRecord) -> None:
         """A socket opened with a minted secret starts with the secret's configuration."""
@@ -208,12 +310,22 @@ class SimulatedCalls:
             _configure(state, session)
 
     def attached(self, call_id: str, link: _Link) -> None:
-        self.calls[call_id].links.append(link)
+        call = self.calls[call_id]
+        call.links.append(link)
+        protocol = self._sidebands.get(link.record.index)
+        if protocol is not None:
+            protocol.reader.wake = link.wake.set
+            call.readers.append(protocol.reader)
 
     def detached(self, call_id: str, link: _Link) -> None:
         call = self.calls.get(call_id)
-        if call is not None and link in call.links:
+        protocol = self._sidebands.pop(link.record.index, None)
+        if call is None:
+            return
+        if link in call.links:
             call.links.remove(link)
+        if protocol is not None and protocol.reader in call.readers:
+            call.readers.remove(protocol.reader)
 
     async def _answer(self, request: HttpRequest) -> HttpResponse:
         response = await self._route_http(request)
@@ -224,14 +336,19 @@ class SimulatedCalls:
 
     async def _route_http(self, request: HttpRequest) -> HttpResponse:
         path = urlsplit(request.path).path.removeprefix("/openai").rstrip("/")
-        if request.method != "POST" or not path.startswith("/v1/realtime/"):
+        if request.method not in ("POST", "OPTIONS") or not path.startswith("/v1/realtime/"):
             return _error(404, f"no route for {request.method} {path}")
         route = path.removeprefix("/v1/realtime/").split("/")
+        if request.method == "OPTIONS":
+            return _preflight(request)
+        self._forget_expired()
         key = self._credential(request)
         if key is None:
             return _error(401, "invalid or missing credentials")
+        if key in self._expiry and self._expiry[key] <= self.clock():
+            return _error(401, "the client secret has expired", code="invalid_api_key")
         if route == ["calls"]:
-            return self._create_call(request)
+            return _cors(await self._create_call(request), request)
         if key in self.secrets:  # an ephemeral key may only open calls
             return _error(403, "a client secret cannot use this route")
         if route == ["client_secrets"]:
@@ -260,25 +377,71 @@ class SimulatedCalls:
             return _error(400, "expires_after.seconds must be between 10 and 7200")
         value = f"ek_sim{secrets.token_hex(16)}"
         stored = {"object": "realtime.session", "id": f"sess_{secrets.token_hex(8)}", **session}
+        expires_at = int(self.clock()) + seconds
         self.secrets[value] = stored
+        self._expiry[value] = expires_at
         self.sim.api_keys.add(value)  # the WebSocket handshake takes it like a key
-        reply = {"value": value, "expires_at": int(time.time()) + seconds, "session": stored}
+        # Past expires_at it opens nothing: the handshake stops taking it then.
+        delay = max(0.0, expires_at - self.clock())
+        self._timers.append(asyncio.get_running_loop().call_later(delay, self._forget_expired))
+        reply = {"value": value, "expires_at": expires_at, "session": stored}
         return _json_response(200, reply)
 
-    def _create_call(self, request: HttpRequest) -> HttpResponse:
+    def _forget_expired(self) -> None:
+        now = self.clock()
+        for value, expires_at in self._expiry.items():
+            if expires_at <= now:
+                self.sim.api_keys.discard(value)  # sessions it opened go on, as on the service
+
+    async def _create_call(self, request: HttpRequest) -> HttpResponse:
         offer, session = _offer(request)
         if not offer.startswith("v=0"):
             return _error(400, "the body must carry an SDP offer (v=0...)")
+        with_media = _has_media(offer)
+        if with_media and not webrtc.available():
+            return _error(501, webrtc.MISSING)
         call = self._new_call("webrtc")
         key = self._credential(request) or ""
         call.session = {**self.secrets.get(key, {}), **(session or {})}
         self._activate(call)
-        answer = _sdp_answer(call.call_id)
+        if with_media:
+            try:
+                media, answer = await webrtc.answer(
+                    call,
+                    offer,
+                    stream_delay=self.sim.stream_delay,
+                    log_client_event=self.sim.log.append,
+                )
+            except ValueError as exc:
+                call.status = "ended"
+                return _error(400, f"the SDP offer was refused: {exc}")
+            media.on_end(lambda: self._media_ended(call))
+            call.media = media
+        else:
+            answer = _sdp_answer(call.call_id)
         headers = {
             "Content-Type": "application/sdp",
             "Location": f"/v1/realtime/calls/{call.call_id}",
         }
         return HttpResponse(201, answer.encode(), headers)
+
+    def _media_ended(self, call: SimulatedCall) -> None:
+        """The caller's peer connection closed or failed: the call ends, its sidebands close."""
+        if call.status == "active":
+            call.status = "ended"
+            self.sim._own(self._end_call(call))
+
+    async def _end_call(self, call: SimulatedCall) -> None:
+        await self._end_media(call)
+        await self._close_sidebands(call)
+
+    async def _close_sidebands(self, call: SimulatedCall) -> None:
+        await asyncio.gather(*(link.connection.close(1000, "call ended") for link in call.links))
+
+    async def _end_media(self, call: SimulatedCall) -> None:
+        media, call.media = call.media, None
+        if media is not None:
+            await media.close()
 
     async def _control(self, call_id: str, action: str, request: HttpRequest) -> HttpResponse:
         call = self.calls.get(call_id)
@@ -301,9 +464,8 @@ class SimulatedCalls:
             call.referred_to.append(target)
         else:
             call.status = "ended"
-            await asyncio.gather(
-                *(link.connection.close(1000, "call ended") for link in call.links)
-            )
+            await self._end_media(call)
+            await self._close_sidebands(call)
         return HttpResponse(200)
 
     def _new_call(self, kind: Literal["sip", "webrtc"]) -> SimulatedCall:
@@ -384,6 +546,31 @@ def _sdp_answer(call_id: str) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def _has_media(offer: str) -> bool:
+    """A real WebRTC offer: ICE credentials and a DTLS fingerprint (a stub offer has neither)."""
+    return "a=fingerprint:" in offer and "a=ice-ufrag:" in offer
+
+
+def _preflight(request: HttpRequest) -> HttpResponse:
+    """CORS preflight: a page on another origin may post its offer with a client secret."""
+    return _cors(HttpResponse(204), request)
+
+
+def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return response
+    headers = {
+        **response.headers,
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Expose-Headers": "Location",
+        "Vary": "Origin",
+    }
+    return HttpResponse(response.status, response.body, headers)
+
+
 def _json(body: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(body or b"{}")
@@ -396,8 +583,8 @@ def _json_response(status: int, body: Mapping[str, Any]) -> HttpResponse:
     return HttpResponse(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
-def _error(status: int, message: str) -> HttpResponse:
-    error = {"type": "invalid_request_error", "code": None, "message": message, "param": None}
+def _error(status: int, message: str, *, code: str | None = None) -> HttpResponse:
+    error = {"type": "invalid_request_error", "code": code, "message": message, "param": None}
     return _json_response(status, {"error": error})
 
 
