@@ -63,8 +63,9 @@ def phone_agent(control: CallControl) -> Agent:
         """An order by its number."""
         return f"order {order_id} shipped"
 
-    tools = [order_status, transfer, find_order]
-    return Agent(name="phone", instructions="Answer the phone.", tools=tools)
+    return Agent(
+        name="phone", instructions="Answer the phone.", tools=[order_status, transfer, find_order]
+    )
 
 
 def _typed(outputs: Any) -> dict[str, str]:
@@ -320,9 +321,12 @@ async def test_without_a_keypad_presses_stay_events() -> None:
 
 
 def test_keypad_settings_are_checked() -> None:
-    for bad in ({"pause": 0}, {"max_keys": 0}, {"template": "no placeholder"}):
-        with pytest.raises(ConfigurationError):
-            Keypad(**bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="pause"):
+        Keypad(pause=0)
+    with pytest.raises(ConfigurationError, match="max_keys"):
+        Keypad(max_keys=0)
+    with pytest.raises(ConfigurationError, match="keys"):
+        Keypad(template="no placeholder")
 
 
 # -- replay protection ----------------------------------------------------------------------
