@@ -70,6 +70,8 @@ from agentkit.events import (
     AudioDelta,
     ErrorOccurred,
     Event,
+    GuardrailTripped,
+    HandoffOccurred,
     Interrupted,
     Reconnected,
     ReconnectGaveUp,
@@ -301,6 +303,8 @@ class SessionTracer(NoTracing):
         session.on(Reconnecting, self._reconnecting)
         session.on(Reconnected, self._reconnected)
         session.on(ReconnectGaveUp, self._gave_up)
+        session.on(GuardrailTripped, self._guardrail_tripped)
+        session.on(HandoffOccurred, self._handoff)
         if self._content:
             session.on(UserTranscript, self._user_transcript)
 
@@ -479,6 +483,37 @@ class SessionTracer(NoTracing):
             if event.response_id:
                 attributes[RESPONSE_ID] = event.response_id
             self._span.add_event("agentkit.interrupted", attributes)
+
+    def _guardrail_tripped(self, event: GuardrailTripped) -> None:
+        """An output guardrail's trip, on the response it cut (an input guardrail's marks the
+        refused call's tool span where it runs)."""
+        if event.kind != "output":
+            return
+        attributes: dict[str, AttributeValue] = {
+            "agentkit.guardrail.name": event.guardrail,
+            "agentkit.guardrail.message": event.verdict.message,
+        }
+        response = self._responses.get(event.response_id or "")
+        if response is not None:
+            response.set_attribute("agentkit.guardrail.tripped", event.guardrail)
+            response.add_event("agentkit.guardrail_tripped", attributes)
+        elif self._span is not None:
+            if event.response_id:
+                attributes[RESPONSE_ID] = event.response_id
+            self._span.add_event("agentkit.guardrail_tripped", attributes)
+
+    def _handoff(self, event: HandoffOccurred) -> None:
+        """A transfer, on the session's span: which agent holds the conversation from here."""
+        if self._span is not None:
+            self._span.add_event(
+                "agentkit.handoff",
+                {
+                    "agentkit.handoff.source": event.source,
+                    "agentkit.handoff.target": event.target,
+                    "agentkit.handoff.back": event.back,
+                    "agentkit.tool.call_id": event.call_id,
+                },
+            )
 
     def _response_finished(self, event: ResponseFinished) -> None:
         """End the span and record the metrics, timed at the ``response.done``. The session
