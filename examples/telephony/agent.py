@@ -7,8 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agentkit import Agent, ToolContext, tool
-from agentkit.calls import CallControl, IncomingCall
+from agentkit import Agent, CallControl, IncomingCall, ToolContext, tool
 from agentkit.testing import Scenario, ToolOutputs
 
 __all__ = ["CUSTOMER_HEADER", "PhoneCall", "agent", "scenario"]

@@ -23,18 +23,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from agentkit import Agent, AgentkitError, Endpoint
-from agentkit.calls import (
+from agentkit import (
+    Agent,
+    AgentkitError,
     CallControl,
+    Endpoint,
     IncomingCall,
-    Keypad,
-    RedisReplayStore,
-    ReplayStore,
+    ProtocolError,
     SidebandSession,
     WebhookVerificationError,
     WebhookVerifier,
 )
-from agentkit.errors import ProtocolError
+from agentkit.calls import Keypad, RedisReplayStore, ReplayStore
 from agentkit.events import (
     DtmfReceived,
     ResponseFinished,

@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from agentkit import Endpoint
-from agentkit.calls import CallControl, WebhookVerifier
+from agentkit import CallControl, Endpoint, WebhookVerifier
 from agentkit.testing import Simulator
 from examples.telephony.agent import CUSTOMER_HEADER, scenario
 from examples.telephony.app import WEBHOOK_PATH, Switchboard, create_app
