@@ -2,7 +2,7 @@
 
 The Redis URL comes from ``AGENTKIT_TEST_REDIS_URL`` (set by the tests for their workers).
 The visibility timeout is short so that a killed worker's job is handed out again quickly;
-tools here finish well within it.
+tools here finish well within it (``AGENTKIT_TEST_VISIBILITY_TIMEOUT`` sets another).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from agentkit import Agent, ToolContext, tool
 from agentkit.background.celery import CeleryRunner
 
 URL = os.environ.get("AGENTKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-VISIBILITY_TIMEOUT = 3.0
+VISIBILITY_TIMEOUT = float(os.environ.get("AGENTKIT_TEST_VISIBILITY_TIMEOUT", "3"))
 
 app = Celery("agentkit-background-tests", broker=URL)
 app.conf.update(
@@ -52,6 +52,28 @@ async def build_report(quarter: str, ctx: ToolContext, seconds: float = 1.0) -> 
     counter.close()
     await ctx.report_progress(f"collecting the {quarter} figures")
     await asyncio.sleep(seconds)
+    return {"quarter": quarter, "revenue_eur": 1_250_000}
+
+
+@tool(background=runner)
+async def long_report(quarter: str, ctx: ToolContext, seconds: float = 3.0) -> dict[str, object]:
+    """Build a long report; counts its runs in Redis for the multi-process test.
+
+    Args:
+        quarter: Q1 to Q4.
+        seconds: how long the work takes.
+    """
+    counter = redis.Redis.from_url(runner.redis_url)
+    pid = str(os.getpid())
+    try:
+        counter.hincrby("mp:started", ctx.call_id, 1)
+        counter.sadd(f"mp:running:{pid}", ctx.call_id)
+        await ctx.report_progress(f"collecting the {quarter} figures")
+        await asyncio.sleep(seconds)
+        counter.hincrby("mp:finished", ctx.call_id, 1)
+        counter.srem(f"mp:running:{pid}", ctx.call_id)
+    finally:
+        counter.close()
     return {"quarter": quarter, "revenue_eur": 1_250_000}
 
 

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -95,17 +95,32 @@ def bg_app(redis_url: str) -> ModuleType:
 
 
 class Worker:
-    """One ``celery worker`` subprocess (solo pool: one job at a time)."""
+    """One ``celery worker`` subprocess (by default the solo pool: one job at a time)."""
 
-    def __init__(self, name: str, url: str, log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        log: Path,
+        *,
+        pool: Sequence[str] = ("--pool=solo",),
+        env: Mapping[str, str] | None = None,
+        wait: bool = True,
+    ) -> None:
+        self.name = name
         self.log = log
-        env = {**os.environ, "AGENTKIT_TEST_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
+        environment = {**os.environ, **(env or {})}
+        environment.update(AGENTKIT_TEST_REDIS_URL=url, PYTHONPATH=str(ROOT))
         args = [sys.executable, "-m", "celery", "-A", "tests.background.app", "worker"]
-        args += ["--pool=solo", "-n", f"{name}@%h", "-l", "info"]
+        args += [*pool, "-n", f"{name}@%h", "-l", "info"]
         args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         with log.open("wb") as out:
-            self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
-        _wait_until(self._ready, f"celery worker {name} to start", TIMEOUT * 4)
+            self.process = subprocess.Popen(args, cwd=ROOT, env=environment, stdout=out, stderr=out)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        _wait_until(self._ready, f"celery worker {self.name} to start", TIMEOUT * 4)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
