@@ -1,6 +1,14 @@
-"""The ASGI app: one page, and a WebSocket that relays each browser to its own realtime session.
+"""The ASGI app: one page with two audio paths, chosen by a switch on the page.
 
-Browser -> service, on ``/ws``:
+* **Relay** (``/ws``): the browser streams its microphone here; one realtime
+  :class:`~agentkit.Session` per browser socket carries the audio and runs the tools.
+* **WebRTC** (``POST /call``): the browser's peer connection talks to the realtime service
+  directly. This server relays the browser's SDP offer with its own key
+  (:meth:`~agentkit.calls.CallControl.create_call`, so not even a client secret reaches the
+  page), attaches a :class:`~agentkit.calls.SidebandSession` to the call before answering, and
+  runs the tools there. ``POST /call/{call_id}/hangup`` ends a call.
+
+Relay, browser -> service, on ``/ws``:
     binary frames  PCM16 24 kHz mono little-endian microphone audio (any length)
     text frames    JSON ``{"type": "interrupt"}`` (the user pressed "Interrupt")
 
@@ -26,6 +34,7 @@ so any number of them run side by side in one process, and any worker can take a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -40,7 +49,7 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -48,6 +57,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from agentkit import (
     Agent,
     AgentkitError,
+    ConfigurationError,
     Endpoint,
     HandshakeError,
     MissingSettingError,
@@ -56,6 +66,7 @@ from agentkit import (
     SessionClosedError,
     SessionOptions,
 )
+from agentkit.calls import CallControl, CallRequestError, SidebandSession
 from agentkit.events import (
     AudioDelta,
     ErrorOccurred,
@@ -91,14 +102,18 @@ class Settings:
         agent: instructions and tools (an :class:`Agent` is frozen).
         endpoint: the realtime endpoint; it fetches credentials at each connect.
         options: session limits and policies.
-        allowed_origins: extra page origins allowed to open ``/ws`` (the page's own host
-            always is); browsers send ``Origin``, so another site cannot spend your quota.
+        allowed_origins: extra page origins allowed to open ``/ws`` and ``/call`` (the page's
+            own host always is); browsers send ``Origin``, so another site cannot spend your
+            quota.
+        api_base_url: the realtime REST base for WebRTC calls when it is not the endpoint's
+            (the in-process simulator's port); ``None`` derives it from the endpoint.
     """
 
     agent: Agent
     endpoint: Endpoint
     options: SessionOptions
     allowed_origins: frozenset[str]
+    api_base_url: str | None = None
 
 
 def create_app(
@@ -107,6 +122,7 @@ def create_app(
     agent: Agent = default_agent,
     options: SessionOptions | None = None,
     allowed_origins: Iterable[str] | None = None,
+    api_base_url: str | None = None,
 ) -> Starlette:
     """Build the app.
 
@@ -118,6 +134,8 @@ def create_app(
         options: session options (``SessionOptions()`` by default).
         allowed_origins: extra allowed ``Origin`` values; ``None`` reads ``ALLOWED_ORIGINS``
             (comma-separated) from the environment.
+        api_base_url: the REST base for WebRTC calls when it is not the endpoint's, e.g. a
+            simulator's ``sim.calls.api_base``.
     """
     if allowed_origins is None:
         allowed_origins = filter(None, os.environ.get("ALLOWED_ORIGINS", "").split(","))
@@ -126,10 +144,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            resolved = endpoint or await _endpoint_from_env(stack)
+            resolved, rest = (endpoint, api_base_url) if endpoint else await _from_env(stack)
             logger.info("realtime endpoint: %r", resolved)
-            app.state.settings = Settings(agent, resolved, options or SessionOptions(), origins)
-            yield
+            app.state.settings = Settings(
+                agent, resolved, options or SessionOptions(), origins, rest
+            )
+            app.state.sidebands = set()  # this worker's running calls, stopped on shutdown
+            try:
+                yield
+            finally:
+                await _stop_all(app.state.sidebands)
 
     return Starlette(
         routes=[
@@ -137,15 +161,18 @@ def create_app(
             Route("/healthz", _healthz),
             Route("/favicon.ico", _favicon),
             WebSocketRoute("/ws", _relay),
+            Route("/call", _create_call, methods=["POST"]),
+            Route("/call/{call_id}/hangup", _hang_up, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,
     )
 
 
-async def _endpoint_from_env(stack: AsyncExitStack) -> Endpoint:
+async def _from_env(stack: AsyncExitStack) -> tuple[Endpoint, str | None]:
+    """The endpoint and REST base from the environment, or an in-process simulator's."""
     try:
-        return Endpoint.from_env()
+        return Endpoint.from_env(), None
     except MissingSettingError as exc:
         from agentkit.testing import Simulator  # only needed offline
 
@@ -157,7 +184,10 @@ async def _endpoint_from_env(stack: AsyncExitStack) -> Endpoint:
             exc.setting,
             simulator.url,
         )
-        return Endpoint.custom(simulator.ga_url(model="simulated"), credential=simulator.api_key)
+        endpoint = Endpoint.custom(
+            simulator.ga_url(model="simulated"), credential=simulator.api_key
+        )
+        return endpoint, simulator.calls.api_base
 
 
 async def _index(request: Request) -> Response:
@@ -219,6 +249,9 @@ def _why_it_failed(exc: BaseException) -> str:
     if isinstance(exc, HandshakeError):
         said = exc.server_message or HTTPStatus(exc.status).phrase
         return f"The voice service refused the session (HTTP {exc.status}): {said}"
+    if isinstance(exc, CallRequestError):
+        said = exc.server_message or HTTPStatus(exc.status).phrase
+        return f"The voice service refused the call (HTTP {exc.status}): {said}"
     if isinstance(exc, ServerError):
         return f"The voice service rejected the session's configuration: {exc}"
     if isinstance(exc, asyncio.TimeoutError):
@@ -315,14 +348,105 @@ async def _first_to_finish(*coroutines: Coroutine[Any, Any, None]) -> None:
             logger.error("relay task failed", exc_info=task.exception())
 
 
-def _origin_allowed(websocket: WebSocket, allowed: frozenset[str]) -> bool:
-    """Browsers always send ``Origin`` on WebSockets (no CORS applies): check it ourselves."""
-    origin = websocket.headers.get("origin")
+def _origin_allowed(connection: WebSocket | Request, allowed: frozenset[str]) -> bool:
+    """Browsers always send ``Origin`` on WebSockets and on POSTs, and no CORS protects a
+    WebSocket or a simple POST: check it ourselves."""
+    origin = connection.headers.get("origin")
     if origin is None:
         return True  # not a browser: a test client, a server-side caller
     if origin.rstrip("/") in allowed:
         return True
-    return urlsplit(origin).netloc == websocket.headers.get("host")
+    return urlsplit(origin).netloc == connection.headers.get("host")
+
+
+# -- one WebRTC call --------------------------------------------------------------------------
+
+MAX_OFFER = 64 * 1024
+"""A browser's SDP offer is a few kilobytes."""
+
+
+async def _create_call(request: Request) -> Response:
+    """Relay the page's SDP offer to the service, attach the sideband, answer with the SDP.
+
+    The sideband is attached before the page gets its answer, so it hears the call from the
+    first word: a tool the model calls at once still runs here.
+    """
+    settings: Settings = request.app.state.settings
+    if not _origin_allowed(request, settings.allowed_origins):
+        logger.warning("refused /call from origin %s", request.headers.get("origin"))
+        return PlainTextResponse("origin not allowed", status_code=403)
+    offer = (await request.body()).decode("utf-8", "replace")
+    if len(offer) > MAX_OFFER or not offer.startswith("v=0"):
+        return PlainTextResponse("the body must be an SDP offer", status_code=400)
+    client = request.client
+    caller = Caller(uuid.uuid4().hex[:8], f"{client.host}:{client.port}" if client else "?")
+    try:
+        control = CallControl(settings.endpoint, api_base_url=settings.api_base_url)
+        answer = await control.create_call(offer, settings.agent)
+    except ConfigurationError as exc:  # a preview endpoint: no WebRTC calls there
+        logger.error("[%s] WebRTC is not available: %s", caller.connection_id, exc)
+        return PlainTextResponse("WebRTC calls need the GA realtime API.", status_code=501)
+    except (AgentkitError, OSError) as exc:
+        logger.error("[%s] the service refused the call: %r", caller.connection_id, exc)
+        return PlainTextResponse(_why_it_failed(exc), status_code=502)
+    session = SidebandSession(
+        answer.call_id,
+        settings.agent,
+        settings.endpoint,
+        deps=caller,
+        options=settings.options,
+    )
+    try:
+        await session.start()
+    except (AgentkitError, OSError, asyncio.TimeoutError) as exc:
+        logger.error(
+            "[%s] could not attach to call %s: %r", caller.connection_id, answer.call_id, exc
+        )
+        await session.close()
+        with contextlib.suppress(AgentkitError, OSError):
+            await control.hangup(answer.call_id)
+        return PlainTextResponse(_why_it_failed(exc), status_code=502)
+    logger.info("[%s] call %s for %s", caller.connection_id, answer.call_id, caller.client)
+    task = asyncio.get_running_loop().create_task(_run_sideband(session, caller))
+    sidebands: set[asyncio.Task[None]] = request.app.state.sidebands
+    sidebands.add(task)
+    task.add_done_callback(sidebands.discard)
+    return JSONResponse({"call_id": answer.call_id, "sdp": answer.sdp}, status_code=201)
+
+
+async def _run_sideband(session: SidebandSession, caller: Caller) -> None:
+    """The call's tools run here until the call ends (a hang-up, the page leaving)."""
+    try:
+        async for event in session:
+            if isinstance(event, SessionClosed):
+                logger.info(
+                    "[%s] call %s ended: %s", caller.connection_id, session.call_id, event.reason
+                )
+                return
+    finally:
+        await session.close()
+
+
+async def _hang_up(request: Request) -> Response:
+    """End a call (the page's Stop button); the service then closes the call's sideband."""
+    settings: Settings = request.app.state.settings
+    if not _origin_allowed(request, settings.allowed_origins):
+        return PlainTextResponse("origin not allowed", status_code=403)
+    control = CallControl(settings.endpoint, api_base_url=settings.api_base_url)
+    try:
+        await control.hangup(request.path_params["call_id"])
+    except CallRequestError as exc:
+        return PlainTextResponse("no such call", status_code=404 if exc.status == 404 else 502)
+    except (AgentkitError, OSError):
+        return PlainTextResponse("The voice service is unavailable.", status_code=502)
+    return Response(status_code=204)
+
+
+async def _stop_all(tasks: set[asyncio.Task[None]]) -> None:
+    """On shutdown: each running call's sideband closes (its tools are cancelled and answered)."""
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 app = create_app()

@@ -8,6 +8,7 @@ on, rather than pulling in a browser-automation package.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
@@ -103,8 +104,11 @@ class Browser:
                 process.kill()
             await asyncio.wait_for(process.wait(), TIMEOUT)
 
-    async def new_page(self, url: str) -> Page:
-        """Open a tab, attach to it and load ``url`` (returns after the load event)."""
+    async def new_page(self, url: str, *, record_network: bool = False) -> Page:
+        """Open a tab, attach to it and load ``url`` (returns after the load event).
+
+        ``record_network`` keeps every HTTP response of the tab (see :meth:`Page.received`).
+        """
         target = await self.send("Target.createTarget", {"url": "about:blank"})
         attached = await self.send(
             "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
@@ -113,6 +117,8 @@ class Browser:
         self._pages[page.session_id] = page
         await page.send("Page.enable")
         await page.send("Runtime.enable")
+        if record_network:
+            await page.send("Network.enable")
         loaded = page.expect("Page.loadEventFired")
         await page.send("Page.navigate", {"url": url})
         await asyncio.wait_for(loaded, TIMEOUT)
@@ -176,6 +182,8 @@ class Page:
         self.session_id = session_id
         self.console: list[str] = []
         self.errors: list[str] = []
+        self.responses: dict[str, dict[str, Any]] = {}
+        """Each HTTP response by request id (with ``record_network``): url, status, headers."""
         self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
 
     async def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -228,8 +236,29 @@ class Page:
             + f"\n--- chromium stderr (last lines) ---\n{stderr}"
         )
 
+    async def received(self) -> str:
+        """Everything the tab received over HTTP: each response's URL, headers and body."""
+        parts = []
+        for request_id, response in self.responses.items():
+            try:
+                body = await self.send("Network.getResponseBody", {"requestId": request_id})
+            except CdpError:  # no body (a 204, a redirect)
+                body = {}
+            text = body.get("body", "")
+            if body.get("base64Encoded"):
+                text = base64.b64decode(text).decode("latin-1")
+            parts.append(json.dumps(response) + "\n" + text)
+        return "\n".join(parts)
+
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
-        if method == "Runtime.consoleAPICalled":
+        if method == "Network.responseReceived":
+            response = params["response"]
+            self.responses[params["requestId"]] = {
+                "url": response["url"],
+                "status": response["status"],
+                "headers": response.get("headers", {}),
+            }
+        elif method == "Runtime.consoleAPICalled":
             values = (arg.get("value", arg.get("description", "")) for arg in params["args"])
             self.console.append(f"{params['type']}: " + " ".join(map(str, values)))
         elif method == "Runtime.exceptionThrown":

@@ -1,5 +1,10 @@
-// The browser half of examples/webapp: microphone -> PCM16 24 kHz -> WebSocket -> service,
-// and the service's JSON events -> speaker, transcript and tool list. No keys live here.
+// The browser half of examples/webapp, in two modes chosen on the page (or with ?mode=webrtc):
+// relay: microphone -> PCM16 24 kHz -> WebSocket -> this server -> service, and the server's
+//        JSON events -> speaker, transcript and tool list;
+// webrtc: a peer connection straight to the service (webrtc.js); the transcript and tool list
+//        come from the call's events. No keys live here in either mode.
+import { startCall } from "./webrtc.js";
+
 const RATE = 24000; // the realtime API's PCM16 rate, both directions
 const $ = (id) => document.getElementById(id);
 
@@ -10,14 +15,95 @@ let lastError = null; // the service's last error message, kept over a failing s
 let playhead = 0; // context time at which the next audio chunk starts
 const playing = new Set(); // scheduled sources not yet ended or stopped
 const counters = { "chunks-received": 0, "chunks-played": 0, "barge-ins": 0 };
+let call = null; // the WebRTC call, in WebRTC mode
+let heardMs = 0;
+let speaking = false; // WebRTC: the assistant's audio is playing
 
-$("start").onclick = start;
-$("stop").onclick = () => socket && socket.close(1000, "stopped by the user");
-$("interrupt").onclick = () => send({ type: "interrupt" });
+const requested = new URLSearchParams(location.search).get("mode");
+if (requested === "webrtc" || requested === "relay") {
+  document.querySelector(`input[name="mode"][value="${requested}"]`).checked = true;
+}
+// What the page received over the data channel, for the example's browser test.
+window.agentkitDemo = { events: () => (call ? call.events : []) };
+
+$("start").onclick = () => (mode() === "webrtc" ? startWebRtc() : start());
+$("stop").onclick = () => {
+  if (call) call.stop();
+  else if (socket) socket.close(1000, "stopped by the user");
+};
+$("interrupt").onclick = () => (call ? call.interrupt() : send({ type: "interrupt" }));
+
+function mode() {
+  return document.querySelector('input[name="mode"]:checked').value;
+}
+
+function startWebRtc() {
+  begin();
+  heardMs = 0;
+  startCall({
+    listening: () => {
+      setState("listening", "Listening: speak now.");
+      $("stop").disabled = $("interrupt").disabled = false;
+    },
+    event: handleCallEvent,
+    heard: (ms) => {
+      heardMs += ms;
+      $("audio-heard-ms").textContent = Math.round(heardMs);
+    },
+    fail,
+    ended: (text, failed) => {
+      call = null;
+      finish(text, failed);
+    },
+  })
+    .then((started) => (call = started))
+    .catch((error) => finish(error.message, true));
+}
+
+function handleCallEvent(event) {
+  // The service's own events (GA names), as the data channel brings them.
+  switch (event.type) {
+    case "conversation.item.input_audio_transcription.completed":
+      line("you", event.item_id).textContent = event.transcript;
+      break;
+    case "response.output_audio_transcript.delta":
+      line("assistant", event.item_id).textContent += event.delta;
+      break;
+    case "response.output_audio_transcript.done":
+      line("assistant", event.item_id).textContent = event.transcript;
+      break;
+    case "response.function_call_arguments.done":
+      toolCall(event); // the tool runs on the server, over the sideband
+      break;
+    case "conversation.item.done":
+      if (event.item.type === "function_call_output") {
+        toolResult({ call_id: event.item.call_id, output: event.item.output, is_error: false });
+      }
+      break;
+    case "output_audio_buffer.started":
+      speaking = true;
+      break;
+    case "output_audio_buffer.stopped":
+    case "output_audio_buffer.cleared":
+      speaking = false;
+      break;
+    case "input_audio_buffer.speech_started": // the service cuts its own audio on barge-in
+      if (speaking) count("barge-ins");
+      break;
+    case "error":
+      fail(event.error.message);
+      break;
+  }
+}
+
+function begin() {
+  $("start").disabled = true;
+  for (const input of document.querySelectorAll('input[name="mode"]')) input.disabled = true;
+  setState("connecting", "Connecting…");
+}
 
 function start() {
-  $("start").disabled = true;
-  setState("connecting", "Connecting…");
+  begin();
   context = new AudioContext(); // created in the click handler, so it may play sound
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   socket = new WebSocket(`${scheme}//${location.host}/ws`);
@@ -169,5 +255,6 @@ function finish(text, failed = false) {
   setState("closed", text);
   if (failed) $("status").classList.add("error");
   $("start").disabled = false;
+  for (const input of document.querySelectorAll('input[name="mode"]')) input.disabled = false;
   $("stop").disabled = $("interrupt").disabled = true;
 }
