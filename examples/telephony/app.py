@@ -27,6 +27,7 @@ from agentkit import (
     Agent,
     AgentkitError,
     CallControl,
+    ConfigurationError,
     Endpoint,
     IncomingCall,
     ProtocolError,
@@ -104,6 +105,11 @@ class Switchboard:
         ``TRANSFER_TO`` and, behind several workers, ``REDIS_URL`` for the replay store."""
         endpoint = Endpoint.from_env()
         secret = os.environ.get("OPENAI_WEBHOOK_SECRET", "")
+        if not secret:
+            raise ConfigurationError(
+                "set OPENAI_WEBHOOK_SECRET to the signing secret (whsec_...) of the webhook "
+                "you registered for realtime.call.incoming"
+            )
         store: ReplayStore | None = None
         if redis_url := os.environ.get("REDIS_URL"):
             store = RedisReplayStore(redis_url)

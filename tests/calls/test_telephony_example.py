@@ -24,8 +24,8 @@ from typing import TypeVar
 
 import pytest
 
-from agentkit import Endpoint
-from agentkit.calls import CallControl, WebhookVerifier
+from agentkit import CallControl, ConfigurationError, Endpoint, WebhookVerifier
+from agentkit.calls import RedisReplayStore
 from agentkit.endpoints import configured_variables
 from agentkit.testing import Simulator
 from tests.calls.support import CANARY_KEY
@@ -259,3 +259,25 @@ def test_one_command_plays_a_call_offline(tmp_path: Path) -> None:
     assert any(line.startswith("hang-up rtc_") for line in lines)
     assert "the same webhook posted again: HTTP 400 (a replay, refused)" in lines
     assert lines[-1] == "the service's view: call ended, transferred to ['tel:+14155550123']"
+
+
+async def test_the_settings_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    for name in configured_variables():
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)
+    monkeypatch.delenv("OPENAI_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(ConfigurationError, match="OPENAI_WEBHOOK_SECRET"):
+        Switchboard.from_env()
+
+    monkeypatch.setenv("OPENAI_WEBHOOK_SECRET", "whsec_" + "B" * 44)
+    monkeypatch.setenv("TRANSFER_TO", "sip:desk@acme.example")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    board = Switchboard.from_env()
+    try:
+        assert board.transfer_to == "sip:desk@acme.example"
+        assert isinstance(board.verifier.replay_store, RedisReplayStore)  # shared by workers
+        assert CANARY_KEY not in repr(board) and "B" * 10 not in repr(board)
+    finally:
+        await board.close()
