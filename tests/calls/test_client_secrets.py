@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -9,8 +10,9 @@ import pytest
 
 from agentkit import Endpoint, Session
 from agentkit.calls import CallControl, CallRequestError, ClientSecret, mint_client_secret
-from agentkit.errors import ConfigurationError
+from agentkit.errors import ConfigurationError, HandshakeError
 from tests.calls.support import CANARY_KEY, OFFER, order_agent, simulator
+from tests.support import until_idle
 
 
 def endpoint(url: str, key: str = CANARY_KEY) -> Endpoint:
@@ -108,3 +110,49 @@ def test_the_rest_base_follows_the_endpoint() -> None:
         "gpt-realtime-mini"
     )
     assert repr(ClientSecret("ek_x", 1)) == "ClientSecret(value='***', expires_at=1, model=None)"
+
+
+async def test_an_expired_secret_opens_nothing_but_its_sessions_go_on() -> None:
+    async with simulator() as sim:
+        agent = order_agent()
+        secret = await mint_client_secret(
+            agent, endpoint(sim.openai_url()), expires_after=10, api_base_url=sim.calls.api_base
+        )
+        browser = endpoint(sim.openai_url(), secret.value)
+        control = CallControl(browser, api_base_url=sim.calls.api_base)
+        early = await control.create_call(OFFER)  # valid until expires_at
+        session = Session(agent, browser)
+        await session.start()
+        try:
+            sim.calls.clock = lambda: secret.expires_at + 0.5
+            with pytest.raises(CallRequestError) as refused:
+                await control.create_call(OFFER)
+            assert refused.value.status == 401 and "expired" in str(refused.value)
+            with pytest.raises(HandshakeError) as handshake:
+                async with Session(agent, browser):
+                    pass
+            assert handshake.value.status == 401
+            # what it opened before goes on: the session answers, the call is still there
+            await session.send_text("order 42?")
+            assert (await until_idle(session))[-1].status == "completed"
+            assert sim.calls.calls[early.call_id].status == "active"
+        finally:
+            await session.close()
+        # the long-lived key is not a client secret: it never expires
+        await mint_client_secret(agent, endpoint(sim.openai_url()), api_base_url=sim.calls.api_base)
+
+
+async def test_a_secret_expires_on_the_clock_without_any_request() -> None:
+    async with simulator() as sim:
+        secret = await mint_client_secret(
+            order_agent(),
+            endpoint(sim.openai_url()),
+            expires_after=10,
+            api_base_url=sim.calls.api_base,
+        )
+        assert secret.value in sim.api_keys
+        [timer] = sim.calls._timers  # set for expires_at, on the loop's clock
+        assert 8 < timer.when() - asyncio.get_running_loop().time() <= 10
+        sim.calls.clock = lambda: secret.expires_at + 0.5
+        sim.calls._forget_expired()  # what the timer runs then
+        assert secret.value not in sim.api_keys

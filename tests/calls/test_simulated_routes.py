@@ -7,8 +7,14 @@ import json
 import urllib.error
 import urllib.request
 
+from websockets.asyncio.client import connect
+
+from agentkit import Endpoint, Session
+from agentkit.calls import CallControl
+from agentkit.events import ResponseFinished
 from agentkit.testing._http import HttpRequest, HttpResponse, HttpServer
-from tests.calls.support import CANARY_KEY, simulator
+from tests.calls.support import CANARY_KEY, OFFER, order_agent, simulator
+from tests.support import TIMEOUT, until_event
 
 
 def post(url: str, body: object, key: str | None = CANARY_KEY) -> tuple[int, dict[str, object]]:
@@ -84,3 +90,61 @@ async def test_the_http_server_survives_malformed_requests() -> None:
         writer.close()
     finally:
         await server.stop()
+
+
+def send(
+    url: str, method: str, headers: dict[str, str], body: bytes = b""
+) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, data=body or None, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers.items())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, dict(exc.headers.items())
+
+
+async def test_a_page_on_another_origin_may_post_its_offer() -> None:
+    async with simulator() as sim:
+        url = f"{sim.calls.api_base}/calls"
+        page = "http://127.0.0.1:8000"
+        asked = {
+            "Origin": page,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        }
+        status, headers = await asyncio.to_thread(send, url, "OPTIONS", asked)
+        assert status == 204
+        assert headers["Access-Control-Allow-Origin"] == page
+        assert "Authorization" in headers["Access-Control-Allow-Headers"]
+        posted = {"Origin": page, "Authorization": f"Bearer {CANARY_KEY}",
+                  "Content-Type": "application/sdp"}  # fmt: skip
+        status, headers = await asyncio.to_thread(send, url, "POST", posted, OFFER.encode())
+        assert status == 201 and headers["Access-Control-Allow-Origin"] == page
+        assert headers["Access-Control-Expose-Headers"] == "Location"  # the page learns the call
+        assert headers["Location"].startswith("/v1/realtime/calls/rtc_")
+
+
+async def test_every_sideband_of_a_call_gets_its_events() -> None:
+    async with simulator() as sim:
+        server = Endpoint.custom(sim.openai_url(), credential=CANARY_KEY)
+        answer = await CallControl(server, api_base_url=sim.calls.api_base).create_call(OFFER)
+        watcher_url = f"{sim.url}/v1/realtime?call_id={answer.call_id}"
+        headers = {"Authorization": f"Bearer {CANARY_KEY}"}
+        async with (
+            Session.attach(answer.call_id, order_agent(), server) as agent_side,
+            connect(watcher_url, additional_headers=headers) as watcher,  # reads, says nothing
+        ):
+            await sim.wait_for_connection(2, timeout=TIMEOUT)
+            await sim.calls.caller_says(answer.call_id, "where is my order?")
+            await until_event(agent_side, ResponseFinished)
+            seen: list[str] = []
+            while "response.done" not in seen or seen.count("response.done") < 2:
+                event = json.loads(await asyncio.wait_for(watcher.recv(), TIMEOUT))
+                seen.append(event["type"])
+        for wanted in ("input_audio_buffer.committed", "response.function_call_arguments.done"):
+            assert wanted in seen and wanted in sim.connections[0].sent.types()
+        # the tool's output, posted by the agent's sideband, reached the watcher too
+        assert (
+            "conversation.item.added" in seen[seen.index("response.function_call_arguments.done") :]
+        )
