@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from agentkit.errors import ConfigurationError
@@ -49,6 +50,10 @@ class EventChannel:
     uses handlers), nobody could ever make room, so the oldest go instead. With
     ``"drop_oldest"`` the oldest always go. Either way drops are counted, and the next read
     returns an :class:`~agentkit.events.EventsDropped` standing exactly where they were.
+
+    While something waits on the socket itself (:meth:`unbounded`, e.g. an ``ask`` awaited in
+    the iterator's own loop body, which reads nothing meanwhile), backpressure is off: events
+    queue past the limit, nothing is lost and the session keeps reading, instead of deadlocking.
     """
 
     __slots__ = (
@@ -59,6 +64,7 @@ class EventChannel:
         "_limit",
         "_on_room",
         "_pauses",
+        "_unbounded",
         "_waiters",
         "_waking",
         "dropped",
@@ -79,6 +85,7 @@ class EventChannel:
         self._head = 0  # the next unread event; read slots before it are None
         self._limit = limit
         self._pauses = policy == "backpressure"
+        self._unbounded = 0  # waits that need the socket read whatever the iterator does
         self._waiters: list[asyncio.Future[None]] = []
         self._waking = False
         self._held = False
@@ -97,7 +104,7 @@ class EventChannel:
         limit = self._limit
         if limit is not None and len(self._items) - self._head >= limit:
             if self._pauses and self.readers:
-                self.over = True
+                self.over = not self._unbounded
             elif len(self._items) - self._head > limit:
                 self._drop_oldest(limit)
         if self._waiters and not self._waking and not self._held:
@@ -134,6 +141,27 @@ class EventChannel:
         callback, self._on_room = self._on_room, None
         if callback is not None:
             callback()
+
+    @contextmanager
+    def unbounded(self) -> Iterator[None]:
+        """Backpressure off while the block runs: a session paused by it reads again at once,
+        and pauses again, if still over the limit, after the block's last chunk."""
+        self._unbounded += 1
+        if self.over:
+            self.make_room()
+        try:
+            yield
+        finally:
+            self._unbounded -= 1
+            limit = self._limit
+            if (
+                not self._unbounded
+                and self._pauses
+                and self.readers
+                and limit is not None
+                and len(self) >= limit
+            ):
+                self.over = True
 
     def reader_joined(self) -> None:
         self.readers += 1

@@ -121,7 +121,9 @@ async def ask(session: Session, text: str, *, timeout: float | None = 120.0) -> 
     """
     watcher = _TurnWatcher(session)
     lock = _turns.setdefault(session, asyncio.Lock())
-    with watcher.observing():
+    # An ask awaited inside ``async for event in session`` stops that loop from reading: the
+    # turn's events must not stop the socket being read, or the answer could never come.
+    with watcher.observing(), session._events.unbounded():
         try:
             return await asyncio.wait_for(_turn(session, lock, watcher, text), timeout)
         except asyncio.TimeoutError:

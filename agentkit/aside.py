@@ -85,7 +85,7 @@ async def aside(
         input=None if input is None else tuple(_item(entry) for entry in input),
     )
     watcher = _AsideWatcher(session, aside_id, options)
-    with watcher.observing():
+    with watcher.observing(), session._events.unbounded():  # see ask()
         await session._perform(watcher.request())
         try:
             return await asyncio.wait_for(asyncio.shield(watcher.outcome), timeout)

@@ -78,6 +78,33 @@ async def test_backpressure_loses_nothing_for_a_reader_that_stalls(transport: st
     assert got == t.events.events[: len(got)]  # the iterator saw what the handlers saw
 
 
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+async def test_ask_awaited_while_the_iterator_reads_nothing_gets_its_answer(transport: str) -> None:
+    """As when ``ask`` is awaited inside ``async for event in session``: the loop reads
+    nothing until it returns. The session, already paused by backpressure, reads again for the
+    ask's sake; the iterator then gets every event, none dropped."""
+    options = SessionOptions(max_buffered_events=LIMIT)
+    scenario = Scenario().on("talk").say(LONG).on("again").say("Once more: " + LONG)
+    async with live(scenario, AGENT, options=options, connect_options=TRANSPORTS[transport]) as t:
+        stream = t.session.events()
+        first = await stream.__anext__()
+        told_before = len(t.events.events)
+        await t.session.send_text("talk")
+        await t.events.until(lambda: len(t.events.events) - told_before >= LIMIT or None)
+        if transport == "listening":
+            assert not _reading(t.session)
+        answer = await asyncio.wait_for(t.session.ask("again"), TIMEOUT)
+        assert answer.text.strip() == ("Once more: " + LONG).strip()
+        got = [first]
+        async for event in stream:
+            got.append(event)
+            if len([e for e in got if isinstance(e, ResponseFinished)]) == 2:
+                break
+    assert not [e for e in got if isinstance(e, EventsDropped)]
+    assert [e.data for e in got if isinstance(e, AudioDelta)] == _sent_audio(t)
+    assert got == t.events.events[: len(got)]
+
+
 async def test_drop_oldest_counts_the_drops_and_tells_the_iterator_where_they_were() -> None:
     options = SessionOptions(max_buffered_events=LIMIT, buffer_policy="drop_oldest")
     async with live(Scenario().on("talk").say(LONG), AGENT, options=options) as t:
