@@ -141,6 +141,11 @@ async def test_accept_tool_refer_hang_up(caplog: pytest.LogCaptureFixture) -> No
         assert again.status == 400  # the same delivery again is a replay
 
     story = [entry.replace(delivery.call_id, "CALL") for entry in report]
+    # The tool reports its refer itself, beside the session's events: anywhere in its turn.
+    refer = story.index("refer CALL -> tel:+14155550123")
+    assert story.index("tool transfer_to_human({})") - 1 <= refer
+    assert refer < story.index("agent: I'm putting you through to a colleague now. Goodbye!")
+    del story[refer]
     assert story == [
         "incoming call CALL from '\"Ada\" <sip:+15550001111@carrier.example>'",
         "accepted CALL as 'front-desk'",
@@ -155,7 +160,6 @@ async def test_accept_tool_refer_hang_up(caplog: pytest.LogCaptureFixture) -> No
         "agent: Order 42: shipped yesterday, arriving Friday.",
         "caller: Thanks. Can I talk to a person?",
         "tool transfer_to_human({})",
-        "refer CALL -> tel:+14155550123",
         "  -> Transfer started: tell the caller they are being put through, then stop.",
         "agent: I'm putting you through to a colleague now. Goodbye!",
         "hang-up CALL",
