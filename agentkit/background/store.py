@@ -190,10 +190,15 @@ def record_of(session: Session, key: str) -> SessionRecord:
         key=key,
         agent_name=session.agent.name,
         config=session.agent.session_config().model_dump(mode="json", exclude_none=True),
-        history=[asdict(item) for item in session.history],
+        history=[_as_json(asdict(item)) for item in session.history],
         calls_in_flight=calls,
         usage=session.usage.model_dump(mode="json"),
     )
+
+
+def _as_json(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as JSON gives them back (a tuple as a list): a record equals its saved copy."""
+    return {name: list(v) if isinstance(v, tuple) else v for name, v in fields.items()}
 
 
 async def resume(session: Session, record: SessionRecord) -> int:
