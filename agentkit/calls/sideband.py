@@ -68,8 +68,14 @@ class Keypad:
             raise ConfigurationError(f"Keypad pause must be positive or None, got {self.pause}")
         if self.max_keys < 1:
             raise ConfigurationError(f"Keypad max_keys must be at least 1, got {self.max_keys}")
-        if "{keys}" not in self.template:
-            raise ConfigurationError("the Keypad template must contain {keys}")
+        try:
+            filled = self.template.format(keys="\0")
+        except (IndexError, KeyError, ValueError):
+            filled = ""
+        if "\0" not in filled:
+            raise ConfigurationError(
+                f"the Keypad template must hold {{keys}} and no other field: {self.template!r}"
+            )
 
 
 class SidebandSession(Session):

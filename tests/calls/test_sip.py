@@ -325,8 +325,10 @@ def test_keypad_settings_are_checked() -> None:
         Keypad(pause=0)
     with pytest.raises(ConfigurationError, match="max_keys"):
         Keypad(max_keys=0)
-    with pytest.raises(ConfigurationError, match="keys"):
-        Keypad(template="no placeholder")
+    for template in ("no placeholder", "{keys} for {caller}", "{0}"):
+        with pytest.raises(ConfigurationError, match="template"):
+            Keypad(template=template)
+    assert Keypad(template="Keys: {keys}").template == "Keys: {keys}"
 
 
 # -- replay protection ----------------------------------------------------------------------
