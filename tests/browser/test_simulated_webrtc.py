@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import struct
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +25,9 @@ from agentkit.calls import CallControl, mint_client_secret
 from agentkit.events import ToolCallFinished
 from agentkit.testing import Simulator, silence, speech
 from agentkit.testing.webrtc import upsample
+from examples.webapp.app import create_app
+from tests.browser.conftest import ANSWER, ORDER
+from tests.browser.server import serve
 from tests.calls.support import CANARY_KEY, order_agent
 from tests.dispatch.loopback import Recorder
 from tests.support import TIMEOUT
@@ -200,3 +206,58 @@ async def test_a_hang_up_ends_the_media_and_the_peer_leaving_ends_the_call() -> 
 def test_upsampling_doubles_the_rate_and_keeps_the_samples() -> None:
     pcm = struct.pack("<3h", 0, 100, -100)
     assert struct.unpack("<6h", upsample(pcm)) == (0, 50, 100, 0, -100, -100)
+
+
+def post_offer(url: str, sdp: str, origin: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=sdp.encode(), method="POST")
+    request.add_header("Content-Type", "application/sdp")
+    if origin is not None:
+        request.add_header("Origin", origin)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()
+
+
+async def test_the_web_example_relays_an_offer_and_runs_the_tool_offline(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("AGENTKIT_REALTIME_URL", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with caplog.at_level(logging.INFO, logger="examples.webapp"):
+        async with serve(create_app()) as url, caller() as peer:
+            status, body = await asyncio.to_thread(post_offer, f"{url}/call", await peer.offer())
+            assert status == 201, body
+            reply = json.loads(body)
+            await peer.answered(reply["sdp"])
+            await peer.event("session.created")
+            peer.say(speech(800) + silence(900))
+            transcript = await peer.event("response.output_audio_transcript.done")
+            assert transcript["transcript"] == ANSWER
+            [output] = [
+                event["item"]["output"]
+                for event in peer.events
+                if event["type"] == "conversation.item.done"
+                and event["item"]["type"] == "function_call_output"
+            ]
+            assert json.loads(output) == ORDER  # run by the example's server, on the sideband
+            hangup = f"{url}/call/{reply['call_id']}/hangup"
+            assert (await asyncio.to_thread(post_offer, hangup, ""))[0] == 204
+            assert (await asyncio.to_thread(post_offer, hangup, ""))[0] == 404  # ended
+    assert "using an in-process simulator" in caplog.text
+
+
+async def test_the_web_example_refuses_other_sites_and_non_offers() -> None:
+    async with Simulator(scenario(), api_key=CANARY_KEY) as sim:
+        endpoint = Endpoint.custom(sim.openai_url(), credential=CANARY_KEY)
+        app = create_app(endpoint, api_base_url=sim.calls.api_base)
+        async with serve(app) as url, caller() as peer:
+            offer = await peer.offer()
+            evil = await asyncio.to_thread(post_offer, f"{url}/call", offer, "https://evil.example")
+            assert evil[0] == 403
+            assert (await asyncio.to_thread(post_offer, f"{url}/call", "hello"))[0] == 400
+            hangup = f"{url}/call/rtc_unknown/hangup"
+            assert (await asyncio.to_thread(post_offer, hangup, ""))[0] == 404
+        assert sim.calls.calls == {}  # nothing reached the service

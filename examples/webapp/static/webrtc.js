@@ -17,6 +17,7 @@ export async function startCall(ui) {
   let microphone = null;
   let meter = null;
   let ended = false;
+  let responding = false; // a response is being generated (its audio may play on after it)
 
   connection.ontrack = (event) => listen(event.streams[0] || new MediaStream([event.track]));
   connection.onconnectionstatechange = () => {
@@ -27,6 +28,8 @@ export async function startCall(ui) {
   channel.onmessage = (message) => {
     const event = JSON.parse(message.data);
     call.events.push(event);
+    if (event.type === "response.created") responding = true;
+    if (event.type === "response.done") responding = false;
     ui.event(event);
   };
   channel.onopen = () => startMicrophone().catch((error) => ui.fail(`Microphone: ${error.message}`));
@@ -78,9 +81,9 @@ export async function startCall(ui) {
   }
 
   function interrupt() {
-    // What the user has not heard yet is dropped, and the answer stops.
+    // What the user has not heard yet is dropped, and a response still running stops.
     send({ type: "output_audio_buffer.clear" });
-    send({ type: "response.cancel" });
+    if (responding) send({ type: "response.cancel" });
   }
 
   function send(event) {
