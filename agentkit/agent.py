@@ -15,6 +15,7 @@ from agentkit.guardrails import (
     as_output_guardrails,
 )
 from agentkit.handoffs import Handoff, handoff
+from agentkit.hosted_mcp import HostedMCP, check_labels
 from agentkit.protocol.config import (
     AudioFormat,
     InputTranscription,
@@ -64,6 +65,9 @@ class Agent:
             trip answers the call with the guardrail's message (see ``docs/guardrails.md``).
         output_guardrails: checks run on the assistant's words as they stream; a trip
             cancels the response and asks for a recovery.
+        hosted_mcp: remote MCP servers the service itself calls (see
+            :class:`~agentkit.hosted_mcp.HostedMCP`); a ``HostedMCP`` given among ``tools``
+            moves here.
     """
 
     instructions: str = ""
@@ -85,10 +89,16 @@ class Agent:
     handoffs: Sequence[Agent | Handoff] = ()
     input_guardrails: Sequence[InputGuardrail | InputCheck] = ()
     output_guardrails: Sequence[OutputGuardrail | OutputCheck] = ()
+    hosted_mcp: Sequence[HostedMCP] = ()
 
     def __post_init__(self) -> None:
+        hosted = list(self.hosted_mcp)
         if not isinstance(self.tools, Toolset):
-            object.__setattr__(self, "tools", Toolset(_as_iterable(self.tools)))
+            tools = _as_iterable(self.tools)
+            hosted.extend(t for t in tools if isinstance(t, HostedMCP))
+            tools = [t for t in tools if not isinstance(t, HostedMCP)]
+            object.__setattr__(self, "tools", Toolset(tools))
+        object.__setattr__(self, "hosted_mcp", check_labels(hosted))
         specs = tuple(h if isinstance(h, Handoff) else _as_handoff(h) for h in self.handoffs)
         object.__setattr__(self, "handoffs", specs)
         object.__setattr__(self, "input_guardrails", as_input_guardrails(self.input_guardrails))
@@ -182,7 +192,10 @@ class Agent:
             "input_audio_format": self.input_audio_format,
             "output_audio_format": self.output_audio_format,
             "turn_detection": self.turn_detection_config,
-            "tools": tuple(self.toolset.schemas()),
+            "tools": (
+                *self.toolset.schemas(),
+                *(server.schema() for server in self.hosted_mcp),
+            ),
             "tool_choice": self.tool_choice,
             "extra": dict(self.extra_session),
         }
@@ -207,7 +220,7 @@ def _as_handoff(target: object) -> Handoff:
     return handoff(target)
 
 
-def _as_iterable(tools: Any) -> Iterable[ToolLike]:
-    if callable(tools):
+def _as_iterable(tools: Any) -> list[Any]:
+    if callable(tools) or isinstance(tools, HostedMCP):
         return [tools]
     return list(tools)

@@ -4,6 +4,9 @@ A session given ``SessionOptions(approve=hook)`` calls ``hook(request)`` for eve
 arguments are valid JSON-wise and whose tool exists; the hook answers :meth:`Approval.allow` or
 :meth:`Approval.deny` (or simply ``True``/``False``), synchronously or as a coroutine. A denied
 call is still answered: the model gets a ``denied`` error output with the reason.
+
+The same hook decides the service's ``mcp_approval_request`` for a hosted MCP tool (see
+:mod:`agentkit.hosted_mcp`): then ``server_label`` is set and ``call_id`` is the request's id.
 """
 
 from __future__ import annotations
@@ -24,12 +27,20 @@ class ToolCallRequest:
         name: the tool's name.
         arguments: the raw JSON arguments, exactly as the model sent them.
         session: the session the call arrived on.
+        server_label: for a hosted MCP tool (the service would run it), the server's label;
+            ``None`` for the agent's own tools.
     """
 
     call_id: str
     name: str
     arguments: str
     session: Any = None
+    server_label: str | None = None
+
+    @property
+    def hosted(self) -> bool:
+        """Whether the service, not agentkit, would run the call (a hosted MCP tool)."""
+        return self.server_label is not None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,13 @@ __all__ = [
     "EventsDropped",
     "GuardrailTripped",
     "HandoffOccurred",
+    "HostedToolApprovalAnswered",
+    "HostedToolApprovalRequested",
+    "HostedToolArgumentsDelta",
+    "HostedToolArgumentsDone",
+    "HostedToolCall",
+    "HostedToolCallFinished",
+    "HostedToolsListing",
     "InputTimeout",
     "Interrupted",
     "ReasoningDone",
@@ -357,6 +364,88 @@ class HandoffOccurred(_Event):
     back: bool = False
 
 
+class HostedToolsListing(_Event):
+    """The service lists a hosted MCP server's tools (``mcp_list_tools.*``): ``status`` is
+    ``"in_progress"``, ``"completed"`` or ``"failed"``; ``tools`` names what it found so far."""
+
+    type: Literal["hosted_tools_listing"] = "hosted_tools_listing"
+    item_id: str
+    status: Literal["in_progress", "completed", "failed"]
+    server_label: str | None = None
+    tools: tuple[str, ...] = ()
+
+
+class HostedToolArgumentsDelta(_Event):
+    """A piece of the arguments of a hosted MCP call as the model writes them."""
+
+    type: Literal["hosted_tool_arguments_delta"] = "hosted_tool_arguments_delta"
+    response_id: str | None = None
+    item_id: str
+    delta: str
+
+
+class HostedToolArgumentsDone(_Event):
+    """The arguments of a hosted MCP call are complete."""
+
+    type: Literal["hosted_tool_arguments_done"] = "hosted_tool_arguments_done"
+    response_id: str | None = None
+    item_id: str
+    arguments: str
+    server_label: str | None = None
+    name: str | None = None
+
+
+class HostedToolCall(_Event):
+    """The service's call of a hosted MCP tool moved on (``response.mcp_call.*``):
+    ``"in_progress"``, then ``"completed"`` or ``"failed"``. The output comes with
+    :class:`HostedToolCallFinished`."""
+
+    type: Literal["hosted_tool_call"] = "hosted_tool_call"
+    item_id: str
+    status: Literal["in_progress", "completed", "failed"]
+    server_label: str | None = None
+    name: str | None = None
+
+
+class HostedToolCallFinished(_Event):
+    """A hosted MCP call's item is done: ``output`` is what the server answered, ``error`` the
+    service's error object when the call failed. Nothing is owed for it: the service already
+    gave the output to the model."""
+
+    type: Literal["hosted_tool_call_finished"] = "hosted_tool_call_finished"
+    response_id: str | None = None
+    item_id: str
+    server_label: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    output: str | None = None
+    error: dict[str, Any] | None = None
+    approval_request_id: str | None = None
+
+
+class HostedToolApprovalRequested(_Event):
+    """The service asks before calling a hosted MCP tool; agentkit asks the session's approval
+    hook (``SessionOptions.approve``) and answers once."""
+
+    type: Literal["hosted_tool_approval_requested"] = "hosted_tool_approval_requested"
+    request_id: str
+    server_label: str
+    name: str
+    arguments: str
+
+
+class HostedToolApprovalAnswered(_Event):
+    """agentkit decided an approval request (``mcp_approval_response``); ``reason`` says why a
+    denied call was denied."""
+
+    type: Literal["hosted_tool_approval_answered"] = "hosted_tool_approval_answered"
+    request_id: str
+    server_label: str
+    name: str
+    approved: bool
+    reason: str = ""
+
+
 Event = (
     SessionReady
     | TranscriptDelta
@@ -385,5 +474,12 @@ Event = (
     | UsageUpdated
     | GuardrailTripped
     | HandoffOccurred
+    | HostedToolsListing
+    | HostedToolArgumentsDelta
+    | HostedToolArgumentsDone
+    | HostedToolCall
+    | HostedToolCallFinished
+    | HostedToolApprovalRequested
+    | HostedToolApprovalAnswered
 )
 """Every event an application can receive from a session."""

@@ -45,6 +45,12 @@ class HistoryItem:
     truncated: bool = False
     response_id: str | None = None
     status: str | None = None
+    server_label: str | None = None
+    approval_request_id: str | None = None
+    approved: bool | None = None
+    reason: str | None = None
+    error: str | None = None
+    tools: tuple[str, ...] = ()
 
 
 class Entry(TypedDict):
@@ -63,6 +69,12 @@ class Entry(TypedDict):
     truncated: bool
     response_id: str | None
     status: str | None
+    server_label: str | None
+    approval_request_id: str | None
+    approved: bool | None
+    reason: str | None
+    error: str | None
+    tools: tuple[str, ...]
 
 
 # An entry starts with HistoryItem's defaults; the two cannot drift apart.
@@ -157,6 +169,8 @@ def _update_entry(entry: Entry, item: ev.Item, response_id: str | None) -> None:
         entry["status"] = item.status
     if response_id:
         entry["response_id"] = response_id
+    if item.type[:4] == "mcp_":
+        _update_mcp_entry(entry, item)
     content = item.content
     if content:  # function calls and their outputs have none
         text = item.text
@@ -164,6 +178,23 @@ def _update_entry(entry: Entry, item: ev.Item, response_id: str | None) -> None:
             entry["text"] = text
         if not entry["has_audio"]:
             entry["has_audio"] = any(part.type in _AUDIO_PARTS for part in content)
+
+
+def _update_mcp_entry(entry: Entry, item: ev.Item) -> None:
+    """The fields of a hosted MCP item (``mcp_call``, ``mcp_list_tools``, approvals)."""
+    if item.server_label:
+        entry["server_label"] = item.server_label
+    if item.approval_request_id:
+        entry["approval_request_id"] = item.approval_request_id
+    if item.approve is not None:
+        entry["approved"] = item.approve
+    if item.reason is not None:
+        entry["reason"] = item.reason
+    if item.error:
+        message = item.error.get("message")
+        entry["error"] = message if isinstance(message, str) else str(item.error)
+    if item.tools:
+        entry["tools"] = tuple(str(tool.get("name", "")) for tool in item.tools)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +214,8 @@ def replay_item(entry: Entry) -> dict[str, Any] | None:
     come back valid: a message with no words (audio only) or a role the protocol does not have,
     a call without its name or id, an output without its call id."""
     kind = entry["type"]
+    if kind[:4] == "mcp_":
+        return _replay_mcp_item(entry)
     if kind == "function_call":
         if not entry["call_id"] or not entry["name"]:
             return None
@@ -213,6 +246,41 @@ def replay_item(entry: Entry) -> dict[str, Any] | None:
     }
 
 
+def _replay_mcp_item(entry: Entry) -> dict[str, Any] | None:
+    """A hosted MCP item as ``conversation.item.create`` takes it back. A tools list is not
+    replayed: the new session lists the server's tools itself."""
+    kind, label = entry["type"], entry["server_label"]
+    if kind == "mcp_approval_response":
+        if not entry["approval_request_id"] or entry["approved"] is None:
+            return None
+        item: dict[str, Any] = {
+            "id": entry["item_id"],
+            "type": kind,
+            "approval_request_id": entry["approval_request_id"],
+            "approve": entry["approved"],
+        }
+        if entry["reason"]:
+            item["reason"] = entry["reason"]
+        return item
+    if kind not in ("mcp_call", "mcp_approval_request") or not label or not entry["name"]:
+        return None
+    item = {
+        "id": entry["item_id"],
+        "type": kind,
+        "server_label": label,
+        "name": entry["name"],
+        "arguments": entry["arguments"] or "",
+    }
+    if kind == "mcp_call":
+        if entry["output"] is not None:
+            item["output"] = entry["output"]
+        if entry["error"] is not None:
+            item["error"] = {"type": "tool_execution_error", "message": entry["error"]}
+        if entry["approval_request_id"]:
+            item["approval_request_id"] = entry["approval_request_id"]
+    return item
+
+
 @dataclass(slots=True)
 class ReplayPlan:
     """The items a replay sends, and what it keeps track of to send each one validly, once."""
@@ -232,10 +300,17 @@ class ReplayPlan:
             self.not_restored.append(f"{kind} item {entry['item_id']} ({problem})")
             return
         assert item is not None
-        if item["type"] == "function_call":
+        kind = item["type"]
+        if kind == "function_call":
             self.calls.add(item["call_id"])
-        elif item["type"] == "function_call_output":
+        elif kind == "function_call_output":
             self.outputs.add(item["call_id"])
+        elif kind == "mcp_approval_request":
+            self.calls.add(item["id"])
+        elif kind == "mcp_approval_response":
+            self.outputs.add(item["approval_request_id"])
+        elif kind == "mcp_call" and item.get("approval_request_id") not in self.calls:
+            item.pop("approval_request_id", None)  # its request is not in the new conversation
         self.item_ids.add(item["id"])
         self.events.append(ConversationItemCreate(item=item))
         self.restored += 1
@@ -244,6 +319,8 @@ class ReplayPlan:
 def _replay_problem(entry: Entry, item: dict[str, Any] | None, plan: ReplayPlan) -> str | None:
     """Why an item cannot be replayed, or None when it can."""
     if item is None:
+        if entry["type"] == "mcp_list_tools":
+            return "the new session lists the server's tools again"
         return "malformed" if entry["type"] != "message" or entry["text"] else "no words to restore"
     if item["id"] in plan.item_ids:
         return "a duplicate"
@@ -254,6 +331,13 @@ def _replay_problem(entry: Entry, item: dict[str, Any] | None, plan: ReplayPlan)
             return "an output whose call is not restored"
         if item["call_id"] in plan.outputs:
             return "a second output for its call"
+    if item["type"] == "mcp_approval_request" and item["id"] in plan.calls:
+        return "a duplicate request"
+    if item["type"] == "mcp_approval_response":
+        if item["approval_request_id"] not in plan.calls:
+            return "an answer whose request is not restored"
+        if item["approval_request_id"] in plan.outputs:
+            return "a second answer to its request"
     return None
 
 
@@ -274,6 +358,11 @@ def lost_output(entry: Entry, lost_response: str | None, regenerated_response: s
     and the words of a response that will be asked for again. Completed calls stay (they run
     exactly once), and so do the items of responses that ended, cut short or cancelled: the
     service keeps those."""
+    if entry["type"] == "mcp_call":
+        # The service calls the tool itself; a call without its outcome died with the socket.
+        response_id = entry["response_id"]
+        unfinished = response_id is None or response_id == lost_response
+        return unfinished and entry["output"] is None and entry["error"] is None
     if entry["status"] != "completed":
         response_id = entry["response_id"]
         unfinished = response_id is None or response_id == lost_response

@@ -47,6 +47,7 @@ from agentkit.events import (
 )
 from agentkit.guardrails import OutputWatch, screen_call
 from agentkit.history import Replay
+from agentkit.hosted_mcp import ApprovalCall, StartApproval, answer_approval
 from agentkit.images import ImageDetail, ImageLike, load_image
 from agentkit.models import ModelProfile, check_images, check_session_config
 from agentkit.protocol import events as ev
@@ -653,6 +654,8 @@ class Session:
                 starts.append(action.call)
             elif type(action) is CancelCalls:
                 self._cancel_calls(action.call_ids, action.reason)
+            elif type(action) is StartApproval:  # type: ignore[comparison-overlap]
+                self._start_approval(action.call)
         for call in starts:
             self._start_call(call)
         if self._stale_timer is None and self.state.watched():
@@ -1020,6 +1023,14 @@ class Session:
         if not ended(task):  # an eager task may already have answered the call
             self._call_tasks[call.call_id] = task
 
+    def _start_approval(self, call: ApprovalCall) -> None:
+        """Ask the approval hook about a hosted MCP tool's request, in a task of its own that
+        barge-in and closing cancel like a call's (see :mod:`agentkit.hosted_mcp`)."""
+        coroutine = answer_approval(self, call)
+        task = self._tasks.start(coroutine, name="agentkit-mcp-approval", removes_itself=True)
+        if not ended(task):
+            self._call_tasks[call.call_id] = task
+
     def _cancel_calls(self, call_ids: tuple[str, ...], reason: str) -> None:
         for call_id in call_ids:
             task = self._call_tasks.get(call_id)
@@ -1126,10 +1137,21 @@ class Session:
 
     async def _denial(self, call: Call) -> ToolResult | None:
         """Ask the application's approval hook, if any; a denial is the call's output."""
+        request = ToolCallRequest(call.call_id, call.name, call.arguments, session=self)
+        approval = await self._approval(request)
+        if approval.allowed:
+            return None
+        message = f"{call.name} was not run: {approval.reason}"
+        return ToolResult.error(message, error_type="denied")
+
+    async def _approval(
+        self, request: ToolCallRequest, no_hook: Approval | None = None
+    ) -> Approval:
+        """The approval hook's decision (``no_hook``, or allowed, when there is none); a hook
+        that fails or takes longer than ``approval_timeout`` denies."""
         hook = self.options.approve
         if hook is None:
-            return None
-        request = ToolCallRequest(call.call_id, call.name, call.arguments, session=self)
+            return no_hook or Approval.allow()
         try:
             decision = await asyncio.wait_for(
                 _awaitable(hook(request)), self.options.approval_timeout
@@ -1137,13 +1159,9 @@ class Session:
         except asyncio.TimeoutError:
             decision = Approval.deny("approval timed out")
         except Exception:
-            logger.exception("the approval hook failed for %s", call.name)
+            logger.exception("the approval hook failed for %s", request.name)
             decision = Approval.deny("approval failed")
-        approval = as_approval(decision)
-        if approval.allowed:
-            return None
-        message = f"{call.name} was not run: {approval.reason}"
-        return ToolResult.error(message, error_type="denied")
+        return as_approval(decision)
 
     def _capped(self, result: ToolResult) -> ToolResult:
         limit = self.options.max_tool_output_chars

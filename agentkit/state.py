@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agentkit import hosted_mcp
 from agentkit.actions import Action, Call, CancelCalls, Emit, Send, StartCall
+from agentkit.approval import Approval
 from agentkit.events import (
     AsideFinished,
     ErrorOccurred,
@@ -40,6 +42,7 @@ from agentkit.history import (
     lost_output,
     resume_note,
 )
+from agentkit.hosted_mcp import ApprovalCall
 from agentkit.playback import MS_PER_BASE64_CHAR, Playback
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import (
@@ -313,7 +316,22 @@ class ConversationState:
         unacked[call.call_id] = None
         if len(unacked) > _UNACKED_MEMORY:
             self._forget(next(iter(unacked)), acknowledged=False)
+        if type(call) is ApprovalCall:
+            return [self.sent(call.reply())]
         return [self.sent(function_call_output(call.call_id, call.result.output))]
+
+    def approval_decided(self, request_id: str, approval: Approval) -> list[Action]:
+        """The approval hook decided a hosted MCP tool's ``mcp_approval_request``: answer it
+        once its response has ended, then ask for the response that acts on it."""
+        call = self.calls.get(request_id)
+        if type(call) is not ApprovalCall or call.result is not None:
+            return []
+        call.result = hosted_mcp.decision(approval)
+        actions: list[Action] = [hosted_mcp.answered(call)]
+        if call.response_id is None or call.response_done:
+            actions.extend(self._post(call))
+            actions.extend(self._maybe_create())
+        return actions
 
     # -- connection loss and restore -------------------------------------------------------
 
@@ -379,7 +397,7 @@ class ConversationState:
                 self._forget(call_id, acknowledged=False)
                 continue
             plan.outputs.add(call_id)
-            plan.events.append(function_call_output(call_id, waiting.result.output))
+            plan.events.append(_reply(waiting))
         events = plan.events
         if events:
             events.append(resume_note())
@@ -552,11 +570,22 @@ class ConversationState:
         item = event.item
         self._remember_item(item, response_id=event.response_id)
         if item.type != "function_call" or not item.call_id:
+            if item.type[:4] == "mcp_":
+                return self._on_mcp_item_done(item, event.response_id)
             return []
         if event.response_id != self.active_response_id:
             # Out of order: no response we know of is running. Answer it when it ends, alone.
             return self._new_call(item, None)
         return self._new_call(item, event.response_id)
+
+    def _on_mcp_item_done(self, item: ev.Item, response_id: str | None) -> list[Action]:
+        """A hosted MCP item of a response: a call the service made, or a request to answer."""
+        if item.type == "mcp_call":
+            return [hosted_mcp.call_finished(item, response_id)]
+        if item.type == "mcp_approval_request":
+            active = response_id if response_id == self.active_response_id else None
+            return hosted_mcp.approval_requested(self, item, active)
+        return []
 
     def _new_call(self, item: ev.Item, response_id: str | None) -> list[Action]:
         call_id = item.call_id or ""
@@ -631,11 +660,7 @@ class ConversationState:
         if response_id == self.active_response_id:
             self.active_response_id = None
         self._busy_elsewhere = False
-        actions: list[Action] = []
-        for item in response.output:
-            self._remember_item(item)
-            if item.type == "function_call" and item.call_id and item.call_id not in self.calls:
-                actions.extend(self._new_call(item, response_id))
+        actions = self._late_calls(response.output, response_id)
         call_ids = self._response_calls.pop(response_id, [])
         for call_id in call_ids:
             self.calls[call_id].response_done = True
@@ -649,6 +674,18 @@ class ConversationState:
             actions.extend(self._post(self.calls[call_id]))
         actions.append(Emit(_response_finished, response))
         actions.extend(self._maybe_create())
+        return actions
+
+    def _late_calls(self, output: tuple[ev.Item, ...], response_id: str) -> list[Action]:
+        """Remember the response's items; a call (or an approval request) it lists that no
+        ``response.output_item.done`` announced starts now."""
+        actions: list[Action] = []
+        for item in output:
+            self._remember_item(item)
+            if item.type == "function_call" and item.call_id and item.call_id not in self.calls:
+                actions.extend(self._new_call(item, response_id))
+            elif item.type == "mcp_approval_request" and item.id not in self.calls:
+                actions.extend(hosted_mcp.approval_requested(self, item, response_id))
         return actions
 
     def _round_of(self, call_ids: list[str]) -> _Round:
@@ -747,6 +784,9 @@ class ConversationState:
             self._forget(item.call_id)
         elif user:
             self._new_turn(fresh)
+        elif item.type == "mcp_approval_response" and item.approval_request_id:
+            self._unacked_outputs.pop(item.approval_request_id, None)
+            self._forget(item.approval_request_id)
         return []
 
     def _seen(self, item_id: str | None) -> bool:
@@ -888,7 +928,16 @@ _HANDLERS: dict[type, Callable[[ConversationState, object], list[Action]]] = {
     ev.InputAudioTranscriptionCompleted: ConversationState._on_user_transcript,  # type: ignore[dict-item]
     ev.InputAudioBufferSpeechStarted: ConversationState._on_speech_started,  # type: ignore[dict-item]
     ev.InputAudioBufferSpeechStopped: ConversationState._on_speech_stopped,  # type: ignore[dict-item]
+    **hosted_mcp.HANDLERS,
 }
+
+
+def _reply(call: Call) -> ConversationItemCreate:
+    """What answers a call: its output, or for a hosted MCP request the approval response."""
+    if type(call) is ApprovalCall:
+        return call.reply()
+    assert call.result is not None
+    return function_call_output(call.call_id, call.result.output)
 
 
 def _started(call: Call) -> Emit:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from agentkit._redact import Secret
 from agentkit.protocol.config import _SERVER_ONLY as _SERVER_VAD_ONLY
 from agentkit.protocol.config import (
     InputTranscription,
@@ -87,6 +88,20 @@ def _dump(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def _wire_tools(tools: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """The tools as sent: a hosted MCP tool's headers and token are held as secrets until
+    here (see agentkit.hosted_mcp), so no repr or log of the configuration shows them."""
+    return [_revealed(tool) if tool.get("type") == "mcp" else tool for tool in tools]
+
+
+def _revealed(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, dict):
+        return {key: _revealed(inner) for key, inner in value.items()}
+    return value
+
+
 def _ga_modalities(modalities: tuple[str, ...]) -> list[str]:
     # GA allows exactly one output modality; audio always carries a transcript.
     return ["audio"] if "audio" in modalities else ["text"]
@@ -146,6 +161,8 @@ def _session_to_ga(config: SessionConfig) -> dict[str, Any]:
             audio_out["format"] = dict(_GA_FORMATS[value])
         elif name in ("voice", "speed"):
             audio_out[name] = value
+        elif name == "tools":
+            wire[name] = _wire_tools(value)
         else:
             wire[name] = _dump(value)
     if audio_in:
@@ -169,6 +186,8 @@ def _session_to_preview(config: SessionConfig) -> dict[str, Any]:
             wire[name] = value.model_dump(exclude_none=True, exclude={"idle_timeout_ms"})
         elif name == "tool_choice" and value is not None:
             wire[name] = _preview_tool_choice(value)
+        elif name == "tools" and value is not None:
+            wire[name] = _wire_tools(value)
         elif value is not None or name in _NULLABLE:
             wire[name] = _dump(value)
     return wire
@@ -301,6 +320,8 @@ def response_options_to_wire(options: ResponseOptions, dialect: Dialect) -> dict
             wire[name] = _preview_tool_choice(value)
         elif name == "temperature" and dialect is Dialect.GA:
             continue
+        elif name == "tools":
+            wire[name] = _wire_tools(value)
         else:
             wire[name] = _dump(value)
     return wire

@@ -36,6 +36,9 @@ __all__ = [
     "InputAudioTranscriptionDelta",
     "InputAudioTranscriptionFailed",
     "Item",
+    "McpListToolsCompleted",
+    "McpListToolsFailed",
+    "McpListToolsInProgress",
     "RateLimit",
     "RateLimitsUpdated",
     "Response",
@@ -47,6 +50,11 @@ __all__ = [
     "ResponseContentPartDone",
     "ResponseCreated",
     "ResponseDone",
+    "ResponseMcpCallArgumentsDelta",
+    "ResponseMcpCallArgumentsDone",
+    "ResponseMcpCallCompleted",
+    "ResponseMcpCallFailed",
+    "ResponseMcpCallInProgress",
     "ResponseOutputItemAdded",
     "ResponseOutputItemDone",
     "ResponseTextDelta",
@@ -151,7 +159,9 @@ class ContentPart(_Model):
 
 
 class Item(_Model):
-    """A conversation item: a message, a function call or a function call output."""
+    """A conversation item: a message, a function call or its output, or an item of a hosted
+    MCP tool (``mcp_list_tools``, ``mcp_call``, ``mcp_approval_request``,
+    ``mcp_approval_response``), whose fields are the last six."""
 
     type: str
     id: str | None = None
@@ -162,6 +172,12 @@ class Item(_Model):
     name: str | None = None
     arguments: str | None = None
     output: str | None = None
+    server_label: str | None = None
+    approval_request_id: str | None = None
+    approve: bool | None = None
+    reason: str | None = None
+    error: dict[str, Any] | None = None
+    tools: tuple[dict[str, Any], ...] | None = None
 
     @property
     def text(self) -> str:
@@ -430,6 +446,59 @@ class FunctionCallArgumentsDone(_ServerEvent):
     arguments: str = ""
 
 
+class McpListToolsInProgress(_ServerEvent):
+    """The service is listing a hosted MCP server's tools (the ``mcp_list_tools`` item)."""
+
+    type: Literal["mcp_list_tools.in_progress"] = "mcp_list_tools.in_progress"
+    item_id: str
+
+
+class McpListToolsCompleted(_ServerEvent):
+    type: Literal["mcp_list_tools.completed"] = "mcp_list_tools.completed"
+    item_id: str
+
+
+class McpListToolsFailed(_ServerEvent):
+    type: Literal["mcp_list_tools.failed"] = "mcp_list_tools.failed"
+    item_id: str
+
+
+class ResponseMcpCallArgumentsDelta(_ServerEvent):
+    type: Literal["response.mcp_call_arguments.delta"] = "response.mcp_call_arguments.delta"
+    response_id: str | None = None
+    item_id: str
+    output_index: int = 0
+    delta: str = ""
+
+
+class ResponseMcpCallArgumentsDone(_ServerEvent):
+    type: Literal["response.mcp_call_arguments.done"] = "response.mcp_call_arguments.done"
+    response_id: str | None = None
+    item_id: str
+    output_index: int = 0
+    arguments: str = ""
+
+
+class ResponseMcpCallInProgress(_ServerEvent):
+    """The service is calling a hosted MCP tool (the ``mcp_call`` item)."""
+
+    type: Literal["response.mcp_call.in_progress"] = "response.mcp_call.in_progress"
+    item_id: str
+    output_index: int = 0
+
+
+class ResponseMcpCallCompleted(_ServerEvent):
+    type: Literal["response.mcp_call.completed"] = "response.mcp_call.completed"
+    item_id: str
+    output_index: int = 0
+
+
+class ResponseMcpCallFailed(_ServerEvent):
+    type: Literal["response.mcp_call.failed"] = "response.mcp_call.failed"
+    item_id: str
+    output_index: int = 0
+
+
 class RateLimitsUpdated(_ServerEvent):
     type: Literal["rate_limits.updated"] = "rate_limits.updated"
     rate_limits: tuple[RateLimit, ...] = ()
@@ -479,6 +548,14 @@ ServerEvent = (
     | ResponseAudioDone
     | FunctionCallArgumentsDelta
     | FunctionCallArgumentsDone
+    | McpListToolsInProgress
+    | McpListToolsCompleted
+    | McpListToolsFailed
+    | ResponseMcpCallArgumentsDelta
+    | ResponseMcpCallArgumentsDone
+    | ResponseMcpCallInProgress
+    | ResponseMcpCallCompleted
+    | ResponseMcpCallFailed
     | RateLimitsUpdated
     | ErrorEvent
     | UnknownEvent

@@ -43,12 +43,41 @@ def check_item(item: object, dialect: Dialect, *, model: str | None = None) -> I
         return _require(item, ("call_id", "name", "arguments"))
     if kind == "function_call_output":
         return _require(item, ("call_id", "output"))
+    if kind in _MCP_REQUIRED:
+        return _check_mcp(item, kind)
     return ItemError(
         "invalid_value",
         "item.type",
         f"Invalid value: {kind!r}. Supported values are: 'message', 'function_call', "
-        "'function_call_output'.",
+        "'function_call_output', 'mcp_call', 'mcp_list_tools', 'mcp_approval_request', "
+        "'mcp_approval_response'.",
     )
+
+
+# The hosted MCP items a client may add (the SDK's RealtimeMcp*Param), by their string fields.
+_MCP_REQUIRED = {
+    "mcp_call": ("id", "server_label", "name", "arguments"),
+    "mcp_list_tools": ("server_label",),
+    "mcp_approval_request": ("id", "server_label", "name", "arguments"),
+    "mcp_approval_response": ("id", "approval_request_id"),
+}
+
+
+def _check_mcp(item: Mapping[str, Any], kind: str) -> ItemError | None:
+    problem = _require(item, _MCP_REQUIRED[kind])
+    if problem is not None:
+        return problem
+    if kind == "mcp_approval_response" and not isinstance(item.get("approve"), bool):
+        return ItemError(
+            "missing_required_parameter",
+            "item.approve",
+            "Missing required parameter: 'item.approve'.",
+        )
+    if kind == "mcp_list_tools" and not isinstance(item.get("tools"), list):
+        return ItemError(
+            "missing_required_parameter", "item.tools", "Missing required parameter: 'item.tools'."
+        )
+    return None
 
 
 def _require(item: Mapping[str, Any], names: tuple[str, ...]) -> ItemError | None:

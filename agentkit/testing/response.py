@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentkit.testing import audio
 from agentkit.testing.conversation import Conversation, public_item
 from agentkit.testing.dialect import GA, Dialect, event_name
 from agentkit.testing.ids import IdFactory
 from agentkit.testing.scenario import Planned, PlannedCall, PlannedText
+
+if TYPE_CHECKING:
+    from agentkit.testing.hosted_mcp import HostedService
 
 __all__ = ["InputTokens", "ResponseRun", "ResponseSpec", "count_input"]
 
@@ -160,18 +163,31 @@ class ResponseRun:
     """The events of one response; ``next_event()`` until ``None``, or ``cancel()``."""
 
     def __init__(
-        self, response_id: str, spec: ResponseSpec, planned: list[Planned], ids: IdFactory
+        self,
+        response_id: str,
+        spec: ResponseSpec,
+        planned: list[Planned] | Callable[[], list[Planned]],
+        ids: IdFactory,
+        *,
+        hosted: HostedService | None = None,
+        after_hosted: Callable[[PlannedCall, str | None, Any], list[Planned]] | None = None,
     ):
+        """``planned`` may be a callable: the plan is then made once the hosted MCP servers'
+        tools are listed (a response asked for meanwhile waits for them). ``after_hosted``
+        plans what follows a hosted call's outcome, in the same response."""
         self.id = response_id
         self.spec = spec
-        self.planned = planned
+        self.planned: list[Planned] = [] if callable(planned) else planned
+        self._plan_later = planned if callable(planned) else None
+        self._hosted = hosted
+        self._after_hosted = after_hosted
         self.output: list[Event] = []
         self.status = "in_progress"
         self.finished = False
         self._ids = ids
         self._open: _Open | None = None
         self._usage = _Usage()
-        self._events: Generator[Event, None, None] = self._all_events()
+        self._events: Generator[Event | None, None, None] = self._all_events()
 
     @property
     def in_conversation(self) -> bool:
@@ -179,7 +195,8 @@ class ResponseRun:
         return self.spec.conversation is not None
 
     def next_event(self) -> Event | None:
-        """The next event to send, or ``None`` once ``response.done`` has been handed out."""
+        """The next event to send; ``None`` once ``response.done`` has been handed out, or
+        while the service waits on a hosted MCP server (``finished`` tells them apart)."""
         if self.finished:
             return None
         return next(self._events, None)
@@ -196,16 +213,83 @@ class ResponseRun:
 
     # -- the sequence ---------------------------------------------------------------------
 
-    def _all_events(self) -> Generator[Event, None, None]:
+    def _all_events(self) -> Generator[Event | None, None, None]:
         yield {"type": "response.created", "response": self.snapshot()}
         yield _rate_limits(self.spec.input_tokens)
-        for planned in self.planned:
-            if isinstance(planned, PlannedCall):
-                yield from self._call_events(planned)
-            else:
+        if self._plan_later is not None:
+            while self._hosted is not None and self._hosted.listing:
+                yield None  # the model answers once it knows the servers' tools
+            self.planned = self._plan_later()
+        index = 0
+        while index < len(self.planned):  # a hosted call's outcome may add to the plan
+            planned = self.planned[index]
+            index += 1
+            if not isinstance(planned, PlannedCall):
                 yield from self._message_events(planned)
+            elif planned.server_label is None:
+                yield from self._call_events(planned)
+            elif planned.needs_approval:
+                yield from self._approval_request_events(planned)
+            else:
+                self.planned.extend((yield from self._hosted_call_events(planned)))
         self.status = "completed"
         yield self._done(None)
+
+    def _approval_request_events(self, call: PlannedCall) -> Iterator[Event]:
+        """The service asks the client before it calls a hosted tool; the call waits for the
+        answer (an ``mcp_approval_response`` item and a new ``response.create``)."""
+        item = {
+            "id": call.call_id, "object": "realtime.item", "type": "mcp_approval_request",
+            "server_label": call.server_label, "name": call.name, "arguments": call.arguments,
+        }  # fmt: skip
+        yield from self._start_item(item)
+        yield from self._close_open("completed")
+
+    def _hosted_call_events(
+        self, call: PlannedCall
+    ) -> Generator[Event | None, None, list[Planned]]:
+        """The service calls a hosted MCP tool: the ``mcp_call`` item and its events, waiting
+        (``None``) while the server works; returns what the model says after the outcome."""
+        item: Event = {
+            "id": call.call_id, "object": "realtime.item", "type": "mcp_call",
+            "server_label": call.server_label, "name": call.name, "arguments": "",
+        }  # fmt: skip
+        if call.approval_request_id:
+            item["approval_request_id"] = call.approval_request_id
+        yield from self._start_item(item)
+        assert self._open is not None
+        opened = self._open
+        for piece in _pieces(call.arguments, ARGUMENT_PIECES):
+            opened.text += piece
+            item["arguments"] = opened.text
+            self._usage.text_tokens += _tokens(piece)
+            yield self._with_ids(
+                {"type": "response.mcp_call_arguments.delta", "item_id": item["id"], "delta": piece}
+            )
+        done = {"type": "response.mcp_call_arguments.done", "item_id": item["id"]}
+        yield self._with_ids({**done, "arguments": call.arguments})
+        item["arguments"] = call.arguments
+        yield self._mcp_status("in_progress", item["id"], opened.index)
+        assert self._hosted is not None and call.server_label is not None
+        outcome = self._hosted.call(call.server_label, call.name, call.arguments)
+        try:
+            while not outcome.done:
+                yield None
+        finally:
+            outcome.cancelled = not outcome.done  # a cancelled response drops the answer
+        if outcome.error is not None:
+            item["error"] = outcome.error
+        else:
+            item["output"] = outcome.output or ""
+        failed = outcome.error is not None
+        yield self._mcp_status("failed" if failed else "completed", item["id"], opened.index)
+        yield from self._close_open("failed" if failed else "completed")
+        if self._after_hosted is None:
+            return []
+        return self._after_hosted(call, outcome.output, outcome.error)
+
+    def _mcp_status(self, status: str, item_id: str, index: int) -> Event:
+        return {"type": f"response.mcp_call.{status}", "item_id": item_id, "output_index": index}
 
     def _start_item(self, item: Event) -> Iterator[Event]:
         self._open = _Open(len(self.output), item)

@@ -52,12 +52,15 @@ ArgumentsSpec: TypeAlias = (
 
 @dataclass(frozen=True)
 class ToolOutput:
-    """One ``function_call_output`` the client returned for a scripted call."""
+    """One ``function_call_output`` the client returned for a scripted call, or the outcome of
+    a hosted MCP call (``output`` is the server's answer, or the service's error message, or
+    for a denied request the denial's reason, with ``approved`` False)."""
 
     name: str
     call_id: str
     arguments: str
     output: str
+    approved: bool | None = None
 
     @property
     def value(self) -> Any:
@@ -115,11 +118,18 @@ class PlannedText:
 
 @dataclass(frozen=True)
 class PlannedCall:
-    """The model calls ``name`` with JSON ``arguments``."""
+    """The model calls ``name`` with JSON ``arguments``.
+
+    With ``server_label`` it is a hosted MCP tool the service calls itself: ``call_id`` is then
+    the ``mcp_call`` item's id, or, while ``needs_approval``, the approval request's.
+    """
 
     name: str
     arguments: str
     call_id: str
+    server_label: str | None = None
+    needs_approval: bool = False
+    approval_request_id: str | None = None
 
 
 Planned: TypeAlias = "PlannedText | PlannedCall"
@@ -364,6 +374,12 @@ class ScenarioRunner:
     def _plan(
         self, items: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], ids: IdFactory
     ) -> list[Planned]:
+        answered = _answered_approvals(items, self._consumed)
+        if answered:
+            user = latest_user_input(items)
+            if user is not None and user.item_id != self._trigger:
+                self._start_turn(user, items, tools)  # a new connection takes the turn up
+            return self._after_approvals(answered, tools, ids)
         if self._collect_outputs(items):
             return self._follow_up(tools, ids)
         if not tools and self._unanswered():
@@ -424,13 +440,14 @@ class ScenarioRunner:
             for item in tail
             if item.get("type") == "function_call_output"
         }
+        outputs.update(_hosted_outcomes(tail))
         self._outputs.all.extend(_outputs_in(tail))
         # A call answered in the conversation was made, whether or not its tool is declared
         # now (a hand-off changes the tools between steps).
         declared = {tool.get("name") for tool in tools} | {
             item.get("name")
             for item in tail
-            if item.get("type") == "function_call" and str(item.get("call_id")) in outputs
+            if item.get("type") in _CALL_TYPES and str(_call_key(item)) in outputs
         }
         cursor = 0
         after_outputs = False
@@ -471,6 +488,60 @@ class ScenarioRunner:
             cursor = _past_messages(tail, cursor, len(step.after))
             after_outputs = _find(tail, cursor, _is_assistant_message) is None
         return after_outputs
+
+    def _after_approvals(
+        self,
+        answered: list[tuple[Mapping[str, Any], Mapping[str, Any]]],
+        tools: Sequence[Mapping[str, Any]],
+        ids: IdFactory,
+    ) -> list[Planned]:
+        """The client answered approval requests: make the approved calls now (the words after
+        them follow their outputs, in the same response); a denial is the call's outcome."""
+        calls: list[Planned] = []
+        for request, answer in answered:
+            request_id = str(request.get("id"))
+            self._consumed.add(request_id)
+            name, arguments = str(request.get("name", "")), str(request.get("arguments", ""))
+            if answer.get("approve") is True:
+                planned = PlannedCall(
+                    name,
+                    arguments,
+                    ids.new("mcp"),
+                    server_label=str(request.get("server_label", "")),
+                    approval_request_id=request_id,
+                )
+                self._pending[planned.call_id] = planned
+                calls.append(planned)
+            else:
+                reason = str(answer.get("reason") or "")
+                self._outputs.all.append(ToolOutput(name, request_id, arguments, reason, False))
+        if calls or self._unanswered():
+            return calls or [PlannedText("[simulator] Waiting for the other calls.")]
+        return self._follow_up(tools, ids)
+
+    def hosted_call_done(
+        self,
+        call: PlannedCall,
+        output: str | None,
+        error: Mapping[str, Any] | None,
+        tools: Sequence[Mapping[str, Any]],
+        ids: IdFactory,
+    ) -> list[Planned]:
+        """The service finished a hosted call in a response: what the model says next, in the
+        same response (nothing while other calls of its step still wait for their outputs)."""
+        text = output if output is not None else str((error or {}).get("message", ""))
+        approved = True if call.approval_request_id else None
+        self._outputs.all.append(
+            ToolOutput(call.name, call.call_id, call.arguments, text, approved)
+        )
+        self._consumed.add(call.call_id)
+        if self._unanswered():
+            return []
+        try:
+            return self._follow_up(tools, ids)
+        except Exception as exc:
+            logger.exception("the scenario raised while planning a response")
+            return [PlannedText(f"[simulator] the scenario raised {type(exc).__name__}: {exc}")]
 
     def _collect_outputs(self, items: Sequence[Mapping[str, Any]]) -> bool:
         fresh = False
@@ -514,15 +585,28 @@ class ScenarioRunner:
                     PlannedText(f"[simulator] Cannot call undeclared tool {call.name!r}.")
                 )
                 continue
-            planned.append(self._planned_call(call, ids))
+            planned.append(self._planned_call(call, ids, tools))
         for spec in step.after:
             planned.append(PlannedText(spec(self._outputs) if callable(spec) else spec))
         return planned
 
-    def _planned_call(self, call: _Call, ids: IdFactory) -> PlannedCall:
+    def _planned_call(
+        self, call: _Call, ids: IdFactory, tools: Sequence[Mapping[str, Any]] = ()
+    ) -> PlannedCall:
         arguments = call.arguments(self._outputs) if callable(call.arguments) else call.arguments
         text = arguments if isinstance(arguments, str) else json.dumps(dict(arguments or {}))
-        planned = PlannedCall(call.name, text, ids.new("call"))
+        hosted = _hosted_tool(call.name, tools)
+        if hosted is None:
+            planned = PlannedCall(call.name, text, ids.new("call"))
+        else:  # the service calls it; with approval, it asks the client first
+            approval = bool(hosted.get("approval"))
+            planned = PlannedCall(
+                call.name,
+                text,
+                ids.new("mcpr" if approval else "mcp"),
+                server_label=str(hosted.get("server_label")),
+                needs_approval=approval,
+            )
         self._pending[planned.call_id] = planned
         return planned
 
@@ -535,10 +619,69 @@ def _after_latest_user(items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
     return []
 
 
+_CALL_TYPES = frozenset(("function_call", "mcp_call", "mcp_approval_request"))
+
+
+def _call_key(item: Mapping[str, Any]) -> Any:
+    """What answers a call item: a function call's ``call_id``; a hosted call's own id."""
+    return item.get("call_id") if item.get("type") == "function_call" else item.get("id")
+
+
+def _hosted_tool(name: str, tools: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The hosted MCP tool ``name`` names, unless a function tool of the client has the name."""
+    if any(t.get("name") == name and t.get("type", "function") == "function" for t in tools):
+        return None
+    return next((t for t in tools if t.get("type") == "mcp" and t.get("name") == name), None)
+
+
+def _hosted_outcomes(tail: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Hosted calls that came to an outcome, by item id: an ``mcp_call`` with its output or
+    error, an approval request the client answered (denied: its reason)."""
+    found: dict[str, str] = {}
+    for item in tail:
+        if item.get("type") == "mcp_call" and (item.get("output") or item.get("error")):
+            error = item.get("error") or {}
+            output = item.get("output")
+            found[str(item.get("id"))] = str(output if output is not None else error.get("message"))
+        elif item.get("type") == "mcp_approval_response":
+            found[str(item.get("approval_request_id"))] = str(item.get("reason") or "")
+    return found
+
+
+def _answered_approvals(
+    items: Sequence[Mapping[str, Any]], handled: set[str]
+) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """Approval requests answered by the client and not acted on yet (no ``mcp_call`` made for
+    them, and not handled on this connection), with their answers, in order."""
+    requests = {str(i.get("id")): i for i in items if i.get("type") == "mcp_approval_request"}
+    called = {str(i.get("approval_request_id")) for i in items if i.get("type") == "mcp_call"}
+    found = []
+    for item in items:
+        request_id = str(item.get("approval_request_id"))
+        if item.get("type") != "mcp_approval_response" or request_id not in requests:
+            continue
+        if request_id in called or request_id in handled:
+            continue
+        found.append((requests[request_id], item))
+    return found
+
+
 def _outputs_in(tail: Sequence[Mapping[str, Any]]) -> list[ToolOutput]:
     calls = {str(item.get("call_id")): item for item in tail if item.get("type") == "function_call"}
     found: list[ToolOutput] = []
     for item in tail:
+        if item.get("type") == "mcp_call" and (item.get("output") or item.get("error")):
+            text = _hosted_outcomes([item])[str(item.get("id"))]
+            found.append(
+                ToolOutput(
+                    str(item.get("name", "")),
+                    str(item.get("id")),
+                    str(item.get("arguments", "")),
+                    text,
+                    True if item.get("approval_request_id") else None,
+                )
+            )
+            continue
         call = calls.get(str(item.get("call_id")))
         if item.get("type") == "function_call_output" and call is not None:
             found.append(
@@ -554,9 +697,9 @@ def _outputs_in(tail: Sequence[Mapping[str, Any]]) -> list[ToolOutput]:
 
 def _is_answered_call(name: str, outputs: Mapping[str, str], item: Mapping[str, Any]) -> bool:
     return (
-        item.get("type") == "function_call"
+        item.get("type") in _CALL_TYPES
         and item.get("name") == name
-        and str(item.get("call_id")) in outputs
+        and str(_call_key(item)) in outputs
     )
 
 

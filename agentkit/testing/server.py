@@ -391,10 +391,18 @@ class _Link:
 
     async def _drain(self, protocol: _Protocol) -> None:
         # Pause between streamed events so client events (cancel, barge-in) can land mid-response.
-        sent = await self._pump_one(protocol)
-        while sent:
-            await asyncio.sleep(self.sim.stream_delay)
+        # When nothing is left to send, a protocol may have network work (a hosted MCP server
+        # to list or call): await it, outside the lock, then stream what it produced.
+        take_job = getattr(protocol, "take_job", None)
+        while True:
             sent = await self._pump_one(protocol)
+            while sent:
+                await asyncio.sleep(self.sim.stream_delay)
+                sent = await self._pump_one(protocol)
+            job = take_job() if take_job is not None else None
+            if job is None:
+                return
+            await job
 
     async def _pump_one(self, protocol: _Protocol) -> bool:
         async with self.lock:

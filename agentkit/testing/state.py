@@ -21,10 +21,11 @@ from agentkit.testing import audio
 from agentkit.testing import session_config as config
 from agentkit.testing.conversation import Conversation, public_item
 from agentkit.testing.dialect import GA, Dialect
+from agentkit.testing.hosted_mcp import HostedService, Job, without_secrets
 from agentkit.testing.ids import IdFactory
 from agentkit.testing.items import check_item
 from agentkit.testing.response import ResponseRun, ResponseSpec, count_input
-from agentkit.testing.scenario import Scenario, Turn
+from agentkit.testing.scenario import Planned, PlannedCall, Scenario, Turn
 from agentkit.testing.vad import ServerVad
 
 __all__ = ["CLIENT_EVENT_TYPES", "MIN_COMMIT_MS", "ConnectionState"]
@@ -81,6 +82,7 @@ class ConnectionState:
         self.ids = IdFactory(tag)
         self.session = config.default_session(dialect, model, self.ids.new("sess"), expires_at)
         self.conversation = Conversation(self.ids.new("conv"))
+        self.hosted = HostedService(dialect, self.ids, self.conversation)
         self.runner = (scenario or Scenario()).runner()
         self.active: ResponseRun | None = None
         self.out_of_band: list[ResponseRun] = []
@@ -142,7 +144,11 @@ class ConnectionState:
             return self._server_error(event)
 
     def next_event(self) -> Event | None:
-        """The next streamed event of a running response, or ``None`` when none is running."""
+        """The next streamed event of a running response, or ``None`` when none is running (or
+        every one waits on a hosted MCP server: see :meth:`take_job`)."""
+        own = self.hosted.next_event()
+        if own is not None:
+            return self._stamp([own])[0]
         for run in [r for r in (self.active, *self.out_of_band) if r is not None]:
             try:
                 event = run.next_event()
@@ -155,6 +161,11 @@ class ConnectionState:
             if event is not None:
                 return self._stamp([event])[0]
         return None
+
+    def take_job(self) -> Job | None:
+        """Network work the I/O layer awaits before asking for events again: listing or
+        calling a hosted MCP server (see :mod:`agentkit.testing.hosted_mcp`)."""
+        return self.hosted.take_job()
 
     @property
     def streaming(self) -> bool:
@@ -176,7 +187,9 @@ class ConnectionState:
         assert isinstance(update, Mapping)
         self.session = config.merge_update(self.session, update)
         self._configure_vad()
-        return [{"type": "session.updated", "session": copy.deepcopy(self.session)}]
+        if "tools" in update:
+            self.hosted.configure(self.session.get("tools"))
+        return [{"type": "session.updated", "session": without_secrets(self.session)}]
 
     def _configure_vad(self) -> None:
         detection = config.turn_detection(self.session, self.dialect)
@@ -333,10 +346,26 @@ class ConnectionState:
         ):
             message = f"Tool call ID {call_id!r} not found in conversation."
             return self._error("invalid_tool_call_id", message, event, param="item.call_id")
+        if item["type"] == "mcp_approval_response":
+            refused = self._approval_problem(str(item.get("approval_request_id")))
+            if refused is not None:
+                param = "item.approval_request_id"
+                return self._error("invalid_value", refused, event, param=param)
         stored = {**copy.deepcopy(dict(item)), "object": "realtime.item", "status": "completed"}
         stored["id"] = item.get("id") or self.ids.new("item")
         previous = self.conversation.insert(stored, previous_id and str(previous_id))
         return self._item_events(stored, previous)
+
+    def _approval_problem(self, request_id: str) -> str | None:
+        """An answer must name a request of the conversation, and be its only answer."""
+        request = self.conversation.get(request_id)
+        if request is None or request.get("type") != "mcp_approval_request":
+            return f"Approval request {request_id!r} not found in conversation."
+        for other in self.conversation.items:
+            answered = other.get("approval_request_id") == request_id
+            if answered and other.get("type") == "mcp_approval_response":
+                return f"Approval request {request_id!r} was already answered."
+        return None
 
     def _item_events(self, item: Mapping[str, Any], previous: str | None) -> list[Event]:
         shown = public_item(item)
@@ -426,12 +455,30 @@ class ConnectionState:
             input=count_input(context, config.instructions(effective), self.conversation.audio_ms),
         )
         tools = config.session_tools(effective)
-        if effective.get("tool_choice") == "none":
+        no_tools = effective.get("tool_choice") == "none"
+        if no_tools:
             tools = []
         # An out-of-band response must not move the conversation's place in the scenario.
         runner = self.runner.scenario.runner() if out_of_band else self.runner
-        planned = runner.plan(context, tools, self.ids)
-        run = ResponseRun(self.ids.new("resp"), spec, planned, self.ids)
+        hosted = self.hosted
+
+        def known_tools() -> list[dict[str, Any]]:
+            return tools if no_tools else [*tools, *hosted.tools_for_model()]
+
+        def plan() -> list[Planned]:
+            return runner.plan(context, known_tools(), self.ids)
+
+        def after_hosted(call: PlannedCall, output: str | None, error: Any) -> list[Planned]:
+            return runner.hosted_call_done(call, output, error, known_tools(), self.ids)
+
+        run = ResponseRun(
+            self.ids.new("resp"),
+            spec,
+            plan if hosted.listing else plan(),
+            self.ids,
+            hosted=hosted,
+            after_hosted=after_hosted,
+        )
         if out_of_band:
             self.out_of_band.append(run)
         else:
