@@ -60,6 +60,7 @@ from agentkit.events import GuardrailVerdict
 from agentkit.guardrails import InputGuardrail, OutputGuardrail, input_guardrail, output_guardrail
 from agentkit.handoffs import Handoff, handoff, handoff_back
 from agentkit.history import HistoryItem
+from agentkit.hosted_mcp import HostedMCP
 from agentkit.images import Image, ImageError, ImageTooLargeError
 from agentkit.models import ModelProfile, UnsupportedOptionError
 from agentkit.protocol.config import (
@@ -109,6 +110,7 @@ __all__ = [
     "Handoff",
     "HandshakeError",
     "HistoryItem",
+    "HostedMCP",
     "Image",
     "ImageError",
     "ImageTooLargeError",
