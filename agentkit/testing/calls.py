@@ -329,6 +329,9 @@ class SimulatedCalls:
 
     async def _answer(self, request: HttpRequest) -> HttpResponse:
         response = await self._route_http(request)
+        path = urlsplit(request.path).path.removeprefix("/openai").rstrip("/")
+        if path == "/v1/realtime/calls":  # a page may post its offer with a client secret
+            response = _cors(response, request)
         self.exchanges.append(
             _Exchange(request.method, request.path, response.status, response.body)
         )
@@ -340,7 +343,7 @@ class SimulatedCalls:
             return _error(404, f"no route for {request.method} {path}")
         route = path.removeprefix("/v1/realtime/").split("/")
         if request.method == "OPTIONS":
-            return _preflight(request)
+            return HttpResponse(204) if route == ["calls"] else _error(404, "no such route")
         self._forget_expired()
         key = self._credential(request)
         if key is None:
@@ -348,7 +351,7 @@ class SimulatedCalls:
         if key in self._expiry and self._expiry[key] <= self.clock():
             return _error(401, "the client secret has expired", code="invalid_api_key")
         if route == ["calls"]:
-            return _cors(await self._create_call(request), request)
+            return await self._create_call(request)
         if key in self.secrets:  # an ephemeral key may only open calls
             return _error(403, "a client secret cannot use this route")
         if route == ["client_secrets"]:
@@ -549,11 +552,6 @@ def _sdp_answer(call_id: str) -> str:
 def _has_media(offer: str) -> bool:
     """A real WebRTC offer: ICE credentials and a DTLS fingerprint (a stub offer has neither)."""
     return "a=fingerprint:" in offer and "a=ice-ufrag:" in offer
-
-
-def _preflight(request: HttpRequest) -> HttpResponse:
-    """CORS preflight: a page on another origin may post its offer with a client secret."""
-    return _cors(HttpResponse(204), request)
 
 
 def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:

@@ -29,10 +29,11 @@ import json
 import logging
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from agentkit.testing.audio import SAMPLE_RATE
+from agentkit.testing.session_config import turn_detection
 
 if TYPE_CHECKING:
     from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
@@ -136,6 +137,10 @@ class WebRtcMedia:
 
     def takes(self, event: Event) -> bool:
         """Output audio is played on the track, not sent as events."""
+        if event.get("type") == "input_audio_buffer.speech_started":
+            # The caller talks over the answer: the service stops playing it (after telling
+            # the readers that speech started).
+            asyncio.get_running_loop().call_soon(self._cut_off)
         if event.get("type") != "response.output_audio.delta":
             return False
         self.speaker.play(str(event.get("response_id", "")), base64.b64decode(event["delta"]))
@@ -149,6 +154,16 @@ class WebRtcMedia:
                     [{"type": "output_audio_buffer.cleared", "response_id": response_id}]
                 )
         return None
+
+    def _cut_off(self) -> None:
+        state = self.call.state
+        if state is None or self.speaker.playing is None:
+            return
+        turn = turn_detection(state.session, state.dialect)
+        if not isinstance(turn, Mapping) or turn.get("interrupt_response", True):
+            self._emit(
+                [{"type": "output_audio_buffer.cleared", "response_id": self.speaker.clear()}]
+            )
 
     async def close(self) -> None:
         if self._closed:
@@ -288,7 +303,8 @@ class _SpeakerTrack:
     def __init__(self, emit: Callable[[list[Event]], None]) -> None:
         self._emit = emit
         self._queue: deque[tuple[str, bytes]] = deque()
-        self._playing: str | None = None
+        self.playing: str | None = None
+        """The answer whose audio is playing, if any."""
         self._start: float | None = None
         self._sent = 0
 
@@ -298,7 +314,7 @@ class _SpeakerTrack:
     def clear(self) -> str | None:
         """Drop what is not played yet; the answer it belonged to."""
         self._queue.clear()
-        playing, self._playing = self._playing, None
+        playing, self.playing = self.playing, None
         return playing
 
     async def _next_frame(self) -> Any:
@@ -325,22 +341,22 @@ class _SpeakerTrack:
         taken = b""
         while len(taken) < size and self._queue:
             response_id, pcm = self._queue.popleft()
-            if response_id != self._playing:
+            if response_id != self.playing:
                 self._switch(response_id)
             need = size - len(taken)
             taken += pcm[:need]
             if len(pcm) > need:
                 self._queue.appendleft((response_id, pcm[need:]))
-        if not self._queue and self._playing is not None and len(taken) < size:
+        if not self._queue and self.playing is not None and len(taken) < size:
             self._switch(None)
         return taken + bytes(size - len(taken))
 
     def _switch(self, response_id: str | None) -> None:
         events: list[Event] = []
-        if self._playing is not None:
-            events.append({"type": "output_audio_buffer.stopped", "response_id": self._playing})
+        if self.playing is not None:
+            events.append({"type": "output_audio_buffer.stopped", "response_id": self.playing})
         if response_id is not None:
             events.append({"type": "output_audio_buffer.started", "response_id": response_id})
-        self._playing = response_id
+        self.playing = response_id
         if events:
             self._emit(events)

@@ -65,6 +65,7 @@ class Caller:
         self.events: list[dict[str, Any]] = []
         self.event_arrived = asyncio.Event()
         self.heard: list[float] = []  # RMS of each received 20 ms frame
+        self.frame_arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.channel.on("message", self._on_message)
         self.connection.on("track", self._on_track)
@@ -90,6 +91,17 @@ class Caller:
 
         return await asyncio.wait_for(seen(), WAIT)
 
+    async def frames(self, count: int) -> list[float]:
+        """Wait until ``count`` frames of the simulator's track have arrived."""
+
+        async def arrived() -> None:
+            while len(self.heard) < count:
+                self.frame_arrived.clear()
+                await self.frame_arrived.wait()
+
+        await asyncio.wait_for(arrived(), WAIT)
+        return self.heard
+
     async def close(self) -> None:
         await self.connection.close()
         for task in self._tasks:
@@ -111,6 +123,7 @@ class Caller:
                 count = len(pcm) // 2
                 samples = struct.unpack(f"<{count}h", pcm)
                 self.heard.append(math.sqrt(sum(s * s for s in samples) / count) / 32768)
+                self.frame_arrived.set()
         except MediaStreamError:
             pass
 
@@ -261,3 +274,26 @@ async def test_the_web_example_refuses_other_sites_and_non_offers() -> None:
             hangup = f"{url}/call/rtc_unknown/hangup"
             assert (await asyncio.to_thread(post_offer, hangup, ""))[0] == 404
         assert sim.calls.calls == {}  # nothing reached the service
+
+
+async def test_speech_over_the_answer_stops_its_audio_on_the_track() -> None:
+    long_answer = Scenario().on_audio().say("A long answer, " * 20).scenario  # 12 s of voice
+    async with Simulator(long_answer, api_key=CANARY_KEY) as sim, caller() as peer:
+        server = Endpoint.custom(sim.openai_url(), credential=CANARY_KEY)
+        control = CallControl(server, api_base_url=sim.calls.api_base)
+        answer = await control.create_call(await peer.offer(), order_agent())
+        await peer.answered(answer.sdp)
+        await peer.event("session.created")
+        peer.say(speech(600) + silence(700))
+        started = await peer.event("output_audio_buffer.started")
+        peer.say(speech(400) + silence(700))  # the caller talks over the answer
+        cleared = await peer.event("output_audio_buffer.cleared")
+        assert cleared["response_id"] == started["response_id"]
+        cut = len(peer.heard)
+        # the next answer starts after the second question ends; until then, silence
+        tail = (await peer.frames(cut + 15))[cut + 5 : cut + 15]
+        assert max(tail) < 0.02, tail
+        types = [event["type"] for event in peer.events]
+        assert types.index(
+            "input_audio_buffer.speech_started", types.index("output_audio_buffer.started")
+        ) < types.index("output_audio_buffer.cleared")
