@@ -83,7 +83,7 @@ from agentkit.transport import Transport, connect
 from agentkit.usage import PriceTable, TokenPrices, TokenUsage, UsageMeter, session_prices
 
 if TYPE_CHECKING:
-    from agentkit.calls.sideband import SidebandSession
+    from agentkit.calls.sideband import Keypad, SidebandSession
 
 __all__ = ["Connector", "Session", "SessionOptions"]
 
@@ -309,13 +309,14 @@ class Session:
         *,
         deps: Any = None,
         options: SessionOptions | None = None,
+        keypad: Keypad | None = None,
     ) -> SidebandSession:
         """A session on the sideband of a call that a browser (WebRTC) or a phone (SIP)
         carries: the agent and its tools run here, the audio stays with the caller. See
         :class:`~agentkit.calls.SidebandSession` and docs/telephony.md."""
         from agentkit.calls.sideband import SidebandSession
 
-        return SidebandSession(call_id, agent, endpoint, deps=deps, options=options)
+        return SidebandSession(call_id, agent, endpoint, deps=deps, options=options, keypad=keypad)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
