@@ -30,12 +30,14 @@ from agentkit import (
     ConfigurationError,
     Endpoint,
     IncomingCall,
+    Keypad,
     ProtocolError,
+    RedisReplayStore,
+    ReplayStore,
     SidebandSession,
     WebhookVerificationError,
     WebhookVerifier,
 )
-from agentkit.calls import Keypad, RedisReplayStore, ReplayStore
 from agentkit.events import (
     DtmfReceived,
     ResponseFinished,
