@@ -208,6 +208,11 @@ class RedisSessionStore:
         lease_key, _, _ = self._names(lease.key)
         await self._release(keys=[lease_key], args=[_held(lease)])
 
+    async def holder(self, key: str) -> str | None:
+        lease_key, _, _ = self._names(key)
+        held = cast("bytes | None", await self._client.get(lease_key))
+        return None if held is None else held.decode().rpartition(":")[0]
+
     async def load(self, key: str) -> SessionRecord | None:
         _, _, record = self._names(key)
         text = cast("bytes | None", await self._client.get(record))

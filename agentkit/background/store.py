@@ -103,6 +103,10 @@ class SessionStore(Protocol):
         """Give a lease up (nothing happens if it is no longer current)."""
         ...
 
+    async def holder(self, key: str) -> str | None:
+        """The owner of the session's live lease (``None``: nobody drives it now)."""
+        ...
+
     async def load(self, key: str) -> SessionRecord | None:
         """The session's last saved record, if any."""
         ...
@@ -149,6 +153,10 @@ class InMemorySessionStore:
         async with self._lock:
             if self._current(lease):
                 del self._leases[lease.key]
+
+    async def holder(self, key: str) -> str | None:
+        held = self._leases.get(key)
+        return held[0] if held is not None and held[2] > time.monotonic() else None
 
     async def load(self, key: str) -> SessionRecord | None:
         text = self._records.get(key)

@@ -57,6 +57,21 @@ async def test_one_lease_at_a_time_and_each_token_larger(store: SessionStore) ->
     assert second is not None and second.token > first.token
 
 
+async def test_the_holder_of_a_session_is_known_while_its_lease_lives(
+    store: SessionStore,
+) -> None:
+    assert await store.holder("conv") is None
+    lease = await store.acquire("conv", "worker:a", TTL)
+    assert lease is not None
+    assert await store.holder("conv") == "worker:a"  # an owner may hold a colon
+    await expire(store, "conv", "probe")
+    assert await store.holder("conv") is None
+    second = await store.acquire("conv", "b", 5)
+    assert second is not None and await store.holder("conv") == "b"
+    await store.release(second)
+    assert await store.holder("conv") is None
+
+
 async def test_a_record_round_trips_under_its_lease(store: SessionStore) -> None:
     assert await store.load("conv") is None
     lease = await store.acquire("conv", "a", 5)
