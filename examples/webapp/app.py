@@ -57,6 +57,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from agentkit import (
     Agent,
     AgentkitError,
+    CallControl,
+    CallRequestError,
     ConfigurationError,
     Endpoint,
     HandshakeError,
@@ -65,8 +67,8 @@ from agentkit import (
     Session,
     SessionClosedError,
     SessionOptions,
+    SidebandSession,
 )
-from agentkit.calls import CallControl, CallRequestError, SidebandSession
 from agentkit.events import (
     AudioDelta,
     ErrorOccurred,
