@@ -179,7 +179,8 @@ class HostedService:
         if self.servers.get(server.label) is not server:
             return  # the session moved on
         server.tools = tools or []
-        item["tools"] = [dict(tool) for tool in server.tools]
+        allowed = [t for t in server.tools if _matches(server.allowed, t, default=True)]
+        item["tools"] = [dict(tool) for tool in allowed]
         status = "failed" if tools is None else "completed"
         if self.dialect == GA:  # the item first, so that whoever hears "completed" has the list
             self.queue.append({"type": "conversation.item.done", "item": public_item(item)})
