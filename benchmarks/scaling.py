@@ -10,14 +10,14 @@ of its own) as the realtime service.
 
 **Takeover.** Each worker process holds its share of the sessions: it takes each session's
 lease in a ``RedisSessionStore`` (ttl ``--ttl``), opens the session against the simulator,
-attaches it (``Delivery``, which renews the lease and saves the record after every response)
-and has one exchange. Workers publish a heartbeat with the same ttl. Once all sessions are
-up, worker 0 is killed with SIGKILL. The survivors notice the missing heartbeat, take each
-orphaned session's lease as soon as it expires, load its record, open a new session,
-``resume`` it and attach it; each then has one more exchange, to show the conversation goes
-on. Reported: the time from the kill to each session resumed (p50, p99, max), which includes
-the lease's ttl, and the part of it after the lease was taken (loading, connecting,
-replaying).
+attaches it as ``CeleryRunner.attach`` does (a ``Delivery`` reading the key's Redis stream,
+renewing the lease and saving the record after every response) and has one exchange.
+Workers publish a heartbeat with the same ttl. Once all sessions are up, worker 0 is killed
+with SIGKILL. The survivors notice the missing heartbeat, take each orphaned session's lease as
+soon as it expires, load its record, open a new session, ``resume`` it and attach it; each
+then has one more exchange, to show the conversation goes on. Reported: the time from the kill
+to each session resumed (p50, p99, max), which includes the lease's ttl, and the part of it
+after the lease was taken (loading the record, connecting, replaying).
 
 **Store cost per tool round.** In this process, sessions attached with an in-memory store and
 with the Redis store (the same idle update source, so only the store differs) run tool rounds
@@ -63,7 +63,7 @@ from agentkit.background import (
     SessionStore,
     resume,
 )
-from agentkit.background.redis import RedisSessionStore
+from agentkit.background.redis import RedisSessionStore, RedisUpdates
 from agentkit.testing import Scenario, Simulator
 
 HELLO, HI = "hello", "Hi there."
@@ -217,7 +217,8 @@ class BenchWorker:
         await session.start()
         if record is not None:
             await resume(session, record)  # before attaching: nothing is spoken mid-replay
-        delivery = Delivery(session, key, NoUpdates(), store=self.store, lease=lease)
+        updates = RedisUpdates(self.url)  # as CeleryRunner.attach reads them
+        delivery = Delivery(session, key, updates, store=self.store, lease=lease)
         delivery.start()
         self.held[key] = (session, delivery)
         return session
@@ -270,7 +271,18 @@ class BenchWorker:
 def run_worker(index: int, keys: list[str], sim_url: str, url: str, ttl: float) -> None:
     """Process entry point of a worker."""
     raise_open_files()
-    asyncio.run(BenchWorker(index, keys, sim_url, url, ttl).run())
+    asyncio.run(_within(BenchWorker(index, keys, sim_url, url, ttl).run(), 3600))
+
+
+async def _within(work: Any, seconds: float) -> Any:
+    """``work``, or after ``seconds`` every task's stack on stderr and an error: a stuck run
+    says where it is stuck."""
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except asyncio.TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise
 
 
 def takeover(ctx: Any, sim_url: str, url: str, sessions: int, processes: int, ttl: float) -> Any:
@@ -379,7 +391,7 @@ def store_rounds(sim_url: str, url: str, sessions: int, rounds: int, repeats: in
                     await store.close()
 
     try:
-        asyncio.run(measure())
+        asyncio.run(_within(measure(), 900))
     finally:
         client.close()
     count = sessions * rounds * repeats
@@ -406,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--ttl", type=float, default=5.0, help="the lease ttl, seconds")
-    parser.add_argument("--round-sessions", type=int, default=50)
+    parser.add_argument("--round-sessions", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=20, help="tool rounds per session")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
