@@ -84,13 +84,16 @@ class SimulatedCall:
     def publish(self, events: Sequence[Event]) -> None:
         """Hand server events to every reader of the call; output audio goes to the media
         when the call has some (the service sends no audio deltas on a WebRTC call)."""
+        published = False
         for event in events:
             if self.media is not None and self.media.takes(event):
                 continue
+            published = True
             for reader in self.readers:
                 reader.pending.append(event)
-        for reader in self.readers:
-            reader.wake()
+        if published:
+            for reader in self.readers:
+                reader.wake()
 
     def next_for(self, reader: CallReader) -> Event | None:
         """The next event for ``reader``: one already published, or the next streamed one of

@@ -217,6 +217,7 @@ class WebRtcMedia:
         if state is not None:
             self.reader.pending.extend(state.open())
         self.call.readers.append(self.reader)
+        self._woken.set()  # session.created goes out now, before anything else happens
         self._own(self._pump())
 
     def _on_message(self, message: str | bytes) -> None:

@@ -8,6 +8,7 @@ key (a canary) is in nothing the browser received.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from agentkit import Endpoint
+from agentkit import Endpoint, mint_client_secret
 from agentkit.testing import Scenario, Simulator, silence, speech, webrtc
+from examples.webapp.agent import agent
 from examples.webapp.app import create_app
 from tests.browser.chromium import CHROMIUM, Browser
 from tests.browser.conftest import ANSWER, ORDER
@@ -124,3 +126,74 @@ async def test_webrtc_mode_page_to_simulator_to_sideband_tool_and_back(
         assert call.status == "ended" and call.media is None
         assert page.errors == [], await page.report()
     assert CANARY_KEY not in caplog.text
+
+
+CALL_WITH_SECRET = """
+(async () => {
+  const connection = (window.testConnection = new RTCPeerConnection());
+  connection.addTransceiver("audio", { direction: "sendrecv" });
+  const channel = connection.createDataChannel("oai-events");
+  const created = new Promise((resolve) => {
+    channel.onmessage = (message) => {
+      const event = JSON.parse(message.data);
+      if (event.type === "session.created") resolve(event);
+    };
+  });
+  await connection.setLocalDescription(await connection.createOffer());
+  await new Promise((resolve) => {
+    const check = () => connection.iceGatheringState === "complete" && resolve();
+    connection.onicegatheringstatechange = check;
+    check();
+  });
+  const response = await postOffer();
+  const location = response.headers.get("Location");
+  await connection.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  const event = await created;
+  return { status: response.status, location, instructions: event.session.instructions };
+})()
+"""
+
+POST_OFFER = """
+window.postOffer = () => fetch(%s, {
+  method: "POST",
+  body: (window.testConnection || { localDescription: { sdp: "" } }).localDescription.sdp,
+  headers: { Authorization: "Bearer " + %s, "Content-Type": "application/sdp" },
+});
+"""
+
+POST_AGAIN = """
+(async () => {
+  const response = await postOffer();
+  window.testConnection.close();
+  return { status: response.status, why: (await response.json()).error.message };
+})()
+"""
+
+
+async def test_a_page_posts_its_own_offer_with_a_client_secret(
+    canary_simulator: Simulator, webrtc_service: str, tmp_path: Path
+) -> None:
+    """The other way in: the page calls the service itself (CORS) with a minted secret."""
+    sim = canary_simulator
+    server = Endpoint.custom(sim.openai_url(), credential=CANARY_KEY)
+    secret = await mint_client_secret(agent, server, api_base_url=sim.calls.api_base)
+    quiet = write_wav(tmp_path / "quiet.wav", silence(500))
+    async with Browser.launch(tmp_path / "profile", fake_microphone(quiet)) as browser:
+        page = await browser.new_page(webrtc_service, record_network=True)
+        calls_url = f"{sim.calls.api_base}/calls"
+        await page.evaluate(POST_OFFER % (json.dumps(calls_url), json.dumps(secret.value)))
+        result = await asyncio.wait_for(
+            page.evaluate(CALL_WITH_SECRET, await_promise=True), BROWSER_TIMEOUT
+        )
+        assert result["status"] == 201 and result["location"].startswith("/v1/realtime/calls/")
+        assert result["instructions"] == agent.instructions  # the secret's configuration
+        [call] = sim.calls.calls.values()
+        assert call.media is not None and call.media.channel is not None
+
+        sim.calls.clock = lambda: secret.expires_at + 1.0
+        again = await asyncio.wait_for(
+            page.evaluate(POST_AGAIN, await_promise=True), BROWSER_TIMEOUT
+        )
+        assert again["status"] == 401 and "expired" in again["why"]  # readable: CORS on errors
+        assert CANARY_KEY not in await page.received()
+        assert page.errors == [], await page.report()
