@@ -161,7 +161,11 @@ class ContentPart(_Model):
 class Item(_Model):
     """A conversation item: a message, a function call or its output, or an item of a hosted
     MCP tool (``mcp_list_tools``, ``mcp_call``, ``mcp_approval_request``,
-    ``mcp_approval_response``), whose fields are the last six."""
+    ``mcp_approval_response``).
+
+    The hosted MCP fields are read from the item's extra fields by the properties below, so the
+    items of every other session validate no field more (items decode on every tool round).
+    """
 
     type: str
     id: str | None = None
@@ -172,17 +176,50 @@ class Item(_Model):
     name: str | None = None
     arguments: str | None = None
     output: str | None = None
-    server_label: str | None = None
-    approval_request_id: str | None = None
-    approve: bool | None = None
-    reason: str | None = None
-    error: dict[str, Any] | None = None
-    tools: tuple[dict[str, Any], ...] | None = None
 
     @property
     def text(self) -> str:
         """All the words of a message item joined (audio parts by their transcript)."""
         return "".join(part.as_text or "" for part in self.content)
+
+    @property
+    def server_label(self) -> str | None:
+        """The hosted MCP server's label (``mcp_*`` items but the approval response)."""
+        return _extra_of(self, "server_label", str)
+
+    @property
+    def approval_request_id(self) -> str | None:
+        """The request an ``mcp_approval_response`` answers, or an ``mcp_call`` followed."""
+        return _extra_of(self, "approval_request_id", str)
+
+    @property
+    def approve(self) -> bool | None:
+        """An ``mcp_approval_response``'s decision."""
+        return _extra_of(self, "approve", bool)
+
+    @property
+    def reason(self) -> str | None:
+        """Why an ``mcp_approval_response`` decided as it did, if it says."""
+        return _extra_of(self, "reason", str)
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """An ``mcp_call``'s error object (``type``, ``message``, ``code``), if it failed."""
+        return _extra_of(self, "error", dict)
+
+    @property
+    def tools(self) -> tuple[dict[str, Any], ...]:
+        """An ``mcp_list_tools`` item's tools (``name``, ``input_schema``, ``description``...)."""
+        listed = _extra_of(self, "tools", list) or _extra_of(self, "tools", tuple) or ()
+        return tuple(tool for tool in listed if isinstance(tool, dict))
+
+
+_T = typing.TypeVar("_T")
+
+
+def _extra_of(item: Item, name: str, kind: type[_T]) -> _T | None:
+    value = (item.__pydantic_extra__ or {}).get(name)
+    return value if isinstance(value, kind) else None
 
 
 class Usage(_Model):
