@@ -27,8 +27,9 @@ Service -> browser, JSON text frames, one per event:
     error            {message}                     the service's own words when it refused
     closed           {reason}                      the realtime session ended; the socket closes
 
-Nothing here is shared between browser sessions except immutable configuration (:class:`Settings`),
-so any number of them run side by side in one process, and any worker can take any browser.
+Nothing here is shared between browser sessions except immutable configuration (:class:`Settings`)
+and the worker's set of running call tasks (closed on shutdown), so any number of them run side
+by side in one process, and any worker can take any browser, or hang up any call.
 """
 
 from __future__ import annotations
