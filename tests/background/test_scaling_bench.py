@@ -37,7 +37,7 @@ def test_the_scaling_benchmark_runs_in_its_smoke_form() -> None:
     takeover = figures["takeover"]
     orphans = takeover["sessions of the killed process"]
     assert orphans == takeover["sessions"] // takeover["processes"]
-    assert takeover["resumed elsewhere"] == takeover["answered after resuming"] == orphans
+    assert takeover["resumed elsewhere and answered again"] == orphans
     rounds = figures["store per tool round"]
     assert rounds["tool rounds per store"] > 0
     assert rounds["redis/memory, round trip p50"] > 0
