@@ -178,7 +178,8 @@ async def test_a_page_posts_its_own_offer_with_a_client_secret(
     server = Endpoint.custom(sim.openai_url(), credential=CANARY_KEY)
     secret = await mint_client_secret(agent, server, api_base_url=sim.calls.api_base)
     quiet = write_wav(tmp_path / "quiet.wav", silence(500))
-    async with Browser.launch(tmp_path / "profile", fake_microphone(quiet)) as browser:
+    flags = [*fake_microphone(quiet), *WEBRTC_FLAGS]
+    async with Browser.launch(tmp_path / "profile", flags) as browser:
         page = await browser.new_page(webrtc_service, record_network=True)
         calls_url = f"{sim.calls.api_base}/calls"
         await page.evaluate(POST_OFFER % (json.dumps(calls_url), json.dumps(secret.value)))
