@@ -172,7 +172,10 @@ class HostedService:
         try:
             tools = await asyncio.wait_for(_list_tools(server), MCP_TIMEOUT)
         except Exception as exc:  # any failure to reach the server: the listing failed
-            log.warning("the simulated service could not list MCP server %s: %s", server.label, exc)
+            cause = _first_cause(exc)
+            log.warning(
+                "the simulated service could not list MCP server %s: %r", server.label, cause
+            )
             tools = None
         finally:
             server.listing = False
@@ -251,6 +254,15 @@ def _needs_approval(policy: Any, tool: Mapping[str, Any]) -> bool:
     return True
 
 
+def _first_cause(exc: BaseException) -> BaseException:
+    """The first real error inside the exception groups the SDK's task groups raise."""
+    inner = getattr(exc, "exceptions", None)  # an exception group (a backport on 3.10)
+    while isinstance(inner, (list, tuple)) and inner and isinstance(inner[0], BaseException):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc
+
+
 def _error(kind: str, message: str, code: int | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"type": kind, "message": message}
     if code is not None:
@@ -315,8 +327,11 @@ async def _call(server: _Server, name: str, arguments: str, outcome: McpOutcome)
         else:
             outcome.output = text
     except Exception as exc:  # the server could not be reached, or answered with an error
-        log.warning("the simulated service's call of %s on %s failed: %s", name, server.label, exc)
-        outcome.error = _error("protocol_error", f"{type(exc).__name__}: {exc}", -32603)
+        cause = _first_cause(exc)
+        log.warning(
+            "the simulated service's call of %s on %s failed: %r", name, server.label, cause
+        )
+        outcome.error = _error("protocol_error", f"{type(cause).__name__}: {cause}", -32603)
     finally:
         outcome.done = True
 

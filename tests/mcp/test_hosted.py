@@ -260,3 +260,39 @@ def _answers_on(connection: Any) -> list[dict[str, Any]]:
         for e in connection.received.of_type("conversation.item.create")
         if e["item"].get("type") == "mcp_approval_response"
     ]
+
+
+async def test_a_call_the_server_refuses_fails_and_the_model_hears_the_error() -> None:
+    scenario = (
+        Scenario()
+        .on("forecast")
+        .call("lookup", days=2)  # no city: the server refuses the arguments
+        .say(lambda out: f"Failed: {'city' in out.raw('lookup')}")
+    )
+    async with hosted(scenario) as state:
+        await listed(state)
+        answer = await state.session.ask("the forecast please", timeout=TIMEOUT)
+        history = state.session.history
+    assert answer.text == "Failed: True"
+    assert [e.status for e in state.of(HostedToolCall)] == ["in_progress", "failed"]
+    (finished,) = state.of(HostedToolCallFinished)
+    assert finished.output is None and finished.error is not None
+    assert finished.error["type"] == "tool_execution_error" and "city" in finished.error["message"]
+    (call,) = [h for h in history if h.type == "mcp_call"]
+    assert call.error == finished.error["message"]
+
+
+async def test_a_server_that_cannot_be_reached_fails_its_listing() -> None:
+    from tests.mcp.servers import free_port
+
+    async with Simulator(FORECAST) as sim:
+        server = HostedMCP("gone", f"http://127.0.0.1:{free_port()}/mcp", require_approval="never")
+        agent = Agent(instructions="x", tools=[server], modality="text", turn_detection=None)
+        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+        session = Session(agent, endpoint)
+        listings: list[HostedToolsListing] = []
+        session.on(HostedToolsListing, listings.append)
+        async with session:
+            answer = await session.ask("the forecast please", timeout=TIMEOUT)
+    assert [e.status for e in listings] == ["in_progress", "failed"]
+    assert answer.text == "[simulator] Cannot call undeclared tool 'lookup'."
