@@ -19,8 +19,17 @@ from agentkit.events import (
 from agentkit.hosted_mcp import StartApproval
 from agentkit.protocol import events as ev
 from agentkit.protocol.client_events import ConversationItemCreate
-from agentkit.state import Action, ConversationState, Emit, Send
-from tests.dispatch.wire import Clock, created, creates, done, item_done, sends, user_added
+from agentkit.state import Action, CancelCalls, ConversationState, Emit, Send
+from tests.dispatch.wire import (
+    Clock,
+    created,
+    creates,
+    done,
+    item_done,
+    sends,
+    speech_started,
+    user_added,
+)
 
 REQUEST = ev.Item(
     type="mcp_approval_request",
@@ -231,3 +240,17 @@ def test_a_replay_restores_calls_and_approvals_but_not_the_tools_list() -> None:
 
 def _send(event: Any) -> Action:
     return Send(event)
+
+
+def test_barge_in_under_the_cancel_policy_cancels_the_decision_and_asks_nothing_more() -> None:
+    state = ConversationState(clock=Clock(), interrupt_policy="cancel")
+    requested(state)
+    state.on_event(done("resp_1", REQUEST))
+
+    interrupted = state.on_event(speech_started())
+    (cancel,) = [a for a in interrupted if isinstance(a, CancelCalls)]
+    assert cancel.call_ids == ("mcpr_1",)
+
+    decided = state.approval_decided("mcpr_1", Approval.deny("the request was cancelled"))
+    assert [a["approve"] for a in answers(decided)] == [False]  # still answered, once
+    assert creates(decided) == []  # the user speaks next
