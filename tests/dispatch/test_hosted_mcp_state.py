@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from openai.types.realtime.conversation_item_param import ConversationItemParam
+from pydantic import TypeAdapter
+
 from agentkit.approval import Approval
 from agentkit.events import (
     HostedToolApprovalAnswered,
@@ -31,6 +34,7 @@ from tests.dispatch.wire import (
     user_added,
 )
 
+SDK_ITEM: TypeAdapter[Any] = TypeAdapter(ConversationItemParam)
 REQUEST = ev.Item(
     type="mcp_approval_request",
     id="mcpr_1",
@@ -83,6 +87,7 @@ def test_a_request_asks_the_application_once_and_is_answered_after_its_response(
     assert answer["approval_request_id"] == "mcpr_1"
     assert answer["approve"] is False and answer["reason"] == "not now"
     assert answer["id"]
+    assert SDK_ITEM.validate_python(answer) == answer
     assert len(creates(finished)) == 1
 
 
@@ -234,6 +239,8 @@ def test_a_replay_restores_calls_and_approvals_but_not_the_tools_list() -> None:
     assert restored["mcp_call"]["approval_request_id"] == "mcpr_1"
     assert restored["mcp_approval_response"]["approve"] is True
     assert "mcp_list_tools" not in restored
+    for item in (i for i in items if i["type"].startswith("mcp_")):
+        assert SDK_ITEM.validate_python(item) == item  # as the SDK types a client's item
     assert any("lists the server's tools again" in note for note in replay.not_restored)
     assert answers(state.resumed()) == []
 
