@@ -332,18 +332,21 @@ def _entry(state: ConversationState, item_id: str) -> Entry | None:
 
 
 def on_listing(state: ConversationState, event: Any) -> list[Any]:
-    """``mcp_list_tools.in_progress/completed/failed``."""
+    """``mcp_list_tools.in_progress/completed/failed``. The event is built when it is told,
+    after the chunk it came in: the item's ``conversation.item.done`` with the tools may follow
+    ``completed`` in the same chunk."""
     status = event.type.rsplit(".", 1)[1]
-    entry = _entry(state, event.item_id)
-    return [
-        Emit(
-            HostedToolsListing,
-            item_id=event.item_id,
-            status=status,
-            server_label=entry["server_label"] if entry else None,
-            tools=entry["tools"] if entry else (),
-        )
-    ]
+    return [Emit(_listing, state, event.item_id, status)]
+
+
+def _listing(state: ConversationState, item_id: str, status: str) -> HostedToolsListing:
+    entry = _entry(state, item_id)
+    return HostedToolsListing(
+        item_id=item_id,
+        status=status,
+        server_label=entry["server_label"] if entry else None,
+        tools=entry["tools"] if entry else (),
+    )
 
 
 def on_arguments_delta(state: ConversationState, event: Any) -> list[Any]:
