@@ -285,9 +285,20 @@ class BenchWorker:
 
 
 def run_worker(index: int, keys: list[str], sim_url: str, url: str, ttl: float) -> None:
-    """Process entry point of a worker."""
+    """Process entry point of a worker (``kill -USR1`` prints its tasks' stacks)."""
     raise_open_files()
-    asyncio.run(_within(BenchWorker(index, keys, sim_url, url, ttl).run(), 3600))
+
+    async def run() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _print_tasks)
+        await BenchWorker(index, keys, sim_url, url, ttl).run()
+
+    asyncio.run(_within(run(), 3600))
+
+
+def _print_tasks() -> None:
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+    sys.stderr.flush()
 
 
 async def _within(work: Any, seconds: float) -> Any:
@@ -296,8 +307,7 @@ async def _within(work: Any, seconds: float) -> Any:
     try:
         return await asyncio.wait_for(work, seconds)
     except asyncio.TimeoutError:
-        for task in asyncio.all_tasks():
-            task.print_stack(file=sys.stderr)
+        _print_tasks()
         raise
 
 

@@ -276,12 +276,19 @@ class Delivery:
         # A client library may turn the cancellation of a pending read into an error of its
         # own (redis-py does on Python 3.10): the loop then sees the flag and ends anyway.
         self._closing = True
-        for running in (task, saver):
-            if running is not None:
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
-        if saver is not None and not self.lease_lost.is_set():
-            await self.save()
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if saver is not None:
+            # Not cancelled mid-save: a Redis command cut off halfway costs its connection.
+            self._save_wanted.set()
+            limit = self.lease.ttl if self.lease is not None else 5.0
+            try:
+                await asyncio.wait_for(saver, limit)
+                if not self.lease_lost.is_set():
+                    await asyncio.wait_for(self.save(), limit)
+            except asyncio.TimeoutError:
+                logger.warning("the last record of %s could not be saved in time", self.key)
         await self._source.close()
 
     async def save(self) -> bool:
@@ -315,6 +322,8 @@ class Delivery:
         while not self.lease_lost.is_set():
             await self._save_wanted.wait()
             self._save_wanted.clear()
+            if self._closing:
+                return
             await self.save()
 
     async def _run(self) -> None:
