@@ -1191,6 +1191,11 @@ def _refuse_ga_only(config: SessionConfig | ResponseOptions, dialect: Dialect) -
             f"{', '.join(unsupported)} need the GA protocol (reasoning models such as "
             "gpt-realtime-2); this endpoint speaks the preview protocol, which has no such setting"
         )
+    if dialect is Dialect.PREVIEW and any(t.get("type") == "mcp" for t in config.tools or ()):
+        raise ConfigurationError(
+            "hosted MCP tools (HostedMCP) need the GA protocol; this endpoint speaks the "
+            "preview protocol, which has none (agentkit.mcp runs an MCP server's tools on any)"
+        )
 
 
 def _usage_updated(meter: UsageMeter, finished: ResponseFinished) -> UsageUpdated:

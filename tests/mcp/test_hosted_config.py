@@ -144,3 +144,12 @@ def test_hosted_mcp_needs_no_mcp_extra() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("x ")
+
+
+def test_a_preview_endpoint_refuses_hosted_mcp_before_connecting() -> None:
+    from agentkit import Endpoint, Session
+
+    agent = Agent(tools=[HostedMCP("docs", "https://x/mcp")])
+    endpoint = Endpoint.custom("ws://127.0.0.1:1/openai/realtime?api-version=2025-04-01-preview")
+    with pytest.raises(ConfigurationError, match="hosted MCP tools .* need the GA protocol"):
+        Session(agent, endpoint, dialect=Dialect.PREVIEW)
