@@ -386,14 +386,15 @@ def _wait(check: Any, what: str, timeout: float) -> None:
 
 
 async def _rounds(
-    sim_url: str, store: SessionStore, sessions: int, rounds: int, ttl: float
+    sim_url: str, store: SessionStore | None, sessions: int, rounds: int, ttl: float
 ) -> list[float]:
+    """Each session runs ``rounds`` tool rounds; ``store=None``: attached without a store."""
     endpoint = Endpoint.custom(sim_url, credential="test-key")
     times: list[float] = []
 
     async def converse(key: str) -> None:
-        lease = await store.acquire(key, "bench", ttl)
-        assert lease is not None
+        lease = None if store is None else await store.acquire(key, "bench", ttl)
+        assert store is None or lease is not None
         async with (
             Session(agent, endpoint, options=options) as session,
             Delivery(session, key, NoUpdates(), store=store, lease=lease),
@@ -403,7 +404,8 @@ async def _rounds(
                 answer = await session.ask(GO, timeout=120)
                 times.append(time.perf_counter() - begun)
                 assert answer.text == DONE, answer.text
-        await store.release(lease)
+        if store is not None and lease is not None:
+            await store.release(lease)
 
     await asyncio.gather(*(converse(f"round-{id(store)}-{n}") for n in range(sessions)))
     return times
@@ -414,16 +416,23 @@ def _redis_cpu(client: redis.Redis) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+KINDS = ("no store", "memory", "redis")
+
+
 def store_rounds(sim_url: str, url: str, sessions: int, rounds: int, repeats: int) -> Any:
     client = redis.Redis.from_url(url)
-    walls: dict[str, list[float]] = {"memory": [], "redis": []}
-    cpu: dict[str, float] = {"memory": 0.0, "redis": 0.0}
-    server_cpu: dict[str, float] = {"memory": 0.0, "redis": 0.0}
+    walls: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    cpu = dict.fromkeys(KINDS, 0.0)
+    server_cpu = dict.fromkeys(KINDS, 0.0)
 
     async def measure() -> None:
         for _ in range(repeats):
-            for kind in ("memory", "redis"):
-                store: Any = InMemorySessionStore() if kind == "memory" else RedisSessionStore(url)
+            for kind in KINDS:
+                store: Any = None
+                if kind == "memory":
+                    store = InMemorySessionStore()
+                elif kind == "redis":
+                    store = RedisSessionStore(url)
                 cpu_before, server_before = time.process_time(), _redis_cpu(client)
                 walls[kind] += await _rounds(sim_url, store, sessions, rounds, ttl=30)
                 cpu[kind] += time.process_time() - cpu_before
@@ -436,8 +445,8 @@ def store_rounds(sim_url: str, url: str, sessions: int, rounds: int, repeats: in
     finally:
         client.close()
     count = sessions * rounds * repeats
-    figures: dict[str, Any] = {"tool rounds per store": count}
-    for kind in ("memory", "redis"):
+    figures: dict[str, Any] = {"tool rounds per kind": count, "sessions at once": sessions}
+    for kind in KINDS:
         figures[f"{kind}: round trip p50 (ms)"] = round(statistics.median(walls[kind]) * 1e3, 2)
         figures[f"{kind}: round trip p99 (ms)"] = round(percentile(walls[kind], 0.99) * 1e3, 2)
         figures[f"{kind}: client CPU per round (ms)"] = round(cpu[kind] / count * 1e3, 3)
@@ -462,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--round-sessions", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=20, help="tool rounds per session")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--part", choices=("all", "takeover", "rounds"), default="all")
     args = parser.parse_args(argv)
     if args.smoke:
         args.sessions, args.ttl = 40, 1.0
@@ -470,16 +480,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = multiprocessing.get_context("spawn")
     load = os.getloadavg()
     with redis_server() as url, simulator(ctx) as sim_url:
-        figures = {
+        figures: dict[str, Any] = {
             "load average before (1, 5, 15 min)": [round(x, 2) for x in load],
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
-            "takeover": takeover(ctx, sim_url, url, args.sessions, args.processes, args.ttl),
-            "store per tool round": store_rounds(
-                sim_url, url, args.round_sessions, args.rounds, args.repeats
-            ),
-            "load average after": [round(x, 2) for x in os.getloadavg()],
         }
+        if args.part in ("all", "takeover"):
+            figures["takeover"] = takeover(
+                ctx, sim_url, url, args.sessions, args.processes, args.ttl
+            )
+        if args.part in ("all", "rounds"):
+            figures["store per tool round"] = store_rounds(
+                sim_url, url, args.round_sessions, args.rounds, args.repeats
+            )
+        figures["load average after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     return 0
 

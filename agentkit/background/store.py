@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from agentkit.errors import AgentkitError
@@ -63,7 +64,9 @@ class SessionRecord:
     usage: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # Shallow, not dataclasses.asdict: that deep-copies the history, on every save.
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SessionRecord:
@@ -198,13 +201,13 @@ def record_of(session: Session, key: str) -> SessionRecord:
         key=key,
         agent_name=session.agent.name,
         config=session.agent.session_config().model_dump(mode="json", exclude_none=True),
-        history=[_as_json(asdict(item)) for item in session.history],
+        history=[_as_json(entry) for entry in session.state.history.values()],
         calls_in_flight=calls,
         usage=session.usage.model_dump(mode="json"),
     )
 
 
-def _as_json(fields: dict[str, Any]) -> dict[str, Any]:
+def _as_json(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The fields as JSON gives them back (a tuple as a list): a record equals its saved copy."""
     return {name: list(v) if isinstance(v, tuple) else v for name, v in fields.items()}
 
