@@ -243,6 +243,17 @@ class StartApproval:
     call: ApprovalCall
 
 
+def item_done(state: ConversationState, item: ev.Item, response_id: str | None) -> list[Any]:
+    """A hosted MCP item of a response is done: a call the service made, or a request to
+    answer (one of a response no longer running is answered on its own, like a late call)."""
+    if item.type == "mcp_call":
+        return [call_finished(item, response_id)]
+    if item.type == "mcp_approval_request":
+        active = response_id if response_id == state.active_response_id else None
+        return approval_requested(state, item, active)
+    return []
+
+
 def approval_requested(
     state: ConversationState, item: ev.Item, response_id: str | None
 ) -> list[Any]:

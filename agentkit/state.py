@@ -571,21 +571,12 @@ class ConversationState:
         self._remember_item(item, response_id=event.response_id)
         if item.type != "function_call" or not item.call_id:
             if item.type[:4] == "mcp_":
-                return self._on_mcp_item_done(item, event.response_id)
+                return hosted_mcp.item_done(self, item, event.response_id)
             return []
         if event.response_id != self.active_response_id:
             # Out of order: no response we know of is running. Answer it when it ends, alone.
             return self._new_call(item, None)
         return self._new_call(item, event.response_id)
-
-    def _on_mcp_item_done(self, item: ev.Item, response_id: str | None) -> list[Action]:
-        """A hosted MCP item of a response: a call the service made, or a request to answer."""
-        if item.type == "mcp_call":
-            return [hosted_mcp.call_finished(item, response_id)]
-        if item.type == "mcp_approval_request":
-            active = response_id if response_id == self.active_response_id else None
-            return hosted_mcp.approval_requested(self, item, active)
-        return []
 
     def _new_call(self, item: ev.Item, response_id: str | None) -> list[Action]:
         call_id = item.call_id or ""
