@@ -36,8 +36,8 @@ from tests.background.worker_process import ASK, READY, THANKS, UNDER_WAY, WELCO
 redis = pytest.importorskip("redis", reason=EXTRA)
 
 SESSIONS = 9  # per phase, three per agentkit worker
-TOOL_SECONDS = 4.0
-VISIBILITY_TIMEOUT = 8.0  # above the tool's time, so a job is handed out again only if lost
+TOOL_SECONDS = 5.0
+VISIBILITY_TIMEOUT = 10.0  # above the tool's time, so a job is handed out again only if lost
 AGENTKIT_WORKERS = ("A", "B", "C")
 VICTIM = "A"
 

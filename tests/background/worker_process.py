@@ -30,7 +30,7 @@ from agentkit.background.redis import RedisSessionStore
 from agentkit.events import ResponseFinished
 from tests.background.app import URL, long_report, runner
 
-LEASE_TTL = 2.0
+LEASE_TTL = 3.0
 SCAN_EVERY = 0.2
 
 ASK = "Build the {quarter} report"
