@@ -45,6 +45,8 @@ from agentkit.events import (
     AudioDelta,
     ErrorOccurred,
     Event,
+    HostedToolApprovalAnswered,
+    HostedToolCallFinished,
     Interrupted,
     Reconnected,
     Reconnecting,
@@ -592,6 +594,19 @@ def _describe(event: Event) -> str | None:
         return f"  [reconnecting, attempt {event.attempt}: {event.reason}]"
     if isinstance(event, Reconnected):
         return f"  [reconnected: {event.restored_items} items restored]"
+    return _describe_hosted(event)
+
+
+def _describe_hosted(event: Event) -> str | None:
+    """What the service did with a hosted MCP server (it calls the tools, not agentkit)."""
+    if isinstance(event, HostedToolCallFinished):
+        tool = f"{event.server_label}.{event.name}"
+        if event.error is not None:
+            return f"  !! {tool} failed (hosted): {event.error.get('message')}"
+        return f"  <- {tool}({event.arguments}) (hosted): {event.output}"
+    if isinstance(event, HostedToolApprovalAnswered):
+        verdict = "approved" if event.approved else f"denied: {event.reason}"
+        return f"  ?? {event.server_label}.{event.name} {verdict}"
     return None
 
 

@@ -97,16 +97,15 @@ def test_protocol_error_messages_are_capped_even_for_huge_values() -> None:
 
 def test_unknown_types_pass_through_with_their_data() -> None:
     frame = {
-        "type": "response.mcp_call.completed",
+        "type": "response.future_feature.done",
         "event_id": "ev_9",
-        "item_id": "mcp_1",
-        "output_index": 0,
+        "response_id": "resp_1",
     }
 
     event = decode(json.dumps(frame))
 
     assert isinstance(event, ev.UnknownEvent)
-    assert event.type == "response.mcp_call.completed"
+    assert event.type == "response.future_feature.done"
     assert event.event_id == "ev_9"
     assert event.data == frame
 

@@ -544,6 +544,83 @@ GA_SERVER_EVENTS: dict[str, tuple[type[BaseModel], dict[str, Any], type[Any], di
         ev.RateLimitsUpdated,
         {"rate_limits.1.name": "tokens", "rate_limits.1.remaining": 39100},
     ),
+    "mcp_list_tools.in_progress": (
+        ga.McpListToolsInProgress,
+        {"type": "mcp_list_tools.in_progress", "event_id": "ev_m1", "item_id": "mcpl_1"},
+        ev.McpListToolsInProgress,
+        {"item_id": "mcpl_1"},
+    ),
+    "mcp_list_tools.completed": (
+        ga.McpListToolsCompleted,
+        {"type": "mcp_list_tools.completed", "event_id": "ev_m2", "item_id": "mcpl_1"},
+        ev.McpListToolsCompleted,
+        {"item_id": "mcpl_1"},
+    ),
+    "mcp_list_tools.failed": (
+        ga.McpListToolsFailed,
+        {"type": "mcp_list_tools.failed", "event_id": "ev_m3", "item_id": "mcpl_2"},
+        ev.McpListToolsFailed,
+        {"item_id": "mcpl_2"},
+    ),
+    "response.mcp_call_arguments.delta": (
+        ga.ResponseMcpCallArgumentsDelta,
+        {
+            "type": "response.mcp_call_arguments.delta",
+            "event_id": "ev_m4",
+            "response_id": "resp_1",
+            "item_id": "mcp_1",
+            "output_index": 1,
+            "delta": '{"city"',
+        },
+        ev.ResponseMcpCallArgumentsDelta,
+        {"response_id": "resp_1", "item_id": "mcp_1", "output_index": 1, "delta": '{"city"'},
+    ),
+    "response.mcp_call_arguments.done": (
+        ga.ResponseMcpCallArgumentsDone,
+        {
+            "type": "response.mcp_call_arguments.done",
+            "event_id": "ev_m5",
+            "response_id": "resp_1",
+            "item_id": "mcp_1",
+            "output_index": 1,
+            "arguments": '{"city": "Oslo"}',
+        },
+        ev.ResponseMcpCallArgumentsDone,
+        {"item_id": "mcp_1", "arguments": '{"city": "Oslo"}'},
+    ),
+    "response.mcp_call.in_progress": (
+        ga.ResponseMcpCallInProgress,
+        {
+            "type": "response.mcp_call.in_progress",
+            "event_id": "ev_m6",
+            "item_id": "mcp_1",
+            "output_index": 1,
+        },
+        ev.ResponseMcpCallInProgress,
+        {"item_id": "mcp_1", "output_index": 1},
+    ),
+    "response.mcp_call.completed": (
+        ga.ResponseMcpCallCompleted,
+        {
+            "type": "response.mcp_call.completed",
+            "event_id": "ev_m7",
+            "item_id": "mcp_1",
+            "output_index": 1,
+        },
+        ev.ResponseMcpCallCompleted,
+        {"item_id": "mcp_1"},
+    ),
+    "response.mcp_call.failed": (
+        ga.ResponseMcpCallFailed,
+        {
+            "type": "response.mcp_call.failed",
+            "event_id": "ev_m8",
+            "item_id": "mcp_2",
+            "output_index": 0,
+        },
+        ev.ResponseMcpCallFailed,
+        {"item_id": "mcp_2"},
+    ),
     "error": (
         ga.RealtimeErrorEvent,
         {
