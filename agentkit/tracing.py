@@ -72,6 +72,8 @@ from agentkit.events import (
     Event,
     GuardrailTripped,
     HandoffOccurred,
+    HostedToolCall,
+    HostedToolCallFinished,
     Interrupted,
     Reconnected,
     ReconnectGaveUp,
@@ -292,6 +294,7 @@ class SessionTracer(NoTracing):
         self._response_contexts: dict[str, Context] = {}
         self._reconnect: Span | None = None
         self._failure: str | None = None
+        self._hosted_started: dict[str, tuple[int, float]] = {}  # item id -> in_progress time
         session.on(ResponseStarted, self._response_started)
         session.on(ResponseFinished, self._response_finished)
         session.on(UsageUpdated, self._usage_updated)
@@ -305,6 +308,8 @@ class SessionTracer(NoTracing):
         session.on(ReconnectGaveUp, self._gave_up)
         session.on(GuardrailTripped, self._guardrail_tripped)
         session.on(HandoffOccurred, self._handoff)
+        session.on(HostedToolCall, self._hosted_call)
+        session.on(HostedToolCallFinished, self._hosted_call_finished)
         if self._content:
             session.on(UserTranscript, self._user_transcript)
 
@@ -668,6 +673,41 @@ class SessionTracer(NoTracing):
             otel_context.detach(attached)
             span.ended = (time.time_ns(), time.perf_counter())
             self._tool_done(span)
+
+    def _hosted_call(self, event: HostedToolCall) -> None:
+        if event.status == "in_progress":
+            started = self._hosted_started
+            started[event.item_id] = self._session._event_time()
+            if len(started) > _KEPT_REQUESTS:
+                del started[next(iter(started))]
+
+    def _hosted_call_finished(self, event: HostedToolCallFinished) -> None:
+        """A call the service made to a hosted MCP server: a span under its response, from
+        ``response.mcp_call.in_progress`` to the item's end (the service's own timing is not
+        told). ``gen_ai.tool.type`` is ``extension``: the tool runs on the service's side."""
+        ended = self._session._event_time()
+        start_ns = self._hosted_started.pop(event.item_id, ended)[0]
+        parent = self._open_response(event.response_id) if event.response_id else self._context
+        name = event.name or "mcp"
+        attributes: dict[str, AttributeValue] = {
+            OPERATION: "execute_tool",
+            TOOL_NAME: name,
+            TOOL_CALL_ID: event.item_id,
+            TOOL_TYPE: "extension",
+            "agentkit.mcp.server_label": event.server_label or "",
+        }
+        if event.response_id:
+            attributes[RESPONSE_ID] = event.response_id
+        if self._content:
+            attributes[TOOL_ARGUMENTS] = event.arguments
+            if event.output is not None:
+                attributes[TOOL_RESULT] = event.output
+        span = self._tracer.start_span(
+            f"execute_tool {name}", context=parent, attributes=attributes, start_time=start_ns
+        )
+        if event.error is not None:
+            _fail(span, str(event.error.get("type") or "hosted_tool_error"))
+        span.end(end_time=ended[0])
 
     def _tool_done(self, span: ToolSpan) -> None:
         """The tool's task ended, its output written (or queued behind its response's end).
