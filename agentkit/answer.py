@@ -23,6 +23,7 @@ from agentkit.errors import AgentkitError, ServerError, SessionClosedError
 from agentkit.events import (
     ErrorOccurred,
     Event,
+    HostedToolCallFinished,
     Reconnected,
     ResponseFinished,
     ResponseStarted,
@@ -54,7 +55,9 @@ class AnswerTimeoutError(AgentkitError, asyncio.TimeoutError):
 
 @dataclass(frozen=True)
 class ToolCall:
-    """A tool call the turn made, with the output the model was given."""
+    """A tool call the turn made, with the output the model was given. A hosted MCP tool's
+    call, which the service made, has its ``server_label`` and the call item's id as
+    ``call_id``; its ``duration_s`` is 0 (the service does not tell it)."""
 
     call_id: str
     name: str
@@ -63,6 +66,7 @@ class ToolCall:
     is_error: bool = False
     error_type: str | None = None
     duration_s: float = 0.0
+    server_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ _OBSERVED: tuple[type[Event], ...] = (
     ResponseFinished,
     ToolCallStarted,
     ToolCallFinished,
+    HostedToolCallFinished,
     UsageUpdated,
     ErrorOccurred,
     Reconnected,
@@ -237,6 +242,19 @@ class _TurnWatcher:
                     event.is_error,
                     event.error_type,
                     event.duration_s,
+                )
+            )
+        elif isinstance(event, HostedToolCallFinished):
+            error = event.error
+            self._calls.append(
+                ToolCall(
+                    event.item_id,
+                    event.name or "",
+                    event.arguments,
+                    (event.output or "") if error is None else str(error.get("message", "")),
+                    is_error=error is not None,
+                    error_type=None if error is None else str(error.get("type") or "error"),
+                    server_label=event.server_label,
                 )
             )
 

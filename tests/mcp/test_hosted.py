@@ -122,6 +122,13 @@ async def test_a_call_is_made_and_its_real_output_answers_the_user() -> None:
     assert answer.text == "Forecast: wx: Oslo sunny for 2 day(s)"
     (finished,) = state.of(HostedToolCallFinished)
     assert (finished.server_label, finished.name) == ("weather", "lookup")
+    (listed_call,) = answer.tool_calls
+    assert (listed_call.server_label, listed_call.name, listed_call.call_id) == (
+        "weather",
+        "lookup",
+        finished.item_id,
+    )
+    assert listed_call.output == finished.output and not listed_call.is_error
     assert finished.output == "wx: Oslo sunny for 2 day(s)" and finished.error is None
     assert [e.status for e in state.of(HostedToolCall)] == ["in_progress", "completed"]
     (call,) = [h for h in history if h.type == "mcp_call"]
