@@ -38,6 +38,8 @@ SERVER_ERROR_MESSAGE = (
 )
 MIN_COMMIT_MS = 100
 """Shortest buffer ``input_audio_buffer.commit`` accepts (the service asks for ~100 ms)."""
+MAX_SILENT_KEPT_MS = 10_000
+"""Audio kept, beyond the prefix padding, while server VAD hears no speech."""
 
 CLIENT_EVENT_TYPES = (
     "session.update",
@@ -86,7 +88,7 @@ class ConnectionState:
         self.runner = (scenario or Scenario()).runner()
         self.active: ResponseRun | None = None
         self.out_of_band: list[ResponseRun] = []
-        self.audio_buffer = b""
+        self.audio_buffer = bytearray()
         self._vad: ServerVad | None = None
         self._speech_item: str | None = None
         self._configure_vad()
@@ -211,16 +213,23 @@ class ConnectionState:
         except binascii.Error:
             return self._error("invalid_value", "Invalid base64 audio.", event, param="audio")
         self.audio_buffer += pcm
-        if self._vad is None:
+        vad = self._vad
+        if vad is None:
             return []
         events: list[Event] = []
-        for boundary in self._vad.feed(pcm):
+        for boundary in vad.feed(pcm):
             if boundary.kind == "started":
                 events.extend(self._speech_started(boundary.audio_ms))
             elif boundary.kind == "timeout":
                 events.extend(self._idle_timeout(boundary.since_ms, boundary.audio_ms))
             else:
                 events.extend(self._speech_stopped(boundary.audio_ms))
+        if not vad.in_speech:
+            # As the service does between utterances: only the prefix padding is kept for the
+            # next one, so an open microphone (a WebRTC call) does not pile up silence.
+            keep = (vad.prefix_padding_ms + MAX_SILENT_KEPT_MS) * audio.BYTES_PER_MS
+            if len(self.audio_buffer) > 2 * keep:
+                del self.audio_buffer[:-keep]
         return events
 
     def _speech_started(self, audio_ms: int) -> list[Event]:
@@ -271,17 +280,17 @@ class ConnectionState:
         return events
 
     def _commit(self, event: Mapping[str, Any]) -> list[Event]:
-        if audio.duration_ms(self.audio_buffer) < MIN_COMMIT_MS:
+        if audio.duration_ms(len(self.audio_buffer)) < MIN_COMMIT_MS:
             message = (
                 f"Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has "
-                f"{audio.duration_ms(self.audio_buffer)}.00ms of audio."
+                f"{audio.duration_ms(len(self.audio_buffer))}.00ms of audio."
             )
             return self._error("input_audio_buffer_commit_empty", message, event)
         return self._commit_buffer(self._speech_item or self.ids.new("item"))
 
     def _commit_buffer(self, item_id: str) -> list[Event]:
-        pcm, self.audio_buffer = self.audio_buffer, b""
+        pcm, self.audio_buffer = bytes(self.audio_buffer), bytearray()
         if self._vad is not None:
             self._vad.reset()
         self._speech_item = None
@@ -317,7 +326,7 @@ class ConnectionState:
         return self.runner.scenario.transcript(earlier, audio.duration_ms(pcm))
 
     def _clear(self, event: Mapping[str, Any]) -> list[Event]:
-        self.audio_buffer = b""
+        self.audio_buffer = bytearray()
         if self._vad is not None:
             self._vad.reset()
         self._speech_item = None
