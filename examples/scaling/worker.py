@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -91,9 +93,12 @@ class Worker:
                 if record is None:
                     self.say(f"user: {ASK}")
                     await session.send_text(ASK)
-                while not delivery.lease_lost.is_set():
-                    await turn_over.wait()
+                while True:
+                    await first_of(turn_over.wait(), delivery.lease_lost.wait())
                     turn_over.clear()
+                    if delivery.lease_lost.is_set():
+                        self.say(f"lost the lease on {key}: another worker drives it now")
+                        return
                     said = [i.text for i in session.history if i.type == "message"]
                     if said[-1:] and said[-1].startswith("You're welcome"):
                         break
@@ -113,6 +118,16 @@ class Worker:
 
     def _result_spoken(self, event: BackgroundResult) -> None:
         self.say(f"the result of {event.call_id} entered the conversation")
+
+
+async def first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Until the first of ``waits`` is done; the others are cancelled."""
+    tasks = [asyncio.create_task(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def main(argv: list[str]) -> None:
