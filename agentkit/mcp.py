@@ -339,11 +339,22 @@ class MCPServer:
         except Exception as exc:  # a transport failure (HTTP, a malformed result)
             logger.exception("MCP call %s on %s failed", tool.remote_name, self.name)
             return ToolResult.error(f"{tool.name} failed: {type(exc).__name__}: {exc}")
-        refreshing = self._refreshing
-        if refreshing is not None and not refreshing.done():
-            # The call changed the tools: the model hears its output after the session.update.
-            await asyncio.shield(refreshing)
+        refreshes = [self._refreshing]
+        if self._changes_come_apart(client):
+            # A change notice would come on the listen stream, which the result may overtake:
+            # only a new listing tells whether this call changed the tools.
+            self._refreshing = self._spawn(self._refresh())
+            refreshes.append(self._refreshing)
+        for refreshing in refreshes:
+            if refreshing is not None and not refreshing.done():
+                # The call changed the tools: the model hears its output after the session.update.
+                await asyncio.shield(refreshing)
         return _to_result(tool.name, result)
+
+    def _changes_come_apart(self, client: Client) -> bool:
+        """Whether the server's change notices travel apart from its results (a 2026-07-28
+        connection over HTTP: on a ``subscriptions/listen`` stream of its own)."""
+        return False
 
     async def _connected(self) -> Client | None:
         """The live connection, waiting for a (re)connection in progress. A server never
@@ -584,6 +595,11 @@ class MCPServerHTTP(MCPServer):
         host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
         super().__init__(name or host, prefix=prefix, timeout=timeout, restart=restart)
         self.url = url
+
+    def _changes_come_apart(self, client: Client) -> bool:
+        tools = client.server_capabilities.tools
+        listed_changes = tools is not None and bool(tools.list_changed)
+        return listed_changes and client.protocol_version in MODERN_PROTOCOL_VERSIONS
 
     def _fresh(self) -> MCPServerHTTP:
         return MCPServerHTTP(

@@ -3,6 +3,8 @@
 ``build()`` makes one; ``stdio_server.py`` runs it over stdio, :func:`serve_http` on 127.0.0.1
 over streamable HTTP. A tool that sees its request cancelled writes ``cancelled NAME`` to the
 marks file, so a test in another process can tell that the cancellation reached the server.
+A ``gated`` server also has ``hold``, a tool that runs until the test writes ``release KEY`` to
+the marks file, so that a test can drop a socket while a call is surely running.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from tests.support import TIMEOUT
 STDIO_SCRIPT = Path(__file__).with_name("stdio_server.py")
 
 
-def build(name: str, marks: Path | None = None) -> MCPServer:
+def build(name: str, marks: Path | None = None, *, gated: bool = False) -> MCPServer:
     """A server with a quick tool, a tool reporting progress, one that runs until cancelled,
-    one that adds a tool (and says its list changed), and two that end its own process."""
+    one that adds a tool (and says its list changed), and two that end its own process; with
+    ``gated`` (and ``marks``), also ``hold``."""
     server = MCPServer(name, log_level="WARNING")  # its default INFO reconfigures logging
 
     def mark(text: str) -> None:
@@ -39,6 +42,8 @@ def build(name: str, marks: Path | None = None) -> MCPServer:
     _add_work(server, name, mark)
     _add_changes(server)
     _add_endings(server, mark)
+    if gated and marks is not None:
+        _add_gate(server, marks, mark)
     return server
 
 
@@ -100,6 +105,37 @@ def _add_endings(server: MCPServer, mark: Callable[[str], None]) -> None:
         mark("crashed")
         sys.stdout.flush()
         os._exit(3)
+
+
+def _add_gate(server: MCPServer, marks: Path, mark: Callable[[str], None]) -> None:
+    @server.tool()
+    async def hold(key: str) -> str:
+        """Run until released."""
+        mark(f"started hold {key}")
+        try:
+            while not released(marks, key):  # noqa: ASYNC110 - the test writes a file
+                await anyio.sleep(0.02)
+        except anyio.get_cancelled_exc_class():
+            mark(f"cancelled hold {key}")
+            raise
+        mark(f"finished hold {key}")
+        return f"held {key}"
+
+
+def released(marks: Path, key: str) -> bool:
+    """Whether the test let ``hold`` with ``key`` finish (see :func:`release`)."""
+    return f"release {key}" in marks_of(marks)
+
+
+def release(marks: Path, key: str) -> None:
+    """Let a running (or later) ``hold`` with ``key`` finish."""
+    with marks.open("a", encoding="utf-8") as file:
+        file.write(f"release {key}\n")
+
+
+def marks_of(marks: Path) -> list[str]:
+    """The lines written to the marks file so far."""
+    return marks.read_text(encoding="utf-8").splitlines() if marks.exists() else []
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""The test MCP server over stdio: ``python stdio_server.py NAME [MARKS_FILE]``."""
+"""The test MCP server over stdio: ``python stdio_server.py NAME [MARKS_FILE [gated]]``."""
 
 from __future__ import annotations
 
@@ -11,4 +11,5 @@ from tests.mcp.servers import build
 
 if __name__ == "__main__":
     marks = Path(sys.argv[2]) if len(sys.argv) > 2 else None
-    build(sys.argv[1], marks).run("stdio")
+    gated = sys.argv[3:4] == ["gated"]
+    build(sys.argv[1], marks, gated=gated).run("stdio")
