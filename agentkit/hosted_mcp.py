@@ -313,12 +313,12 @@ async def answer_approval(session: Session, call: ApprovalCall) -> None:
             call.call_id, call.name, call.arguments, session=session, server_label=call.server_label
         )
         try:
-            approval = await session._approval(request, no_hook=NO_HOOK)
+            approval = await session._runner.approval(request, no_hook=NO_HOOK)
         except asyncio.CancelledError:
-            reason = session._cancel_reasons.pop(call.call_id, "cancelled")
+            reason = session._runner.cancelled(call.call_id)
             approval = Approval.deny(f"the request was cancelled: {reason}")
         finally:
-            session._call_tasks.pop(call.call_id, None)
+            session._runner.ended(call.call_id)
         try:
             if not session._perform_now(session.state.approval_decided(call.call_id, approval)):
                 await session._flush()

@@ -19,11 +19,12 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from agentkit._delivery import APP_EVENTS, BufferPolicy, EventChannel
-from agentkit._tasks import Slots, TaskOwner, ended
+from agentkit._tasks import TaskOwner
 from agentkit.agent import Agent
 from agentkit.answer import Answer, ask
-from agentkit.approval import Approval, ApprovalHook, ToolCallRequest, as_approval
+from agentkit.approval import ApprovalHook
 from agentkit.aside import AsideResult, aside
+from agentkit.dispatch import ToolRunner
 from agentkit.endpoints import Endpoint
 from agentkit.errors import (
     ConfigurationError,
@@ -45,9 +46,9 @@ from agentkit.events import (
     ToolProgress,
     UsageUpdated,
 )
-from agentkit.guardrails import OutputWatch, screen_call
+from agentkit.guardrails import OutputWatch
 from agentkit.history import Replay
-from agentkit.hosted_mcp import ApprovalCall, StartApproval, answer_approval
+from agentkit.hosted_mcp import StartApproval
 from agentkit.images import ImageDetail, ImageLike, load_image
 from agentkit.models import ModelProfile, check_images, check_session_config
 from agentkit.protocol import events as ev
@@ -77,7 +78,6 @@ from agentkit.state import (
     Send,
     StartCall,
 )
-from agentkit.tools import ToolContext, ToolResult
 from agentkit.tracing import NoTracing, session_tracer
 from agentkit.transport import Transport, connect
 from agentkit.usage import PriceTable, TokenPrices, TokenUsage, UsageMeter, session_prices
@@ -189,14 +189,11 @@ class Session:
     # attributes costs about 1.5 KiB each (too many keys for CPython to share them).
     __slots__ = (
         "__weakref__",
-        "_call_tasks",
-        "_cancel_reasons",
         "_close_event",
         "_closed",
         "_config_event_id",
         "_connected",
         "_connector",
-        "_deadlines",
         "_events",
         "_expiry_timer",
         "_failed_restores",
@@ -209,12 +206,10 @@ class Session:
         "_output_watch",
         "_ready",
         "_rollover_reason",
+        "_runner",
         "_stale_timer",
         "_tasks",
-        "_timed_out",
         "_told_later",
-        "_tool_slots",
-        "_tool_timer",
         "_tracing",
         "_transport",
         "agent",
@@ -266,12 +261,7 @@ class Session:
         self.server_session: dict[str, Any] = {}
         self._transport: Transport | None = None
         self._tasks = TaskOwner()
-        self._call_tasks: dict[str, asyncio.Task[None]] = {}
-        self._cancel_reasons: dict[str, str] = {}
-        self._tool_slots: Slots | None = None  # made on the first call
-        self._deadlines: dict[str, tuple[float, float]] = {}  # call id -> (deadline, limit)
-        self._timed_out: dict[str, float] = {}
-        self._tool_timer: asyncio.TimerHandle | None = None
+        self._runner = ToolRunner(self)
         self._events = EventChannel(self.options.max_buffered_events, self.options.buffer_policy)
         self._handlers: dict[type, list[Handler]] = {}
         # A list, not a deque: it is nearly always empty, and an empty deque costs 760 bytes.
@@ -357,14 +347,11 @@ class Session:
         if self._closed:
             return
         self._closed = True
-        current = asyncio.current_task()  # a tool may hang up: it must not wait for itself
-        running = [(c, t) for c, t in self._call_tasks.items() if t is not current]
-        for call_id, task in running:
-            self._cancel_reasons.setdefault(call_id, "the session closed")
-            task.cancel()
+        running = self._runner.cancel_all("the session closed")
         if running:
-            await asyncio.gather(*(task for _, task in running), return_exceptions=True)
-        for timer in (self._stale_timer, self._expiry_timer, self._tool_timer):
+            await asyncio.gather(*running, return_exceptions=True)
+        self._runner.stop_timer()
+        for timer in (self._stale_timer, self._expiry_timer):
             if timer is not None:
                 timer.cancel()
         if self._transport is not None:
@@ -654,11 +641,11 @@ class Session:
             elif type(action) is StartCall:
                 starts.append(action.call)
             elif type(action) is CancelCalls:
-                self._cancel_calls(action.call_ids, action.reason)
+                self._runner.cancel(action.call_ids, action.reason)
             elif type(action) is StartApproval:  # type: ignore[comparison-overlap]
-                self._start_approval(action.call)
+                self._runner.start_approval(action.call)
         for call in starts:
-            self._start_call(call)
+            self._runner.start(call)
         if self._stale_timer is None and self.state.watched():
             self._schedule_stale_check()
 
@@ -778,7 +765,7 @@ class Session:
     async def _end(self, code: int, reason: str) -> None:
         self._closed = True
         self._fail_ready(ConnectionClosedError(code, reason))
-        await self._abandon_calls()
+        self._runner.cancel_all("the connection was lost")
         self._finish(SessionClosed(code=code, reason=reason))
 
     async def _reconnect(self, reason: str) -> bool:
@@ -1017,170 +1004,10 @@ class Session:
 
     # -- tools -------------------------------------------------------------------------------
 
-    def _start_call(self, call: Call) -> None:
-        run = self._tracing.traced_call(call, self._run_call(call))
-        name = f"agentkit-tool-{call.name}"
-        task = self._tasks.start(run, name=name, eager=True, removes_itself=True)
-        if not ended(task):  # an eager task may already have answered the call
-            self._call_tasks[call.call_id] = task
-
-    def _start_approval(self, call: ApprovalCall) -> None:
-        """Ask the approval hook about a hosted MCP tool's request, in a task of its own that
-        barge-in and closing cancel like a call's (see :mod:`agentkit.hosted_mcp`)."""
-        coroutine = answer_approval(self, call)
-        task = self._tasks.start(coroutine, name="agentkit-mcp-approval", removes_itself=True)
-        if not ended(task):
-            self._call_tasks[call.call_id] = task
-
-    def _cancel_calls(self, call_ids: tuple[str, ...], reason: str) -> None:
-        for call_id in call_ids:
-            task = self._call_tasks.get(call_id)
-            if task is not None and not task.done():
-                self._cancel_reasons[call_id] = reason
-                task.cancel()
-
-    async def _run_call(self, call: Call) -> None:
-        try:
-            result = await self._invoke(call)
-        except asyncio.CancelledError:
-            limit = self._timed_out.pop(call.call_id, None)
-            if limit is not None:
-                message = f"{call.name} did not finish within {limit:g} s"
-                result = ToolResult.error(message, error_type="timeout")
-            else:
-                reason = self._cancel_reasons.pop(call.call_id, "cancelled")
-                result = ToolResult.error(
-                    f"{call.name} was cancelled: {reason}", error_type="cancelled"
-                )
-        finally:
-            self._call_tasks.pop(call.call_id, None)
-            self._timed_out.pop(call.call_id, None)  # a tool that swallowed its cancellation
-        result = self._capped(result)
-        try:
-            if not self._perform_now(self.state.call_finished(call.call_id, result)):
-                await self._flush()
-        except (SessionClosedError, ConnectionFailedError):
-            logger.info("output for call %s not delivered: the connection is gone", call.call_id)
-        finally:
-            self._tasks.remove(asyncio.current_task())  # started with removes_itself
-
-    async def _invoke(self, call: Call) -> ToolResult:
-        tool = self.agent.toolset.get(call.name)
-        if tool is None:
-            known = ", ".join(self.agent.toolset.names) or "none"
-            message = f"there is no tool named {call.name!r}; available tools: {known}"
-            return ToolResult.error(message, error_type="unknown_tool")
-        if self.agent.input_guards:
-            blocked = await screen_call(self, call)
-            if blocked is not None:
-                return blocked
-        if self.options.approve is not None:
-            denial = await self._denial(call)
-            if denial is not None:
-                return denial
-        context: ToolContext[Any] | None = None
-        if tool.takes_context:
-            context = ToolContext(
-                call_id=call.call_id,
-                tool_name=call.name,
-                deps=self.deps,
-                session=self,
-                agent=self.agent,
-                progress_callback=lambda message: self._progress(call, message),
-            )
-        limit = tool.timeout if tool.timeout is not None else self.options.tool_timeout
-        slots = self._tool_slots
-        if slots is None:
-            slots = self._tool_slots = Slots(self.options.max_concurrent_tools)
-        if not slots.take_now():
-            await slots.take()
-        try:
-            self._watch_call(call.call_id, limit)
-            try:
-                return await tool.invoke(call.arguments, context)
-            finally:
-                self._deadlines.pop(call.call_id, None)
-        finally:
-            slots.give()
-
-    def _watch_call(self, call_id: str, limit: float) -> None:
-        """Give a running call a deadline. One timer watches every call of the session, so a
-        fast tool costs two dict operations instead of a timer of its own."""
-        deadline = asyncio.get_running_loop().time() + limit
-        self._deadlines[call_id] = (deadline, limit)
-        self._arm_tool_timer(deadline)
-
-    def _arm_tool_timer(self, deadline: float) -> None:
-        """Make the watchdog fire by ``deadline``, unless it already fires earlier."""
-        timer = self._tool_timer
-        if timer is not None and timer.when() <= deadline:
-            return
-        if timer is not None:
-            timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._tool_timer = loop.call_at(deadline, self._enforce_deadlines)
-
-    def _enforce_deadlines(self) -> None:
-        """Cancel every call past its deadline (``_run_call`` answers it as a timeout), then
-        wait for the next deadline, if any."""
-        self._tool_timer = None
-        now = asyncio.get_running_loop().time()
-        for call_id, (deadline, limit) in list(self._deadlines.items()):
-            if deadline > now:
-                continue
-            del self._deadlines[call_id]  # even without a task to cancel: never re-armed late
-            task = self._call_tasks.get(call_id)
-            if task is not None and not task.done():
-                self._timed_out[call_id] = limit
-                task.cancel()
-        if self._deadlines and not self._closed:
-            self._arm_tool_timer(min(deadline for deadline, _ in self._deadlines.values()))
-
-    async def _denial(self, call: Call) -> ToolResult | None:
-        """Ask the application's approval hook, if any; a denial is the call's output."""
-        request = ToolCallRequest(call.call_id, call.name, call.arguments, session=self)
-        approval = await self._approval(request)
-        if approval.allowed:
-            return None
-        message = f"{call.name} was not run: {approval.reason}"
-        return ToolResult.error(message, error_type="denied")
-
-    async def _approval(
-        self, request: ToolCallRequest, no_hook: Approval | None = None
-    ) -> Approval:
-        """The approval hook's decision (``no_hook``, or allowed, when there is none); a hook
-        that fails or takes longer than ``approval_timeout`` denies."""
-        hook = self.options.approve
-        if hook is None:
-            return no_hook or Approval.allow()
-        try:
-            decision = await asyncio.wait_for(
-                _awaitable(hook(request)), self.options.approval_timeout
-            )
-        except asyncio.TimeoutError:
-            decision = Approval.deny("approval timed out")
-        except Exception:
-            logger.exception("the approval hook failed for %s", request.name)
-            decision = Approval.deny("approval failed")
-        return as_approval(decision)
-
-    def _capped(self, result: ToolResult) -> ToolResult:
-        limit = self.options.max_tool_output_chars
-        if len(result.output) <= limit:
-            return result
-        marker = f"... [output truncated: {len(result.output)} chars, limit {limit}]"
-        output = result.output[: max(0, limit - len(marker))] + marker
-        return ToolResult(output, result.is_error, result.error_type, result.respond)
-
     async def _progress(self, call: Call, message: str) -> None:
         self._emit(ToolProgress(call_id=call.call_id, name=call.name, message=message))
         if self.options.speak_progress and not self._closed:
             await self._perform(self.state.progress(message))
-
-    async def _abandon_calls(self) -> None:
-        for call_id, task in list(self._call_tasks.items()):
-            self._cancel_reasons.setdefault(call_id, "the connection was lost")
-            task.cancel()
 
 
 def _refuse_ga_only(config: SessionConfig | ResponseOptions, dialect: Dialect) -> None:
@@ -1209,12 +1036,6 @@ def _usage_updated(meter: UsageMeter, finished: ResponseFinished) -> UsageUpdate
         cost=cost,
         total_cost=None if cost is None else meter.total_cost,
     )
-
-
-async def _awaitable(value: Approval | bool | Awaitable[Approval | bool]) -> Approval | bool:
-    if isinstance(value, (Approval, bool)):
-        return value
-    return await value
 
 
 async def _awaited(outcome: Awaitable[None]) -> None:
