@@ -17,7 +17,9 @@ import pytest
 pytest.importorskip("mcp")
 
 from agentkit import Agent, SessionOptions, tool
+from agentkit.approval import Approval, ToolCallRequest
 from agentkit.events import (
+    HostedToolCallFinished,
     Reconnected,
     Reconnecting,
     ResponseFinished,
@@ -319,3 +321,43 @@ async def test_barge_in_after_a_drop_cancels_the_mcp_request(kind: str, tmp_path
     assert marks_of(marks).count("started wait_forever") == 1
     # The cancelled round asks for no follow-up: only the user's speech got an answer.
     assert len(t.sim.connections[1].received.of_type("response.create")) == 0
+
+
+async def test_a_hosted_call_denied_across_a_drop_gets_one_answer_and_is_never_made() -> None:
+    """The socket drops while the application decides a hosted MCP approval request, and the
+    decision is no: one denial, on the new socket, and the service never calls the server."""
+    from tests.mcp.test_hosted import _answers_on, hosted, listed
+
+    scenario = (
+        Scenario()
+        .on("forecast")
+        .call("lookup", city="Oslo")
+        .say(lambda out: f"Denied: {out.raw('lookup')} ({out.all[-1].approved})")
+    )
+    release = asyncio.Event()
+    asked: list[ToolCallRequest] = []
+
+    async def deny(request: ToolCallRequest) -> Approval:
+        asked.append(request)
+        await release.wait()  # the socket drops while the application decides
+        return Approval.deny("the user said no")
+
+    async with hosted(scenario, approval="always", approve=deny, reconnect=FAST) as state:
+        await listed(state)
+        state.sim.faults.drop_after_event("response.done", code=1011)
+        reply = asyncio.ensure_future(state.session.ask("the forecast please", timeout=TIMEOUT))
+        await state.until(lambda: bool(state.of(Reconnected)) and bool(asked))
+        release.set()
+        answer = await reply
+        history = state.session.history
+    assert answer.text == "Denied: the user said no (False)"
+    assert len(asked) == 1
+    first, second = state.sim.connections
+    assert _answers_on(first) == []
+    (sent,) = _answers_on(second)
+    assert sent["approve"] is False and sent["reason"] == "the user said no"
+    made = [e for c in (first, second) for e in c.sent if e["type"].startswith("response.mcp_call")]
+    assert made == []
+    assert not state.of(HostedToolCallFinished)
+    (response,) = [h for h in history if h.type == "mcp_approval_response"]
+    assert response.approved is False
