@@ -420,10 +420,13 @@ KINDS = ("no store", "memory", "redis")
 
 
 def store_rounds(sim_url: str, url: str, sessions: int, rounds: int, repeats: int) -> Any:
+    """Rounds for each kind in turn, ``repeats`` times; CPU figures are medians of the repeats
+    (the machine is shared: one repeat's figure can be off, a median of several less so)."""
     client = redis.Redis.from_url(url)
     walls: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    cpu = dict.fromkeys(KINDS, 0.0)
-    server_cpu = dict.fromkeys(KINDS, 0.0)
+    cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}  # ms per round, per repeat
+    server_cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    per_repeat = sessions * rounds
 
     async def measure() -> None:
         for _ in range(repeats):
@@ -435,8 +438,8 @@ def store_rounds(sim_url: str, url: str, sessions: int, rounds: int, repeats: in
                     store = RedisSessionStore(url)
                 cpu_before, server_before = time.process_time(), _redis_cpu(client)
                 walls[kind] += await _rounds(sim_url, store, sessions, rounds, ttl=30)
-                cpu[kind] += time.process_time() - cpu_before
-                server_cpu[kind] += _redis_cpu(client) - server_before
+                cpu[kind].append((time.process_time() - cpu_before) / per_repeat * 1e3)
+                server_cpu[kind].append((_redis_cpu(client) - server_before) / per_repeat * 1e3)
                 if kind == "redis":
                     await store.close()
 
@@ -444,19 +447,25 @@ def store_rounds(sim_url: str, url: str, sessions: int, rounds: int, repeats: in
         asyncio.run(_within(measure(), 900))
     finally:
         client.close()
-    count = sessions * rounds * repeats
-    figures: dict[str, Any] = {"tool rounds per kind": count, "sessions at once": sessions}
+    figures: dict[str, Any] = {
+        "tool rounds per kind": per_repeat * repeats,
+        "sessions at once": sessions,
+        "repeats": repeats,
+    }
     for kind in KINDS:
         figures[f"{kind}: round trip p50 (ms)"] = round(statistics.median(walls[kind]) * 1e3, 2)
         figures[f"{kind}: round trip p99 (ms)"] = round(percentile(walls[kind], 0.99) * 1e3, 2)
-        figures[f"{kind}: client CPU per round (ms)"] = round(cpu[kind] / count * 1e3, 3)
-        figures[f"{kind}: redis-server CPU per round (ms)"] = round(
-            server_cpu[kind] / count * 1e3, 3
-        )
+        figures[f"{kind}: client CPU per round (ms), median [min, max]"] = _spread(cpu[kind])
+        figures[f"{kind}: redis-server CPU per round (ms)"] = _spread(server_cpu[kind])
     p50 = statistics.median(walls["redis"]) / statistics.median(walls["memory"])
     figures["redis/memory, round trip p50"] = round(p50, 2)
-    figures["redis/memory, client CPU per round"] = round(cpu["redis"] / cpu["memory"], 2)
+    ratios = [r / m for r, m in zip(cpu["redis"], cpu["memory"], strict=True)]
+    figures["redis/memory, client CPU per round, median [min, max]"] = _spread(ratios)
     return figures
+
+
+def _spread(values: list[float]) -> list[float]:
+    return [round(statistics.median(values), 3), round(min(values), 3), round(max(values), 3)]
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -470,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ttl", type=float, default=5.0, help="the lease ttl, seconds")
     parser.add_argument("--round-sessions", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=20, help="tool rounds per session")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--part", choices=("all", "takeover", "rounds"), default="all")
     args = parser.parse_args(argv)
     if args.smoke:
