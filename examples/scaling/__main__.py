@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentkit.background.redis import RedisSessionStore
 from agentkit.testing import Scenario, Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +171,9 @@ async def run(parts: Parts, redis_server: str) -> None:
         print("6. worker-2 takes the conversation over once worker-1's lease expires")
         await parts.wait_for("worker-2", f"took over {KEY}")
         print(f"   ... {time.monotonic() - killed:.1f} s after the kill")
+        store = RedisSessionStore(url)  # any process can ask who drives a conversation
+        print(f"   the store says {KEY} is driven by {await store.holder(KEY)}")
+        await store.close()
         await parts.wait_for("worker-2", f"finished {KEY}")
         print("the conversation ended on worker-2")
 

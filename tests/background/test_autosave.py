@@ -83,6 +83,26 @@ async def test_an_attached_session_saves_its_record_after_each_response(
     assert record is not None and record.usage["responses"] == 2
 
 
+async def test_closing_saves_what_came_after_the_last_response(
+    store: SessionStore, redis_url: str
+) -> None:
+    lease = await store.acquire("conv", "a", 5)
+    assert lease is not None
+    async with Simulator(SCENARIO) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+        async with Session(agent, endpoint) as session:
+            delivery = Delivery(session, "conv", RedisUpdates(redis_url), store=store, lease=lease)
+            async with delivery:
+                await ask(session, "hello")
+                await session.send_text("again", respond=False)  # no response: no autosave
+                await sim.wait_for("conversation.item.create", count=2)
+                for _ in range(int(TIMEOUT / 0.05)):
+                    if [i.text for i in session.history][-1:] == ["again"]:
+                        break
+                    await asyncio.sleep(0.05)
+    assert (await saved_texts(store, "conv"))[-1] == ("user", "again")
+
+
 async def test_a_stale_owner_saves_nothing_over_the_new_one(
     store: SessionStore, redis_url: str
 ) -> None:

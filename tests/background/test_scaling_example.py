@@ -50,6 +50,7 @@ def test_the_scaling_example_runs_with_one_command() -> None:
     killed = index("kill worker-1 (SIGKILL)")
     assert index("[worker-1] worker-1: .. build_report: collecting the sales figures") < killed
     assert killed < index("[worker-2] worker-2: took over demo-1 (lease token 2")
+    assert "   the store says demo-1 is driven by worker-2" in lines
     ready = [line for line in lines if "The Q3 report is ready" in line]
     assert len(ready) == 1 and ready[0].startswith("  [worker-2] worker-2: assistant:")
     assert index("[worker-2] worker-2: finished demo-1") < index("stopped every process started")
