@@ -190,6 +190,7 @@ class MCPServer:
         """Server tools left out, by their server name, with the reason (see docs/mcp.md)."""
         self._tools: list[MCPTool] = []
         self._listed = False
+        self._listing: list[mcp_types.Tool] = []
         self._client: Client | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -469,6 +470,9 @@ class MCPServer:
 
     async def _adopt(self, listing: Sequence[mcp_types.Tool]) -> None:
         """Make the tools of a listing; tell the kept sessions when they changed."""
+        if self._listed and listing == self._listing:
+            return  # as it was (each call on some servers lists again): keep the tools made
+        self._listing = list(listing)
         before = {t.name: t.schema() for t in self._tools}
         self._tools, self.dropped = self._convert(listing)
         self._listed = True
