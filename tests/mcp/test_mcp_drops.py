@@ -361,3 +361,39 @@ async def test_a_hosted_call_denied_across_a_drop_gets_one_answer_and_is_never_m
     assert not state.of(HostedToolCallFinished)
     (response,) = [h for h in history if h.type == "mcp_approval_response"]
     assert response.approved is False
+
+
+@pytest.mark.parametrize("kind", ["stdio", "http"])
+async def test_a_drop_right_as_the_user_barges_in_still_cancels_once(
+    kind: str, tmp_path: Path
+) -> None:
+    """The socket drops right after the service heard the user start speaking: the barge-in
+    still cancels the MCP request, and the call's output reaches the new socket once (sent
+    there, or replayed there if it went out on the dying one)."""
+    marks = tmp_path / "marks"
+    scenario = Scenario().on("wait").call("wait_forever").say("Done.").on_audio().say("Stopped.")
+    options = SessionOptions(interrupt_policy="cancel", reconnect=FAST)
+    async with gated(kind, "alpha", marks) as server:
+        agent = Agent(instructions="x", tools=await server.tools())
+        async with live(scenario, agent, options=options) as t:
+            await t.session.send_text("wait please")
+            await until(lambda: "started wait_forever" in marks_of(marks))
+            t.sim.faults.drop_after_event("input_audio_buffer.speech_started", code=1011)
+            await t.session.send_audio(speech(400) + silence(700))
+            (done,) = (await finished(t, 1)).values()
+            await until(lambda: "cancelled wait_forever" in marks_of(marks))
+            await t.events.wait_for(Reconnected)
+            await t.sim.connections[1].received.wait_for(
+                "conversation.item.create",
+                timeout=TIMEOUT,
+                where=lambda e: (
+                    e["item"].get("call_id") == done.call_id
+                    and e["item"]["type"] == "function_call_output"
+                ),
+            )
+    assert done.error_type == "cancelled"
+    per_socket = outputs_per_connection(t)
+    assert len(per_socket) == 2
+    assert per_socket[1][done.call_id] == [done.output]
+    assert len(per_socket[0].get(done.call_id, [])) <= 1
+    assert marks_of(marks).count("started wait_forever") == 1
