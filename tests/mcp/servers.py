@@ -4,7 +4,8 @@
 over streamable HTTP. A tool that sees its request cancelled writes ``cancelled NAME`` to the
 marks file, so a test in another process can tell that the cancellation reached the server.
 A ``gated`` server also has ``hold``, a tool that runs until the test writes ``release KEY`` to
-the marks file, so that a test can drop a socket while a call is surely running.
+the marks file, so that a test can drop a socket while a call is surely running, and reports
+progress at each ``tick KEY`` written there.
 """
 
 from __future__ import annotations
@@ -109,11 +110,15 @@ def _add_endings(server: MCPServer, mark: Callable[[str], None]) -> None:
 
 def _add_gate(server: MCPServer, marks: Path, mark: Callable[[str], None]) -> None:
     @server.tool()
-    async def hold(key: str) -> str:
-        """Run until released."""
+    async def hold(key: str, ctx: Context) -> str:
+        """Run until released, reporting progress at each tick."""
         mark(f"started hold {key}")
+        ticks = 0
         try:
-            while not released(marks, key):  # noqa: ASYNC110 - the test writes a file
+            while not released(marks, key):
+                if (seen := marks_of(marks).count(f"tick {key}")) > ticks:
+                    ticks = seen
+                    await ctx.report_progress(ticks, None, f"tick {ticks} of {key}")
                 await anyio.sleep(0.02)
         except anyio.get_cancelled_exc_class():
             mark(f"cancelled hold {key}")
@@ -131,6 +136,12 @@ def release(marks: Path, key: str) -> None:
     """Let a running (or later) ``hold`` with ``key`` finish."""
     with marks.open("a", encoding="utf-8") as file:
         file.write(f"release {key}\n")
+
+
+def tick(marks: Path, key: str) -> None:
+    """Make a running ``hold`` with ``key`` report progress once more."""
+    with marks.open("a", encoding="utf-8") as file:
+        file.write(f"tick {key}\n")
 
 
 def marks_of(marks: Path) -> list[str]:

@@ -24,12 +24,13 @@ from agentkit.events import (
     Reconnecting,
     ResponseFinished,
     ToolCallFinished,
+    ToolProgress,
 )
 from agentkit.mcp import MCPServer, MCPServerHTTP, MCPServerStdio, gather_tools
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, silence, speech
 from tests.dispatch.loopback import Live, live
-from tests.mcp.servers import STDIO_SCRIPT, build, marks_of, release, serve_http
+from tests.mcp.servers import STDIO_SCRIPT, build, marks_of, release, serve_http, tick
 from tests.support import TIMEOUT
 
 FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05, max_seconds=2 * TIMEOUT)
@@ -397,3 +398,49 @@ async def test_a_drop_right_as_the_user_barges_in_still_cancels_once(
     assert per_socket[1][done.call_id] == [done.output]
     assert len(per_socket[0].get(done.call_id, [])) <= 1
     assert marks_of(marks).count("started wait_forever") == 1
+
+
+STALLS = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "SessionState.progress asks for a response with no socket; the request is lost with the "
+        "outbox on restore and its in-flight mark blocks the follow-up (a stall until "
+        "stale_response_after); fix: progress() asks for nothing while not connected"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "offline",
+    [False, pytest.param(True, marks=STALLS)],
+    ids=["steady", "socket-down"],
+)
+@pytest.mark.parametrize("kind", ["stdio", "http"])
+async def test_progress_while_the_socket_is_down_does_not_hold_up_the_answer(
+    kind: str, offline: bool, tmp_path: Path
+) -> None:
+    """The MCP tool reports progress while no socket is up: the answer to its output still
+    comes on the new socket (a progress response asked for with no socket must not block the
+    follow-up)."""
+    marks = tmp_path / "marks"
+    scenario = Scenario().on("hold").call("hold", key="k").say(lambda o: f"Got {o.raw('hold')}.")
+    # speak_progress is on; no watchdog, so that a stall shows as one
+    options = SessionOptions(reconnect=PATIENT, stale_response_after=None)
+    async with gated(kind, "alpha", marks) as server:
+        async with live(scenario, text_agent(await server.tools()), options=options) as t:
+            await t.session.send_text("hold please")
+            await until(lambda: "started hold k" in marks_of(marks))
+            await t.events.wait_for(ResponseFinished)  # the response that made the call
+            if offline:
+                await t.sim.go_offline()
+                await t.events.wait_for(Reconnecting)
+            tick(marks, "k")
+            await t.events.wait_for(ToolProgress)
+            if offline:
+                await t.sim.go_online()
+                await t.events.wait_for(Reconnected)
+            release(marks, "k")
+            final = await answered(t, lambda text: text.startswith("Got"))
+            (done,) = (await finished(t, 1)).values()
+    assert final.text == "Got held k."
+    assert outputs_per_connection(t)[-1] == {done.call_id: ["held k"]}
