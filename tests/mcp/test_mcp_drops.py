@@ -1,7 +1,8 @@
 """MCP tool sources surviving a dropped realtime socket, over real sockets: calls on a stdio and
-an HTTP server (alone, and in parallel with a local tool), a list-changed refresh, and a call
-cancelled by barge-in. Each call runs once on its server and gets exactly one output, on the
-socket that is live when it ends."""
+an HTTP server (alone, and in parallel with a local tool), a list-changed refresh (before, while
+and after the socket drops), a call cancelled by barge-in, progress reported with no socket up,
+and a hosted MCP approval denied across a drop. Each call runs once on its server and gets
+exactly one output, on the socket that is live when it ends."""
 
 from __future__ import annotations
 
@@ -270,12 +271,13 @@ async def test_a_list_change_is_declared_before_the_output_and_after_a_drop(
     assert per_socket[last][shout] == ["HI!"]
 
 
-async def test_a_list_change_during_the_drop_is_declared_on_the_new_socket() -> None:
+@pytest.mark.parametrize("kind", ["stdio", "http"])
+async def test_a_list_change_during_the_drop_is_declared_on_the_new_socket(kind: str) -> None:
     """The tools change while no socket is up (another session of the shared server calls
     ``grow``): the new socket's configuration has them, and the model can call the new one."""
     options = SessionOptions(reconnect=PATIENT)
     scenario = GROW_AND_SHOUT
-    async with serve_http(build("beta")) as url, MCPServerHTTP(url) as server:
+    async with plain(kind, "beta") as server:
         tools = {x.name: x for x in await server.tools()}
         async with live(scenario, text_agent(list(tools.values())), options=options) as t:
             server.keep_updated(t.session)
