@@ -251,8 +251,8 @@ class ConversationState:
 
         The progress response is not a tool round; the follow-up still waits for the outputs.
         """
-        if self._busy() or self._pending:
-            return []
+        if self._busy() or self._pending or not self.connected:
+            return []  # with no socket, a request would be lost with the outbox it waits in
         instructions = (
             "Tell the user in one short sentence that you are still working on it: " + message
         )

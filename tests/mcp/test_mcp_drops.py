@@ -402,19 +402,9 @@ async def test_a_drop_right_as_the_user_barges_in_still_cancels_once(
     assert marks_of(marks).count("started wait_forever") == 1
 
 
-STALLS = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SessionState.progress asks for a response with no socket; the request is lost with the "
-        "outbox on restore and its in-flight mark blocks the follow-up (a stall until "
-        "stale_response_after); fix: progress() asks for nothing while not connected"
-    ),
-)
-
-
 @pytest.mark.parametrize(
     "offline",
-    [False, pytest.param(True, marks=STALLS)],
+    [False, True],
     ids=["steady", "socket-down"],
 )
 @pytest.mark.parametrize("kind", ["stdio", "http"])
