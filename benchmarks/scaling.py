@@ -203,7 +203,11 @@ class BenchWorker:
     async def run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat())
         await self.redis.rpush(f"bench:owned:{self.index}", *self.keys)
-        await asyncio.gather(*(self._start(key) for key in self.keys))
+        try:
+            await asyncio.gather(*(self._start(key) for key in self.keys))
+        except Exception as exc:
+            await self._fail(f"worker {self.index} opening its sessions: {exc!r}")
+            raise
         await self.redis.incr("bench:ready")
         processes = int(await self.redis.get("bench:processes") or 0)
         while True:  # peers still opening may be too busy to beat in time: wait for them
@@ -270,7 +274,17 @@ class BenchWorker:
                 await self.redis.sadd("bench:taken", key)
                 task = asyncio.create_task(self._take_over(key, lease, time.time()))
                 self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        """A takeover that failed fails the run, at once and saying why."""
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            failure = f"worker {self.index}: {task.exception()!r}"
+            self.tasks.add(asyncio.create_task(self._fail(failure)))
+
+    async def _fail(self, failure: str) -> None:
+        await self.redis.rpush("bench:failed", failure)
 
     async def _take_over(self, key: str, lease: Lease, acquired_at: float) -> None:
         async with self.opening:
@@ -333,13 +347,13 @@ def takeover(ctx: Any, sim_url: str, url: str, sessions: int, processes: int, tt
         return victims <= after and victims <= client.smembers("bench:answered")
 
     try:
-        _wait(lambda: int(client.get("bench:ready") or 0) == processes, "sessions", 1200)
+        _wait(lambda: int(client.get("bench:ready") or 0) == processes, "sessions", 1200, client)
         opened = time.monotonic() - started
         time.sleep(2.0)  # every lease renewed since its session started; every worker watching
         before_kill = len(resumed())
         killed_at = time.time()
         os.kill(workers[0].pid or 0, signal.SIGKILL)
-        _wait(all_resumed, "the takeover", 600)
+        _wait(all_resumed, "the takeover", 600, client)
         entries = resumed()
         lag = max(float(value) for value in client.hvals("bench:lag"))
         lost = sum(int(value) for value in client.hvals("bench:lost"))
@@ -374,9 +388,12 @@ def takeover(ctx: Any, sim_url: str, url: str, sessions: int, processes: int, tt
     }
 
 
-def _wait(check: Any, what: str, timeout: float) -> None:
+def _wait(check: Any, what: str, timeout: float, client: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while not check():
+        failed = client.lrange("bench:failed", 0, -1) if client is not None else []
+        if failed:
+            raise RuntimeError(f"{what} failed: {'; '.join(failed)}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.05)

@@ -174,13 +174,29 @@ class RedisSessionStore:
     lease first, in the same step: a worker whose lease expired (a long pause, a partition)
     cannot overwrite what the new owner wrote.
 
+    One store serves every session of a process: its commands share a pool of
+    ``max_connections`` connections and, when all are busy, wait up to ``pool_timeout``
+    seconds for one (rather than fail, as redis-py's default pool does past 100).
+
     Args:
         url: the Redis URL.
         prefix: the key prefix.
+        max_connections: connections to Redis at most.
+        pool_timeout: seconds a command may wait for a free connection.
     """
 
-    def __init__(self, url: str, *, prefix: str = "agentkit") -> None:
-        self._client = aioredis.Redis.from_url(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "agentkit",
+        max_connections: int = 100,
+        pool_timeout: float = 20.0,
+    ) -> None:
+        self._pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=pool_timeout
+        )
+        self._client = aioredis.Redis(connection_pool=self._pool)
         self._prefix = prefix
         self._acquire = self._client.register_script(_ACQUIRE)
         self._renew = self._client.register_script(_RENEW)
@@ -234,6 +250,7 @@ class RedisSessionStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._pool.disconnect()
 
 
 def _held(lease: Lease) -> str:

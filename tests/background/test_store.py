@@ -183,3 +183,26 @@ async def test_a_saved_conversation_resumes_in_a_new_session(store: SessionStore
     (note,) = [text for role, text in texts if role == "system"]
     assert "build_report (call call_lost)" in note
     assert not [item for item in second.history if item.call_id == "call_lost"]
+
+
+async def test_a_redis_store_serves_more_commands_at_once_than_it_has_connections(
+    redis_url: str,
+) -> None:
+    from agentkit.background.redis import RedisSessionStore
+
+    for store in (RedisSessionStore(redis_url), RedisSessionStore(redis_url, max_connections=4)):
+        try:
+            keys = [f"conv-{n}" for n in range(300)]  # a worker's sessions renewing together
+            taken = await asyncio.gather(*(store.acquire(key, "a", 5) for key in keys))
+            leases = [lease for lease in taken if lease is not None]
+            assert len(leases) == len(keys)
+            records = [SessionRecord(lease.key, "x") for lease in leases]
+            await asyncio.gather(
+                *(store.save(r, lease) for r, lease in zip(records, leases, strict=True))
+            )
+            loaded = await asyncio.gather(*(store.load(key) for key in keys))
+            assert [record.key for record in loaded if record] == keys
+            await asyncio.gather(*(store.delete(lease.key, lease) for lease in leases))
+            await asyncio.gather(*(store.release(lease) for lease in leases))
+        finally:
+            await store.close()
