@@ -11,6 +11,7 @@ from __future__ import annotations
 from agentkit.background.base import (
     BackgroundError,
     BackgroundJob,
+    BackgroundResult,
     BackgroundRunner,
     BackgroundUpdate,
     Delivery,
@@ -20,21 +21,21 @@ from agentkit.background.base import (
     result_message,
     session_key,
 )
-from agentkit.background.base import BackgroundResult as BackgroundResult
 from agentkit.background.store import (
     InMemorySessionStore,
     Lease,
     LeaseLostError,
     SessionRecord,
     SessionStore,
+    carry_usage,
     record_of,
     resume,
 )
-from agentkit.background.store import carry_usage as carry_usage
 
 __all__ = [
     "BackgroundError",
     "BackgroundJob",
+    "BackgroundResult",
     "BackgroundRunner",
     "BackgroundUpdate",
     "Delivery",
@@ -45,6 +46,7 @@ __all__ = [
     "SessionStore",
     "UpdateSource",
     "acknowledgement",
+    "carry_usage",
     "job_for",
     "record_of",
     "result_message",
