@@ -19,6 +19,7 @@ __all__ = [
     "AsideFinished",
     "AudioDelta",
     "AudioDone",
+    "BackgroundResult",
     "DtmfReceived",
     "ErrorOccurred",
     "Event",
@@ -446,6 +447,31 @@ class HostedToolApprovalAnswered(_Event):
     reason: str = ""
 
 
+class BackgroundResult(_Event):
+    """A background job's result entered the conversation, and a response was asked for.
+
+    Told in the session's event stream (``async for event in session``, ``session.on``) by
+    the process that spoke it: the one attached to the key now, which may not be the one
+    that made the call.
+
+    Attributes:
+        key: the session's durable key.
+        call_id: the job's call.
+        tool_name: the tool that ran.
+        output: the tool's output (an error output when ``is_error``).
+        is_error: the tool failed or timed out.
+        item_id: the conversation item the result arrived in.
+    """
+
+    type: Literal["background_result"] = "background_result"
+    key: str
+    call_id: str
+    tool_name: str
+    output: str
+    is_error: bool = False
+    item_id: str
+
+
 Event = (
     SessionReady
     | TranscriptDelta
@@ -481,5 +507,6 @@ Event = (
     | HostedToolCallFinished
     | HostedToolApprovalRequested
     | HostedToolApprovalAnswered
+    | BackgroundResult
 )
 """Every event an application can receive from a session."""

@@ -359,6 +359,21 @@ class UsageMeter:
             self._cost += cost
         return counted, cost
 
+    def add_earlier(self, usage: TokenUsage) -> None:
+        """Count figures from an earlier part of the conversation (resumed in this session),
+        priced as its own responses are."""
+        sums = self._sums
+        for name, count in usage.model_dump().items():
+            sums[name] += count
+        prices = self.prices
+        if prices is None:
+            return
+        cost = prices.cost(usage)
+        if cost is None:
+            self._unpriced(prices, usage)
+        elif self._cost is not None:
+            self._cost += cost
+
     def _unpriced(self, prices: TokenPrices, usage: TokenUsage) -> None:
         self._cost = None  # a total without this response would be wrong
         if not self._warned:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from agentkit.actions import Call
 from agentkit.errors import AgentkitError, SessionClosedError
-from agentkit.events import Event, ResponseFinished, ToolCallFinished, _Event
+from agentkit.events import BackgroundResult, Event, ResponseFinished, ToolCallFinished
 from agentkit.protocol.client_events import new_item_id, system_message, user_message
 from agentkit.tools.context import ToolContext
 from agentkit.tools.result import ToolResult
@@ -101,31 +101,6 @@ class BackgroundUpdate:
     tool_name: str
     text: str
     is_error: bool = False
-
-
-class BackgroundResult(_Event):
-    """A background job's result entered the conversation, and a response was asked for.
-
-    Told in the session's event stream (``async for event in session``, ``session.on``) by
-    the process that spoke it: the one attached to the key now, which may not be the one
-    that made the call.
-
-    Attributes:
-        key: the session's durable key.
-        call_id: the job's call.
-        tool_name: the tool that ran.
-        output: the tool's output (an error output when ``is_error``).
-        is_error: the tool failed or timed out.
-        item_id: the conversation item the result arrived in.
-    """
-
-    type: Literal["background_result"] = "background_result"
-    key: str
-    call_id: str
-    tool_name: str
-    output: str
-    is_error: bool = False
-    item_id: str
 
 
 class UpdateSource(Protocol):

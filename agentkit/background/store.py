@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from agentkit._redact import MASK, Secret
 from agentkit.errors import AgentkitError
 from agentkit.history import Entry, replay_item
 from agentkit.protocol.client_events import ConversationItemCreate, new_item_id, system_message
@@ -49,7 +50,9 @@ class SessionRecord:
     Attributes:
         key: the durable key (the application's conversation id, not the service's).
         agent_name: which agent was talking (the application maps it back to an ``Agent``).
-        config: the agent's session configuration, as sent in ``session.update``.
+        config: the agent's session configuration, as sent in ``session.update``, with every
+            credential in it (a hosted MCP server's headers) masked: a store never holds them,
+            the worker taking over builds its own agent.
         history: the conversation items agentkit restores from (``HistoryItem`` fields).
         calls_in_flight: ``call_id`` -> ``{"tool": name, "arguments": json}`` of calls
             started and not yet answered (background jobs included).
@@ -200,7 +203,9 @@ def record_of(session: Session, key: str) -> SessionRecord:
     return SessionRecord(
         key=key,
         agent_name=session.agent.name,
-        config=session.agent.session_config().model_dump(mode="json", exclude_none=True),
+        config=session.agent.session_config().model_dump(
+            mode="json", exclude_none=True, fallback=_masked
+        ),
         history=[_as_json(entry) for entry in session.state.history.values()],
         calls_in_flight=calls,
         usage=session.usage.model_dump(mode="json"),
@@ -257,14 +262,15 @@ def carry_usage(session: Session, usage: dict[str, int]) -> None:
     kind used has no price), as if those responses had run in this session.
     """
     counts = {name: int(usage.get(name, 0)) for name in TokenUsage.model_fields}
-    if not any(counts.values()):
-        return
-    meter = session._meter
-    for name, count in counts.items():
-        meter._sums[name] += count
-    if meter.prices is not None and meter._cost is not None:
-        cost = meter.prices.cost(TokenUsage(**counts))
-        meter._cost = None if cost is None else meter._cost + cost
+    if any(counts.values()):
+        session._meter.add_earlier(TokenUsage(**counts))
+
+
+def _masked(value: Any) -> str:
+    """What a record holds for a value JSON cannot hold: a credential's mask, nothing else."""
+    if isinstance(value, Secret):
+        return MASK
+    raise TypeError(f"a session record cannot hold a {type(value).__name__}")
 
 
 def _check_ttl(ttl: float) -> None:

@@ -114,7 +114,7 @@ class Worker:
         session.on(ToolCallFinished, lambda e: self.say(f"<- {e.name}: {e.output[:60]}..."))
         session.on(ToolProgress, lambda e: self.say(f".. {e.name}: {e.message}"))
         session.on(TranscriptDone, lambda e: self.say(f"assistant: {e.text}"))
-        session.on(BackgroundResult, self._result_spoken)  # type: ignore[type-var]
+        session.on(BackgroundResult, self._result_spoken)
 
     def _result_spoken(self, event: BackgroundResult) -> None:
         self.say(f"the result of {event.call_id} entered the conversation")

@@ -167,7 +167,7 @@ async def test_a_spoken_result_is_told_as_an_event(redis_url: str) -> None:
             endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
             async with Session(agent, endpoint) as session:
                 handled: list[BackgroundResult] = []
-                session.on(BackgroundResult, handled.append)  # type: ignore[type-var]
+                session.on(BackgroundResult, handled.append)
                 async with Delivery(session, "conv-e", RedisUpdates(redis_url)):
                     assert poster.result(job, ToolResult('{"pages": 3}'))
 

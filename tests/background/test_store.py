@@ -206,3 +206,23 @@ async def test_a_redis_store_serves_more_commands_at_once_than_it_has_connection
             await asyncio.gather(*(store.release(lease) for lease in leases))
         finally:
             await store.close()
+
+
+async def test_a_record_masks_a_hosted_mcp_servers_credentials(store: SessionStore) -> None:
+    """The store is shared by every worker: a credential in the agent's configuration (a hosted
+    MCP server's headers) is saved as its mask; the worker taking over has its own agent."""
+    from agentkit import Agent, HostedMCP
+
+    server = HostedMCP("notes", "http://127.0.0.1:9/mcp", headers={"X-Token": "canary-store-31"})
+    agent = Agent(name="notes", instructions="Take notes.", tools=[server], modality="text")
+    async with Simulator(Scenario().on("hello").say("Hi.")) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+        async with Session(agent, endpoint) as session:
+            record = record_of(session, "conv")
+    lease = await store.acquire("conv", "a", 5)
+    assert lease is not None
+    await store.save(record, lease)
+    loaded = await store.load("conv")
+    assert loaded is not None and "canary-store-31" not in loaded.to_json()
+    (tool,) = [t for t in loaded.config["tools"] if t.get("type") == "mcp"]
+    assert tool["headers"] == {"X-Token": "***"} and tool["server_label"] == "notes"

@@ -119,7 +119,7 @@ class Worker:
                 async def told(_: BackgroundResult) -> None:
                     await self.redis.hincrby("mp:told", key, 1)
 
-                session.on(BackgroundResult, told)  # type: ignore[type-var]
+                session.on(BackgroundResult, told)
                 delivery = runner.attach(session, key, store=self.store, lease=lease)
                 async with delivery:
                     if record is None or not record.history:
