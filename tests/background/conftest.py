@@ -1,16 +1,11 @@
-"""A real redis-server and real Celery workers, started by the tests themselves.
-
-Without ``redis-server`` on the PATH the tests skip, saying so; under CI (``CI`` set) they fail
-instead, since CI installs it (``.ci/run``).
-"""
+"""Real Celery workers, started by the tests themselves, on the redis-server of
+``tests/conftest.py``."""
 
 from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,61 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 EXTRA = 'needs the celery extra: pip install -e ".[celery]"'
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_until(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server on a free port; its URL."""
-    redis = pytest.importorskip("redis", reason=EXTRA)
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (Debian: apt-get install redis-server)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    try:
-        _wait_until(answers, "redis-server to answer")
-        yield url
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(TIMEOUT)
-
-
-@pytest.fixture
-def redis_url(redis_server: str) -> str:
-    """The server's URL, emptied for this test."""
-    import redis
-
-    client = redis.Redis.from_url(redis_server)
-    client.flushall()
-    client.close()
-    return redis_server
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""A real redis-server for the replay-store tests, started on a free port by the tests.
+"""Fixtures more than one folder of the suite uses: a real redis-server (the background jobs and
+session stores, the webhook replay store), started by the tests on a free port.
 
-Without ``redis-server`` on the PATH the tests skip, saying so; under CI (``CI`` set) they fail
-instead, since CI installs it.
+Without ``redis-server`` on the PATH the tests that need it skip, saying so; under CI (``CI``
+set) they fail instead, since CI installs it (``.ci/run``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import pytest
 
 from tests.support import TIMEOUT
 
-EXTRA = 'needs the celery extra (redis-py): pip install -e ".[celery]"'
+REDIS_EXTRA = 'needs redis-py, in the celery extra: pip install -e ".[celery]"'
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -29,15 +30,15 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private redis-server on a free port; its URL."""
-    redis = pytest.importorskip("redis", reason=EXTRA)
+    redis = pytest.importorskip("redis", reason=REDIS_EXTRA)
     binary = shutil.which("redis-server")
     if binary is None:
         message = "redis-server is not installed (Debian: apt-get install redis-server)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("calls-redis")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
