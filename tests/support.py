@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+from collections.abc import Sequence
 
 from agentkit import Session
 from agentkit.events import Event, ResponseFinished, SessionClosed
@@ -45,3 +48,16 @@ async def ask(session: Session, text: str) -> list[Event]:
     """Send ``text`` and collect events until the session is idle after a response."""
     await session.send_text(text)
     return await until_idle(session)
+
+
+def run_without(modules: Sequence[str], code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter in which ``modules`` cannot be imported, as in an
+    install without the extra that brings them."""
+    blocked = "import sys; " + "".join(f"sys.modules[{name!r}] = None; " for name in modules)
+    return subprocess.run(
+        [sys.executable, "-c", blocked + code],
+        capture_output=True,
+        text=True,
+        timeout=6 * TIMEOUT,
+        check=False,
+    )

@@ -4,23 +4,14 @@ backends say what to install."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
-from tests.support import TIMEOUT
-
-BLOCKED = "import sys; sys.modules['celery'] = None; sys.modules['redis'] = None; "
+from tests.support import run_without
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", BLOCKED + code],
-        capture_output=True,
-        text=True,
-        timeout=6 * TIMEOUT,
-        check=False,
-    )
+    return run_without(("celery", "redis"), code)
 
 
 def test_agentkit_and_the_in_memory_store_work_without_the_extra() -> None:

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from tests.support import TIMEOUT
-
-BLOCKED = "import sys; sys.modules['mcp'] = None; sys.modules['mcp_types'] = None; "
+from tests.support import run_without
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", BLOCKED + code],
-        capture_output=True,
-        text=True,
-        timeout=6 * TIMEOUT,
-        check=False,
-    )
+    return run_without(("mcp", "mcp_types"), code)
 
 
 def test_import_agentkit_works_without_mcp() -> None:
