@@ -57,6 +57,9 @@ class SessionRecord:
         calls_in_flight: ``call_id`` -> ``{"tool": name, "arguments": json}`` of calls
             started and not yet answered (background jobs included).
         usage: token counts so far (``TokenUsage`` fields).
+        call_id: the phone or WebRTC call a :class:`~agentkit.calls.SidebandSession` drives
+            (``None`` for a session with a socket of its own): the worker taking over attaches
+            a new sideband to this call, which kept its conversation at the service.
     """
 
     key: str
@@ -65,6 +68,7 @@ class SessionRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
     calls_in_flight: dict[str, dict[str, str]] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
+    call_id: str | None = None
 
     def to_json(self) -> str:
         # Shallow, not dataclasses.asdict: that deep-copies the history, on every save.
@@ -195,6 +199,8 @@ class InMemorySessionStore:
 
 def record_of(session: Session, key: str) -> SessionRecord:
     """A snapshot of a live session's durable state, to save under its lease."""
+    from agentkit.calls.sideband import SidebandSession
+
     calls = {
         call.call_id: {"tool": call.name, "arguments": call.arguments}
         for call in session.state.calls.values()
@@ -209,6 +215,7 @@ def record_of(session: Session, key: str) -> SessionRecord:
         history=[_as_json(entry) for entry in session.state.history.values()],
         calls_in_flight=calls,
         usage=session.usage.model_dump(mode="json"),
+        call_id=session.call_id if isinstance(session, SidebandSession) else None,
     )
 
 
@@ -218,7 +225,7 @@ def _as_json(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def resume(session: Session, record: SessionRecord) -> int:
-    """Replay a saved conversation into a fresh session (a worker taking it over).
+    """Carry a saved conversation on in a fresh session (a worker taking it over).
 
     Messages with words, and calls with their outputs, are sent again as conversation items,
     then a system note tells the model the conversation continues; a call that never got an
@@ -226,8 +233,14 @@ async def resume(session: Session, record: SessionRecord) -> int:
     is ever posted for it. The record's token usage is added to the session's, so
     ``session.usage`` (and ``session.cost``, with prices) counts the whole conversation.
 
+    A :class:`~agentkit.calls.SidebandSession` attached to the record's own call (its
+    ``call_id``) gets nothing replayed: the service kept the call's conversation, and sending
+    it again would double every item. Only lost calls are named, in the same system note
+    (sent only when there are any); they get no output either, since the worker that died
+    may have posted one just before its last save.
+
     Returns:
-        How many items were replayed.
+        How many items were replayed (``0`` on a sideband of the record's call).
     """
     answered = {i["call_id"] for i in record.history if i["type"] == "function_call_output"}
     called = {i["call_id"] for i in record.history if i["type"] == "function_call"}
@@ -237,6 +250,12 @@ async def resume(session: Session, record: SessionRecord) -> int:
         if i["type"] == "function_call" and i["call_id"] not in answered
     ]
     replayed = 0
+    if _same_call(session, record):
+        if lost:
+            note = "These tool calls were lost and have no result: " + ", ".join(lost) + "."
+            await session.send_event(system_message(note, item_id=new_item_id()))
+        carry_usage(session, record.usage)
+        return replayed
     for entry in record.history:
         kind, call_id = entry["type"], entry.get("call_id")
         if kind == "function_call" and call_id not in answered:
@@ -253,6 +272,17 @@ async def resume(session: Session, record: SessionRecord) -> int:
     await session.send_event(system_message(note, item_id=new_item_id()))
     carry_usage(session, record.usage)
     return replayed
+
+
+def _same_call(session: Session, record: SessionRecord) -> bool:
+    """Whether ``session`` is a sideband of the call the record was saved from."""
+    from agentkit.calls.sideband import SidebandSession
+
+    return (
+        record.call_id is not None
+        and isinstance(session, SidebandSession)
+        and session.call_id == record.call_id
+    )
 
 
 def carry_usage(session: Session, usage: dict[str, int]) -> None:
