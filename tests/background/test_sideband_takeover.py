@@ -122,7 +122,7 @@ async def test_a_sideband_call_is_taken_over_by_its_call_id_when_its_worker_dies
             assert record_a.call_id == call_id
             (lost_call,) = record_a.calls_in_flight
             a.process.send_signal(signal.SIGKILL)  # mid-call: the tool is still running
-            a.process.wait(TIMEOUT)
+            await until(lambda: a.process.poll() is not None, "A to die", started)
 
             await until(lambda: client.get("sb:attached:B"), "B to take the call over", started)
             token_b = int(client.get("sb:attached:B"))
@@ -149,7 +149,8 @@ async def test_a_sideband_call_is_taken_over_by_its_call_id_when_its_worker_dies
             await until(answered, "the answer after the takeover", started)
             client.rpush("sb:stop:B", "stop")
             await until(lambda: client.get("sb:usage:B"), "B to stop", started)
-            b.process.wait(TIMEOUT)
+            # not process.wait(): B's sideband closes through the simulator, in this loop
+            await until(lambda: b.process.poll() is not None, "B to exit", started)
             assert b.process.returncode == 0, b.text()
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
