@@ -33,6 +33,7 @@ __all__ = [
     "LeaseLostError",
     "SessionRecord",
     "SessionStore",
+    "acquire_when_free",
     "carry_usage",
     "record_of",
     "resume",
@@ -195,6 +196,24 @@ class InMemorySessionStore:
             raise LeaseLostError(f"the lease is for {lease.key!r}, not {key!r}")
         if not self._current(lease):
             raise LeaseLostError(f"the lease on {lease.key!r} (token {lease.token}) is lost")
+
+
+async def acquire_when_free(
+    store: SessionStore, key: str, owner: str, ttl: float, *, timeout: float, poll: float = 0.1
+) -> Lease | None:
+    """Take the session's lease as soon as it is free, waiting up to ``timeout`` seconds.
+
+    For a worker that a client (a browser reconnecting, a call's webhook) reaches while the
+    previous worker may still hold the session: that one releases the lease when it lets the
+    session go, or its lease expires within its ttl if it died. ``None`` when the lease is
+    still held after ``timeout`` (the session is alive elsewhere: ``store.holder(key)``).
+    """
+    deadline = time.monotonic() + timeout
+    while (lease := await store.acquire(key, owner, ttl)) is None:
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+    return lease
 
 
 def record_of(session: Session, key: str) -> SessionRecord:

@@ -13,6 +13,7 @@ from agentkit.background import (
     LeaseLostError,
     SessionRecord,
     SessionStore,
+    acquire_when_free,
     record_of,
 )
 from agentkit.testing import Scenario, Simulator
@@ -226,3 +227,19 @@ async def test_a_record_masks_a_hosted_mcp_servers_credentials(store: SessionSto
     assert loaded is not None and "canary-store-31" not in loaded.to_json()
     (tool,) = [t for t in loaded.config["tools"] if t.get("type") == "mcp"]
     assert tool["headers"] == {"X-Token": "***"} and tool["server_label"] == "notes"
+
+
+async def test_acquire_when_free_waits_for_a_release_or_gives_up(store: SessionStore) -> None:
+    held = await store.acquire("conv", "a", TIMEOUT * 2)
+    assert held is not None
+    assert await acquire_when_free(store, "conv", "b", TTL, timeout=0.2) is None
+    assert await store.holder("conv") == "a"
+
+    async def let_go() -> None:
+        await asyncio.sleep(0.1)
+        await store.release(held)
+
+    releasing = asyncio.create_task(let_go())
+    taken = await acquire_when_free(store, "conv", "b", TTL, timeout=TIMEOUT)
+    await releasing
+    assert taken is not None and taken.owner == "b" and taken.token == held.token + 1
