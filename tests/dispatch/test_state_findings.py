@@ -141,6 +141,22 @@ def test_an_unanswered_response_create_goes_stale_and_a_follow_up_is_asked_again
     assert state.rounds_this_turn == 1  # still one round
 
 
+def test_progress_while_disconnected_asks_for_nothing_and_the_follow_up_comes_on_resume() -> None:
+    """A request made with no socket would be lost with the outbox on restore, and its
+    in-flight mark would hold the call's follow-up (found by the MCP drop tests)."""
+    state = ConversationState()
+    state.request_response()
+    state.on_event(created("r1"))
+    state.on_event(item_done("r1", call_item("c1")))
+    state.on_event(done("r1", call_item("c1")))
+    state.connection_lost()
+    assert state.progress("halfway") == []
+    replayed_items(state)
+    state.resumed()
+    (follow_up,) = creates(state.call_finished("c1", OK))
+    assert follow_up.response is None  # the round's follow-up, not a progress response
+
+
 # -- C, D: no output without its call ------------------------------------------------------------
 
 
