@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -103,3 +105,42 @@ def workers(redis_url: str, tmp_path: Path) -> Iterator[Callable[[str], Worker]]
     yield start
     for worker in started:
         worker.stop()
+
+
+class ScriptProcess:
+    """A test's own worker script (``python -m module args``), its output in ``log``."""
+
+    def __init__(self, module: str, log: Path, *args: str) -> None:
+        self.log = log
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        command = [sys.executable, "-m", module, *args]
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(TIMEOUT)
+
+
+@pytest.fixture
+def started() -> Iterator[list[ScriptProcess]]:
+    """The worker scripts a test starts, killed after it whatever happened."""
+    processes: list[ScriptProcess] = []
+    yield processes
+    for process in processes:
+        process.stop()
+
+
+async def until(check: Callable[[], Any], what: str, workers: list[ScriptProcess]) -> Any:
+    """``check()``'s first true value; on timeout, fails with every worker's log."""
+    deadline = time.monotonic() + TIMEOUT * 3
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {w.log.name}\n{w.text()}" for w in workers)
+            raise AssertionError(f"timed out waiting for {what}\n{logs}")
+        await asyncio.sleep(0.05)
+    return value

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from agentkit.background import SessionRecord
 from agentkit.testing import Scenario, Simulator
-from tests.background.conftest import EXTRA, ROOT
+from tests.background.conftest import EXTRA, ScriptProcess, until
 from tests.support import TIMEOUT
 
 redis = pytest.importorskip("redis", reason=EXTRA)
@@ -42,39 +37,8 @@ QUESTION = "What is my name?"
 ANSWER = "You told me: Ada."
 
 
-class RelayProcess:
-    def __init__(self, log: Path, *args: str) -> None:
-        self.log = log
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "tests.background.relay_worker", *args]
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(TIMEOUT)
-
-
-@pytest.fixture
-def started() -> Iterator[list[RelayProcess]]:
-    processes: list[RelayProcess] = []
-    yield processes
-    for process in processes:
-        process.stop()
-
-
-async def until(check: Callable[[], Any], what: str, workers: list[RelayProcess]) -> Any:
-    deadline = time.monotonic() + TIMEOUT * 3
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {w.log.name}\n{w.text()}" for w in workers)
-            raise AssertionError(f"timed out waiting for {what}\n{logs}")
-        await asyncio.sleep(0.05)
-    return value
+def worker(log: Path, *args: str) -> ScriptProcess:
+    return ScriptProcess("tests.background.relay_worker", log, *args)
 
 
 async def receive(browser: ClientConnection, kind: str) -> dict[str, Any]:
@@ -90,7 +54,7 @@ def scenario() -> Scenario:
 
 @pytest.mark.parametrize("leaving", ["browser_left", "worker_killed"])
 async def test_a_browser_reconnecting_to_another_worker_finds_its_conversation(
-    leaving: str, redis_url: str, tmp_path: Path, started: list[RelayProcess]
+    leaving: str, redis_url: str, tmp_path: Path, started: list[ScriptProcess]
 ) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     store = RedisSessionStore(redis_url)
@@ -99,7 +63,7 @@ async def test_a_browser_reconnecting_to_another_worker_finds_its_conversation(
         async with Simulator(scenario(), api_key=CREDENTIAL) as sim:
             for name in ("W1", "W2"):
                 log = tmp_path / f"{name}.log"
-                started.append(RelayProcess(log, name, redis_url, sim.openai_url()))
+                started.append(worker(log, name, redis_url, sim.openai_url()))
             ports = {}
             for name in ("W1", "W2"):
                 key = f"relay:port:{name}"

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +23,7 @@ from agentkit import Endpoint
 from agentkit.background import Lease, LeaseLostError, SessionRecord
 from agentkit.calls import CallControl
 from agentkit.testing import Scenario, Simulator
-from tests.background.conftest import EXTRA, ROOT
-from tests.support import TIMEOUT
+from tests.background.conftest import EXTRA, ScriptProcess, until
 
 redis = pytest.importorskip("redis", reason=EXTRA)
 
@@ -42,39 +36,8 @@ AGAIN = "any news on my order?"
 ANSWER = "Your order shipped."
 
 
-class WorkerProcess:
-    def __init__(self, log: Path, *args: str) -> None:
-        self.log = log
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "tests.background.sideband_worker", *args]
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(TIMEOUT)
-
-
-@pytest.fixture
-def started() -> Iterator[list[WorkerProcess]]:
-    processes: list[WorkerProcess] = []
-    yield processes
-    for process in processes:
-        process.stop()
-
-
-async def until(check: Callable[[], Any], what: str, workers: list[WorkerProcess]) -> Any:
-    deadline = time.monotonic() + TIMEOUT * 3
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {w.log.name}\n{w.text()}" for w in workers)
-            raise AssertionError(f"timed out waiting for {what}\n{logs}")
-        await asyncio.sleep(0.05)
-    return value
+def worker(log: Path, *args: str) -> ScriptProcess:
+    return ScriptProcess("tests.background.sideband_worker", log, *args)
 
 
 def scenario() -> Scenario:
@@ -82,7 +45,7 @@ def scenario() -> Scenario:
 
 
 async def test_a_sideband_call_is_taken_over_by_its_call_id_when_its_worker_dies(
-    redis_url: str, tmp_path: Path, started: list[WorkerProcess]
+    redis_url: str, tmp_path: Path, started: list[ScriptProcess]
 ) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     store = RedisSessionStore(redis_url)
@@ -101,11 +64,11 @@ async def test_a_sideband_call_is_taken_over_by_its_call_id_when_its_worker_dies
 
             watcher = asyncio.create_task(watch())
             args = (redis_url, sim.openai_url(), call_id)
-            a = WorkerProcess(tmp_path / "A.log", "A", *args, "--hang")
+            a = worker(tmp_path / "A.log", "A", *args, "--hang")
             started.append(a)
             await until(lambda: client.get("sb:attached:A"), "A to attach", started)
             token_a = int(client.get("sb:attached:A"))
-            b = WorkerProcess(tmp_path / "B.log", "B", *args)
+            b = worker(tmp_path / "B.log", "B", *args)
             started.append(b)
             # B is up and refused while A holds the lease
             await until(lambda: client.hget("sb:refused", "B"), "B to be refused", started)
