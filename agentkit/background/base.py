@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from agentkit.actions import Call
 from agentkit.errors import AgentkitError, SessionClosedError
@@ -371,4 +371,4 @@ class Delivery:
             is_error=update.is_error,
             item_id=item_id,
         )
-        session._emit(cast(Event, told))  # not in the Event union: a background-only event
+        session._emit(told)
