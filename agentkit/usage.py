@@ -349,15 +349,7 @@ class UsageMeter:
         for name, count in counts.items():
             sums[name] += count
         counted = TokenUsage._of(counts)
-        prices = self.prices
-        if prices is None:
-            return counted, None
-        cost = prices.cost(counted)
-        if cost is None:
-            self._unpriced(prices, counted)
-        elif self._cost is not None:
-            self._cost += cost
-        return counted, cost
+        return counted, self._price(counted)
 
     def add_earlier(self, usage: TokenUsage) -> None:
         """Count figures from an earlier part of the conversation (resumed in this session),
@@ -365,14 +357,20 @@ class UsageMeter:
         sums = self._sums
         for name, count in usage.model_dump().items():
             sums[name] += count
+        self._price(usage)
+
+    def _price(self, usage: TokenUsage) -> float | None:
+        """The cost of ``usage``, added to the total (which becomes unknown when a kind used
+        has no price); ``None`` without prices."""
         prices = self.prices
         if prices is None:
-            return
+            return None
         cost = prices.cost(usage)
         if cost is None:
             self._unpriced(prices, usage)
         elif self._cost is not None:
             self._cost += cost
+        return cost
 
     def _unpriced(self, prices: TokenPrices, usage: TokenUsage) -> None:
         self._cost = None  # a total without this response would be wrong
