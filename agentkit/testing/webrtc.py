@@ -27,11 +27,11 @@ import contextlib
 import fractions
 import json
 import logging
-import struct
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from agentkit.audio import Pcm, resample
 from agentkit.testing.audio import SAMPLE_RATE
 from agentkit.testing.session_config import turn_detection
 
@@ -269,16 +269,8 @@ class WebRtcMedia:
 
 
 def upsample(pcm: bytes) -> bytes:
-    """PCM16 24 kHz to 48 kHz by linear interpolation (each sample, then the midpoint)."""
-    count = len(pcm) // 2
-    if count == 0:
-        return b""
-    samples = struct.unpack(f"<{count}h", pcm[: count * 2])
-    doubled: list[int] = []
-    for index, sample in enumerate(samples):
-        following = samples[index + 1] if index + 1 < count else sample
-        doubled += (sample, (sample + following) // 2)
-    return struct.pack(f"<{len(doubled)}h", *doubled)
+    """PCM16 24 kHz to 48 kHz by linear interpolation."""
+    return resample(Pcm(pcm[: len(pcm) // 2 * 2], SAMPLE_RATE, 1), OUTPUT_RATE).data
 
 
 def _speaker_track(emit: Callable[[list[Event]], None]) -> _SpeakerTrack:
