@@ -316,9 +316,7 @@ class ConversationState:
         unacked[call.call_id] = None
         if len(unacked) > _UNACKED_MEMORY:
             self._forget(next(iter(unacked)), acknowledged=False)
-        if type(call) is ApprovalCall:
-            return [self.sent(call.reply())]
-        return [self.sent(function_call_output(call.call_id, call.result.output))]
+        return [self.sent(_reply(call))]
 
     def approval_decided(self, request_id: str, approval: Approval) -> list[Action]:
         """The approval hook decided a hosted MCP tool's ``mcp_approval_request``: answer it
