@@ -51,3 +51,22 @@ def test_the_smoke_run_prints_every_figure_with_its_verdict() -> None:
         verdict = re.search(r"\s(PASS|MISS)$", found[0])
         assert (verdict is not None) == has_target, found[0]
         assert re.search(r"\s\d[\d,.]*\s", found[0]), found[0]  # a number, not a placeholder
+
+
+COLD_PATH = RUN.with_name("cold_path.py")
+
+
+def test_the_cold_path_benchmark_times_both_clients_warm_and_paced() -> None:
+    done = subprocess.run(
+        [sys.executable, str(COLD_PATH), "--rounds", "5", "--pause-ms", "1", "--no-pin"],
+        capture_output=True,
+        text=True,
+        timeout=4 * TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for mode in ("warm", "paced 1 ms"):
+        assert re.search(rf"^\s+{mode}\s+bare\s+\d+\.\d ", done.stdout, re.M), done.stdout
+        for tool in ("async", "def"):
+            line = rf"^\s+{mode}\s+{tool}\s+\d+\.\d \(.*\)\s+\d+\.\d\dx bare$"
+            assert re.search(line, done.stdout, re.M), done.stdout
