@@ -214,6 +214,7 @@ def paced_rows(bench: Bench, calls: int, repeats: int, pause: float) -> list[Row
     rows = []
     for variant in list(VARIANTS)[1:]:
         figure = f"paced round trip ({pause * 1000:g} ms apart), median, {TOOL_LABELS[variant]}"
+        figure += _spread(runs.durations["bare"], runs.durations[variant])
         agentkit = median(runs.pooled(variant))
         limit = PACED_TARGETS.get(variant)
         rows.append(
@@ -222,6 +223,15 @@ def paced_rows(bench: Bench, calls: int, repeats: int, pause: float) -> list[Row
             else info_row(figure, bare, agentkit, "ms")
         )
     return rows
+
+
+def _spread(bare: list[list[float]], agentkit: list[list[float]]) -> str:
+    """The ratio of each conversation to the bare one run just before it, lowest to highest:
+    how far the VM moves the verdict (nothing for a single conversation)."""
+    if len(bare) < 2:
+        return ""
+    ratios = sorted(divide(median(a), median(b)) for b, a in zip(bare, agentkit, strict=True))
+    return f" (conversations {ratios[0]:.2f}-{ratios[-1]:.2f}x)"
 
 
 def info_row(figure: str, bare: float, agentkit: float, unit: str) -> Row:
