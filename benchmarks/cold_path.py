@@ -9,22 +9,23 @@ that is the client's own work. Each round hands the benchmark server's three fra
 socket would, and times until the replies (``function_call_output`` and ``response.create``) are
 written, without sockets: for agentkit, a started :class:`~agentkit.session.Session` on a
 transport that pushes frames into it as agentkit's own connection does (its listening path) and
-stamps the write; for the bare client, ``json.loads`` and the replies written by hand, as in
-``clients.bare_tool_loop``. Rounds run back to back ("warm") and ``--pause-ms`` apart ("paced":
-the process sleeps, and its caches go cold, as between a conversation's rounds). The clients
-take turns, one round each. Medians, in microseconds.
+stamps the write; for the bare client, ``clients.bare_tool_loop`` itself, reading the frames
+from a stand-in for its connection whose reads wake its task as ``websockets``' do. Rounds run
+back to back ("warm") and ``--pause-ms`` apart ("paced": the process sleeps, and its caches go
+cold, as between a conversation's rounds). The clients take turns, one round each. Medians, in
+microseconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from clients import _AGENTS, NOOP_OUTPUT, agentkit_consume
+from clients import _AGENTS, NOOP_OUTPUT, agentkit_consume, bare_tool_loop
 from common import median, percentile, pin_to_cpu
 from server import _SESSION, _ack, _dumps, _Round
 
@@ -104,12 +105,7 @@ class AgentkitClient:
         transport.written_at = 0
         start = time.perf_counter_ns()
         transport.push([round_.created, round_.item_done, round_.done])
-        deadline = start + 5_000_000_000
-        # Polled, not awaited on an event: waking a waiter would add a loop pass to the figure.
-        while not transport.written_at:  # a worker thread answers a little later
-            if time.perf_counter_ns() > deadline:
-                raise RuntimeError(f"agentkit ({self.tool}) wrote no replies to {round_.call_id}")
-            await asyncio.sleep(0)
+        await _written(transport, start, f"agentkit ({self.tool})")
         elapsed = (transport.written_at - start) / 1000
         for _ in range(3):  # what follows the write: the tool task's end, the application
             await asyncio.sleep(0)
@@ -121,41 +117,69 @@ class AgentkitClient:
         await self.session.close()
 
 
+class FeedSocket:
+    """What ``clients.bare_tool_loop`` reads and writes through: the round's frames as one
+    socket read, and the write that ends a round stamped."""
+
+    def __init__(self) -> None:
+        self.written_at = 0
+        self.written = 0
+        self._frames: deque[str] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def push(self, frames: Sequence[str]) -> None:
+        self._frames.extend(frames)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def __aiter__(self) -> FeedSocket:
+        return self
+
+    async def __anext__(self) -> str:
+        while not self._frames:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return self._frames.popleft()
+
+    async def send(self, data: str) -> None:
+        self.written += 1
+        if data == '{"type":"response.create"}':
+            self.written_at = time.perf_counter_ns()
+
+
 class BareClient:
-    """``clients.bare_tool_loop``'s work on the same frames, with the writes stamped."""
+    """``clients.bare_tool_loop`` itself, reading from a :class:`FeedSocket`."""
 
     tool = "bare"
 
     def __init__(self) -> None:
-        self.written: list[str] = []
+        self.socket = FeedSocket()
 
     async def start(self) -> None:
-        return None
-
-    def _on_message(self, message: str) -> None:
-        event = json.loads(message)
-        if event["type"] != "response.done":
-            return
-        calls = [i for i in event["response"]["output"] if i["type"] == "function_call"]
-        for call in calls:
-            item = {"type": "function_call_output", "call_id": call["call_id"]}
-            item["output"] = NOOP_OUTPUT
-            self.written.append(json.dumps({"type": "conversation.item.create", "item": item}))
-        if calls:
-            self.written.append('{"type":"response.create"}')
+        self.loop = asyncio.create_task(bare_tool_loop(self.socket))  # type: ignore[arg-type]
 
     async def round(self, round_: _Round) -> float:
+        socket = self.socket
+        socket.written_at, socket.written = 0, 0
         start = time.perf_counter_ns()
-        for frame in (round_.created, round_.item_done, round_.done):
-            self._on_message(frame)
-        elapsed = (time.perf_counter_ns() - start) / 1000
-        if len(self.written) != 2:
-            raise RuntimeError(f"the bare client wrote {self.written}")
-        self.written.clear()
-        return elapsed
+        socket.push([round_.created, round_.item_done, round_.done])
+        await _written(socket, start, "the bare client")
+        if socket.written != 2:
+            raise RuntimeError(f"the bare client wrote {socket.written} replies, not 2")
+        return (socket.written_at - start) / 1000
 
     async def stop(self) -> None:
-        return None
+        self.loop.cancel()
+
+
+async def _written(transport: FeedSocket | ListeningTransport, start: int, client: str) -> None:
+    """Wait for the write that ends the round. Polled, not awaited on an event: waking a
+    waiter would add a loop pass to the figure."""
+    deadline = start + 5_000_000_000
+    while not transport.written_at:  # a tool in a worker thread answers a little later
+        if time.perf_counter_ns() > deadline:
+            raise RuntimeError(f"{client} wrote no replies")
+        await asyncio.sleep(0)
 
 
 async def measure(tools: Sequence[str], rounds: int, pause: float) -> dict[str, list[float]]:
