@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from agentkit import Session
 from agentkit.events import Event, ResponseFinished, SessionClosed
@@ -42,6 +45,29 @@ async def until_event(session: Session, wanted: type[Event]) -> list[Event]:
 
     await asyncio.wait_for(collect(), TIMEOUT)
     return seen
+
+
+async def eventually(
+    check: Callable[[], Any],
+    what: str,
+    *,
+    timeout: float = TIMEOUT,
+    details: Callable[[], str] | None = None,
+) -> Any:
+    """``check()``'s first true value, for a condition no event announces (another process, a
+    store, a handler's list). ``check`` may be async. Fails after ``timeout`` naming ``what``,
+    with ``details()`` if given."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            extra = f"\n{details()}" if details is not None else ""
+            raise AssertionError(f"timed out waiting for {what}{extra}")
+        await asyncio.sleep(0.02)
 
 
 async def ask(session: Session, text: str) -> list[Event]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import signal
@@ -13,11 +12,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support import TIMEOUT
+from tests.support import TIMEOUT, eventually
+
+if TYPE_CHECKING:
+    from agentkit.background import Lease, SessionStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,10 +139,13 @@ def started() -> Iterator[list[ScriptProcess]]:
 
 async def until(check: Callable[[], Any], what: str, workers: list[ScriptProcess]) -> Any:
     """``check()``'s first true value; on timeout, fails with every worker's log."""
-    deadline = time.monotonic() + TIMEOUT * 3
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {w.log.name}\n{w.text()}" for w in workers)
-            raise AssertionError(f"timed out waiting for {what}\n{logs}")
-        await asyncio.sleep(0.05)
-    return value
+
+    def logs() -> str:
+        return "\n".join(f"--- {w.log.name}\n{w.text()}" for w in workers)
+
+    return await eventually(check, what, timeout=TIMEOUT * 3, details=logs)
+
+
+async def take_over(store: SessionStore, key: str, owner: str, ttl: float = 5) -> Lease:
+    """``key``'s lease for ``owner``, once the lease held before has expired."""
+    return await eventually(lambda: store.acquire(key, owner, ttl), f"{key}'s lease to expire")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -14,6 +15,7 @@ from agentkit.background import (
     BackgroundResult,
     Delivery,
     InMemorySessionStore,
+    Lease,
     SessionRecord,
     SessionStore,
     resume,
@@ -21,8 +23,8 @@ from agentkit.background import (
 from agentkit.events import Event, ResponseFinished
 from agentkit.testing import Scenario, Simulator
 from agentkit.usage import TokenPrices
-from tests.background.conftest import EXTRA
-from tests.support import TIMEOUT, ask
+from tests.background.conftest import EXTRA, take_over
+from tests.support import TIMEOUT, ask, eventually
 
 pytest.importorskip("celery", reason=EXTRA)
 
@@ -58,21 +60,30 @@ async def saved_texts(store: SessionStore, key: str) -> list[tuple[str, str]]:
     return [(item["role"], item["text"]) for item in record.history if item["type"] == "message"]
 
 
+@asynccontextmanager
+async def attached(
+    store: SessionStore, redis_url: str, lease: Lease
+) -> AsyncIterator[tuple[Simulator, Session, Delivery]]:
+    """A session on the simulator, attached as "conv" with ``lease`` and autosaving."""
+    async with Simulator(SCENARIO) as sim:
+        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
+        async with Session(agent, endpoint) as session:
+            source = RedisUpdates(redis_url)
+            async with Delivery(session, "conv", source, store=store, lease=lease) as delivery:
+                yield sim, session, delivery
+
+
 async def test_an_attached_session_saves_its_record_after_each_response(
     store: SessionStore, redis_url: str
 ) -> None:
     lease = await store.acquire("conv", "a", 5)
     assert lease is not None
-    async with Simulator(SCENARIO) as sim:
-        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
-        async with Session(agent, endpoint) as session:
-            delivery = Delivery(session, "conv", RedisUpdates(redis_url), store=store, lease=lease)
-            async with delivery:
-                await ask(session, "hello")
-                await wait_until_saved(store, "conv", ("assistant", "Hi there."))
-                await ask(session, "again")
-                await wait_until_saved(store, "conv", ("assistant", "Welcome back."))
-                assert delivery.records_saved >= 2
+    async with attached(store, redis_url, lease) as (_, session, delivery):
+        await ask(session, "hello")
+        await wait_until_saved(store, "conv", ("assistant", "Hi there."))
+        await ask(session, "again")
+        await wait_until_saved(store, "conv", ("assistant", "Welcome back."))
+        assert delivery.records_saved >= 2
     assert await saved_texts(store, "conv") == [
         ("user", "hello"),
         ("assistant", "Hi there."),
@@ -88,18 +99,13 @@ async def test_closing_saves_what_came_after_the_last_response(
 ) -> None:
     lease = await store.acquire("conv", "a", 5)
     assert lease is not None
-    async with Simulator(SCENARIO) as sim:
-        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
-        async with Session(agent, endpoint) as session:
-            delivery = Delivery(session, "conv", RedisUpdates(redis_url), store=store, lease=lease)
-            async with delivery:
-                await ask(session, "hello")
-                await session.send_text("again", respond=False)  # no response: no autosave
-                await sim.wait_for("conversation.item.create", count=2)
-                for _ in range(int(TIMEOUT / 0.05)):
-                    if [i.text for i in session.history][-1:] == ["again"]:
-                        break
-                    await asyncio.sleep(0.05)
+    async with attached(store, redis_url, lease) as (sim, session, _):
+        await ask(session, "hello")
+        await session.send_text("again", respond=False)  # no response: no autosave
+        await sim.wait_for("conversation.item.create", count=2)
+        await eventually(
+            lambda: [i.text for i in session.history][-1:] == ["again"], '"again" in the history'
+        )
     assert (await saved_texts(store, "conv"))[-1] == ("user", "again")
 
 
@@ -108,32 +114,21 @@ async def test_a_stale_owner_saves_nothing_over_the_new_one(
 ) -> None:
     stale = await store.acquire("conv", "a", 0.3)
     assert stale is not None
-    current = None
-    for _ in range(int(TIMEOUT / 0.05)):  # "a" stalls past its ttl; "b" takes over
-        current = await store.acquire("conv", "b", 5)
-        if current is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert current is not None
+    current = await take_over(store, "conv", "b")  # "a" stalls past its ttl; "b" takes over
     await store.save(SessionRecord("conv", "taken over"), current)
-    async with Simulator(SCENARIO) as sim:
-        endpoint = Endpoint.custom(sim.ga_url(), credential=sim.api_key)
-        async with Session(agent, endpoint) as session:
-            source = RedisUpdates(redis_url)
-            async with Delivery(session, "conv", source, store=store, lease=stale) as delivery:
-                await ask(session, "hello")
-                await asyncio.wait_for(delivery.lease_lost.wait(), TIMEOUT)
+    async with attached(store, redis_url, stale) as (_, session, delivery):
+        await ask(session, "hello")
+        await asyncio.wait_for(delivery.lease_lost.wait(), TIMEOUT)
     assert delivery.records_saved == 0
     loaded = await store.load("conv")
     assert loaded is not None and loaded.agent_name == "taken over"
 
 
 async def wait_until_saved(store: SessionStore, key: str, last: tuple[str, str]) -> None:
-    for _ in range(int(TIMEOUT / 0.05)):
-        if await store.load(key) is not None and (await saved_texts(store, key))[-1:] == [last]:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{last} was never saved")
+    async def saved() -> bool:
+        return await store.load(key) is not None and (await saved_texts(store, key))[-1:] == [last]
+
+    await eventually(saved, f"{last} to be saved")
 
 
 async def test_usage_and_cost_carry_over_into_the_resumed_session() -> None:

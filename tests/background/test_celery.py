@@ -14,7 +14,7 @@ from agentkit import Endpoint, Session
 from agentkit.background import BackgroundJob, InMemorySessionStore
 from agentkit.events import Event, ToolCallFinished, ToolProgress, TranscriptDone
 from agentkit.testing import Scenario, Simulator
-from tests.background.conftest import EXTRA, Worker
+from tests.background.conftest import EXTRA, Worker, take_over
 from tests.support import TIMEOUT, until_event, until_idle
 
 pytest.importorskip("celery", reason=EXTRA)
@@ -162,13 +162,8 @@ async def test_a_result_that_outlives_its_session_is_spoken_in_the_one_that_took
         (ack,) = [e for e in seen if isinstance(e, ToolCallFinished)]
         # Process A is gone without releasing its lease; B takes over once it expires.
         assert await store.acquire("conv-4", "process-b", ttl=5) is None
-        lease = None
-        for _ in range(int(TIMEOUT / 0.05)):
-            lease = await store.acquire("conv-4", "process-b", ttl=5)
-            if lease is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert lease is not None and lease.token == first_lease.token + 1
+        lease = await take_over(store, "conv-4", "process-b")
+        assert lease.token == first_lease.token + 1
         async with (
             Session(bg_app.agent, endpoint) as resumed,
             bg_app.runner.attach(resumed, "conv-4", store=store, lease=lease),

@@ -8,10 +8,10 @@ from types import ModuleType
 import pytest
 
 from agentkit import Endpoint, Session, ToolResult
-from agentkit.background import BackgroundJob, Lease
+from agentkit.background import BackgroundJob
 from agentkit.events import ToolCallFinished
 from agentkit.testing import Scenario, Simulator
-from tests.background.conftest import EXTRA
+from tests.background.conftest import EXTRA, take_over
 from tests.support import TIMEOUT, until_idle
 
 pytest.importorskip("celery", reason=EXTRA)
@@ -84,15 +84,6 @@ async def test_an_attached_session_keeps_its_lease_alive(
         assert (await take_over(store, "conv-6", "b")).token == lease.token + 1
     finally:
         await store.close()
-
-
-async def take_over(store: RedisSessionStore, key: str, owner: str) -> Lease:
-    for _ in range(int(TIMEOUT / 0.05)):
-        lease = await store.acquire(key, owner, 5)
-        if lease is not None:
-            return lease
-        await asyncio.sleep(0.05)
-    raise AssertionError("the old lease never expired")
 
 
 async def until_said(session: Session) -> None:

@@ -27,7 +27,7 @@ import pytest
 
 from agentkit.testing import Scenario, Simulator, ToolOutputs
 from tests.background.conftest import EXTRA, ROOT, Worker
-from tests.support import TIMEOUT
+from tests.support import TIMEOUT, eventually
 
 pytest.importorskip("celery", reason=EXTRA)
 
@@ -87,14 +87,6 @@ def processes() -> Iterator[list[AgentkitWorker | Worker]]:
     yield started
     for process in started:
         process.stop()
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def record(client: Any, key: str) -> dict[str, Any]:
@@ -172,7 +164,9 @@ async def run(
             processes.append(workers[name])
         for engine in engines:
             await asyncio.to_thread(engine.wait_ready)
-        await until(lambda: client.scard("mp:workers") == 3, "agentkit workers", TIMEOUT * 4)
+        await eventually(
+            lambda: client.scard("mp:workers") == 3, "agentkit workers", timeout=TIMEOUT * 4
+        )
 
         def assign(phase: str) -> list[str]:
             keys = [f"{phase}-{index}" for index in range(SESSIONS)]
@@ -184,7 +178,7 @@ async def run(
             return lambda: all(client.sismember("mp:done", key) for key in keys)
 
         calm = assign("calm")
-        await until(all_done(calm), "the calm conversations to end", TIMEOUT * 8)
+        await eventually(all_done(calm), "the calm conversations to end", timeout=TIMEOUT * 8)
 
         storm = assign("storm")
         victims = [key for index, key in enumerate(storm) if index % 3 == 0]
@@ -196,7 +190,7 @@ async def run(
                 call is not None and client.hexists("mp:started", call) for call in calls
             ) and all(spoken(record(client, key), UNDER_WAY) for key in victims)
 
-        await until(in_flight, "every report to be under way", TIMEOUT * 4)
+        await eventually(in_flight, "every report to be under way", timeout=TIMEOUT * 4)
         running = {e.name: client.smembers(f"mp:running:{e.process.pid}") for e in engines}
         engine = max(engines, key=lambda e: len(running[e.name]))
         lost_jobs = running[engine.name]
@@ -206,7 +200,7 @@ async def run(
         assert lost_jobs, "the killed Celery worker ran no job"
         assert not any(spoken(record(client, key), READY) for key in victims)
 
-        await until(all_done(storm), "the storm's conversations to end", TIMEOUT * 10)
+        await eventually(all_done(storm), "the storm's conversations to end", timeout=TIMEOUT * 10)
 
         counts = Counts(client, sim, calm, storm)
         figures = counts.figures(lost_jobs, time.monotonic() - killed_at)

@@ -17,6 +17,7 @@ from agentkit.background import (
     record_of,
 )
 from agentkit.testing import Scenario, Simulator
+from tests.background.conftest import take_over
 from tests.support import TIMEOUT, ask
 
 TTL = 0.3  # a lease short enough to expire within a test
@@ -39,13 +40,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
 
 async def expire(store: SessionStore, key: str, owner: str) -> None:
     """Wait until ``key``'s lease can be taken by ``owner``; release it again."""
-    for _ in range(int(TIMEOUT / 0.05)):
-        lease = await store.acquire(key, owner, TTL)
-        if lease is not None:
-            await store.release(lease)
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the lease never expired")
+    await store.release(await take_over(store, key, owner, TTL))
 
 
 async def test_one_lease_at_a_time_and_each_token_larger(store: SessionStore) -> None:

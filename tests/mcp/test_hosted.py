@@ -28,7 +28,7 @@ from agentkit.events import (
 from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, Simulator
 from tests.mcp.servers import build, serve_http
-from tests.support import TIMEOUT
+from tests.support import TIMEOUT, eventually
 
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02, max_seconds=TIMEOUT)
 CANARY = "canary-7f3a9c0d41e2"
@@ -55,11 +55,7 @@ class Hosted:
         return [event for event in self.events if isinstance(event, kind)]
 
     async def until(self, found: Callable[[], bool]) -> None:
-        async def wait() -> None:
-            while not found():  # noqa: ASYNC110 - events arrive through a handler
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(wait(), TIMEOUT)
+        await eventually(found, "events the handler collects")  # no event to await here
 
     def answers_received(self) -> list[dict[str, Any]]:
         """Every mcp_approval_response item the simulator received, all connections."""

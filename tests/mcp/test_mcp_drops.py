@@ -32,7 +32,7 @@ from agentkit.reconnect import ReconnectPolicy
 from agentkit.testing import Scenario, silence, speech
 from tests.dispatch.loopback import Live, live
 from tests.mcp.servers import STDIO_SCRIPT, build, marks_of, release, serve_http, tick
-from tests.support import TIMEOUT
+from tests.support import TIMEOUT, eventually
 
 FAST = ReconnectPolicy(initial_delay=0.01, max_delay=0.05, max_seconds=2 * TIMEOUT)
 # Retries for as long as a test keeps the simulator offline.
@@ -91,14 +91,9 @@ async def answered(t: Live, text: Callable[[str], bool]) -> ResponseFinished:
     return await t.events.wait_for(ResponseFinished, lambda e: text(e.text or ""))
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition another process (or the SDK) makes true: there is no event."""
-
-    async def wait() -> None:
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(wait(), TIMEOUT)
+async def until_marked(marks: Path, mark: str) -> None:
+    """Wait until the MCP server's tool has written ``mark``: another process, no event."""
+    await eventually(lambda: mark in marks_of(marks), f"the server's tool to mark {mark!r}")
 
 
 def text_agent(tools: Any) -> Agent:
@@ -118,7 +113,7 @@ async def test_a_call_running_across_a_drop_runs_once_and_is_answered_on_the_new
             event_type, count = DROPS[drop]
             t.sim.faults.drop_after_event(event_type, count=count, code=1011)
             await t.session.send_text("hold please")
-            await until(lambda: "started hold k" in marks_of(marks))
+            await until_marked(marks, "started hold k")
             await t.events.wait_for(Reconnected)
             release(marks, "k")
             final = await answered(t, lambda text: text.startswith("Got"))
@@ -166,7 +161,10 @@ async def test_stdio_http_and_local_calls_in_parallel_across_a_drop(
             t.sim.faults.drop_after_event(event_type, count=count, code=1011)
             await t.session.send_text("all at once")
             started = {"started hold s", "started hold h"}
-            await until(lambda: started <= set(marks_of(marks)) and bool(local_runs))
+            await eventually(
+                lambda: started <= set(marks_of(marks)) and bool(local_runs),
+                "both MCP calls and the local tool to start",
+            )
             await t.events.wait_for(Reconnected)
             release(marks, "s")
             release(marks, "h")
@@ -284,7 +282,9 @@ async def test_a_list_change_during_the_drop_is_declared_on_the_new_socket(kind:
             await t.sim.go_offline()
             await t.events.wait_for(Reconnecting)
             grown = await asyncio.wait_for(tools["grow"].invoke("{}"), TIMEOUT)
-            await until(lambda: "shout" in t.session.agent.toolset)
+            await eventually(
+                lambda: "shout" in t.session.agent.toolset, "the new tool to be listed"
+            )
             assert t.session.agent.toolset.get("shout") is not None
             await t.sim.go_online()
             await t.events.wait_for(Reconnected)
@@ -312,12 +312,12 @@ async def test_barge_in_after_a_drop_cancels_the_mcp_request(kind: str, tmp_path
         async with live(scenario, agent, options=options) as t:
             t.sim.faults.drop_after_event("response.done", code=1011)
             await t.session.send_text("wait please")
-            await until(lambda: "started wait_forever" in marks_of(marks))
+            await until_marked(marks, "started wait_forever")
             await t.events.wait_for(Reconnected)
             await t.sim.connections[1].received.wait_for("session.update", timeout=TIMEOUT)
             await t.session.send_audio(speech(400) + silence(700))
             (done,) = (await finished(t, 1)).values()
-            await until(lambda: "cancelled wait_forever" in marks_of(marks))
+            await until_marked(marks, "cancelled wait_forever")
             await answered(t, lambda text: text == "Stopped.")
     assert done.error_type == "cancelled"
     assert outputs_per_connection(t) == [{}, {done.call_id: [done.output]}]
@@ -380,11 +380,11 @@ async def test_a_drop_right_as_the_user_barges_in_still_cancels_once(
         agent = Agent(instructions="x", tools=await server.tools())
         async with live(scenario, agent, options=options) as t:
             await t.session.send_text("wait please")
-            await until(lambda: "started wait_forever" in marks_of(marks))
+            await until_marked(marks, "started wait_forever")
             t.sim.faults.drop_after_event("input_audio_buffer.speech_started", code=1011)
             await t.session.send_audio(speech(400) + silence(700))
             (done,) = (await finished(t, 1)).values()
-            await until(lambda: "cancelled wait_forever" in marks_of(marks))
+            await until_marked(marks, "cancelled wait_forever")
             await t.events.wait_for(Reconnected)
             await t.sim.connections[1].received.wait_for(
                 "conversation.item.create",
@@ -421,7 +421,7 @@ async def test_progress_while_the_socket_is_down_does_not_hold_up_the_answer(
     async with gated(kind, "alpha", marks) as server:
         async with live(scenario, text_agent(await server.tools()), options=options) as t:
             await t.session.send_text("hold please")
-            await until(lambda: "started hold k" in marks_of(marks))
+            await until_marked(marks, "started hold k")
             await t.events.wait_for(ResponseFinished)  # the response that made the call
             if offline:
                 await t.sim.go_offline()
