@@ -25,12 +25,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from clients import _AGENTS, NOOP_OUTPUT, agentkit_consume, bare_tool_loop
+from clients import _AGENTS, NOOP_OUTPUT, bare_tool_loop
 from common import median, percentile, pin_to_cpu
-from server import _SESSION, _ack, _dumps, _Round
+from server import SESSION_UPDATED, _ack, _Round
+from session_work import started_for_rounds
 
-from agentkit.protocol.dialects import Dialect
-from agentkit.session import Session, SessionOptions
+from agentkit.session import SessionOptions
 
 Listener = Callable[[str], None]
 
@@ -61,8 +61,7 @@ class ListeningTransport:
         if frames[-1].startswith('{"type":"response.create"'):
             self.written_at = time.perf_counter_ns()
         if frames[0].startswith('{"type":"session.update"'):
-            updated = {"type": "session.updated", "event_id": "evt_upd", "session": _SESSION}
-            asyncio.get_running_loop().call_soon(self.push, [_dumps(updated)])
+            asyncio.get_running_loop().call_soon(self.push, [SESSION_UPDATED])
 
     async def send(self, data: str) -> None:
         self.send_now([data])
@@ -84,21 +83,10 @@ class AgentkitClient:
         self.transport = ListeningTransport()
 
     async def start(self) -> None:
-        transport = self.transport
-
-        async def connector() -> ListeningTransport:
-            return transport
-
         options = SessionOptions(max_tool_rounds=10**9)
-        self.session = Session(
-            _AGENTS[self.tool], connector=connector, dialect=Dialect.GA, options=options
+        self.session, self.consumer = await started_for_rounds(
+            _AGENTS[self.tool], self.transport, options
         )
-        await self.session.start()
-        self.consumer = asyncio.create_task(agentkit_consume(self.session))
-        await self.session.create_response()
-        # The benchmark's rounds stand for the answer to that response.
-        self.session.state.active_response_id = None
-        self.session.state._inflight_create = None
 
     async def round(self, round_: _Round) -> float:
         transport = self.transport

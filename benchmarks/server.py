@@ -67,6 +67,10 @@ def _dumps(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"))
 
 
+SESSION_UPDATED = _dumps({"type": "session.updated", "event_id": "evt_upd", "session": _SESSION})
+"""The answer to every ``session.update``."""
+
+
 class _Round:
     """The three frames of one tool round, and the acknowledgement of its output."""
 
@@ -127,8 +131,7 @@ class _Conversation:
             event = json.loads(await self.ws.recv())
             if event.get("type") != "session.update":
                 return dict(event)
-            updated = {"type": "session.updated", "event_id": "evt_upd", "session": _SESSION}
-            await self.ws.send(_dumps(updated))
+            await self.ws.send(SESSION_UPDATED)
 
     async def wait_for(self, event_type: str) -> dict[str, Any]:
         while True:

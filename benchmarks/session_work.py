@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from clients import _AGENTS, agentkit_consume
-from server import _SESSION, _ack, _dumps, _Round
+from server import SESSION_UPDATED, _ack, _Round
 
+from agentkit.agent import Agent
 from agentkit.protocol.dialects import Dialect
 from agentkit.session import Session, SessionOptions
 
@@ -42,8 +43,7 @@ class CountingTransport:
     async def send(self, data: str) -> None:
         self.sent += 1
         if data.startswith('{"type":"session.update"'):
-            updated = {"type": "session.updated", "event_id": "evt_upd", "session": _SESSION}
-            asyncio.get_running_loop().call_soon(self._deliver, _dumps(updated))
+            asyncio.get_running_loop().call_soon(self._deliver, SESSION_UPDATED)
 
     async def send_many(self, frames: Sequence[str]) -> None:
         self.sent += len(frames)
@@ -86,20 +86,28 @@ async def _rounds(session: Session, frames: list[tuple[str, ...]]) -> None:
         await session._on_frame(ack)
 
 
-async def measure(rounds: int, warmup: int, sdk: bool, profile: int) -> dict[str, Any]:
-    transport = CountingTransport()
+async def started_for_rounds(
+    agent: Agent, transport: Any, options: SessionOptions
+) -> tuple[Session, asyncio.Task[None]]:
+    """A started session on ``transport``, an application consuming its events, in the state
+    the benchmark's rounds expect: a response was asked for, and the rounds stand for its
+    answer."""
 
-    async def connector() -> CountingTransport:
+    async def connector() -> Any:
         return transport
 
-    session = Session(
-        _AGENTS["async"], connector=connector, dialect=Dialect.GA, options=_options(sdk)
-    )
+    session = Session(agent, connector=connector, dialect=Dialect.GA, options=options)
     await session.start()
     consumer = asyncio.create_task(agentkit_consume(session))
     await session.create_response()
-    session.state.active_response_id = None  # the benchmark's rounds stand for its answer
+    session.state.active_response_id = None
     session.state._inflight_create = None
+    return session, consumer
+
+
+async def measure(rounds: int, warmup: int, sdk: bool, profile: int) -> dict[str, Any]:
+    transport = CountingTransport()
+    session, consumer = await started_for_rounds(_AGENTS["async"], transport, _options(sdk))
     made = [_Round(number) for number in range(1, warmup + rounds + 1)]
     frames = [(r.created, r.item_done, r.done, _ack(r, "ok")) for r in made]
     await _rounds(session, frames[:warmup])
